@@ -1,0 +1,2258 @@
+"""dbos_lite: durable workflows for Python in one file, journaled in SQLite.
+
+A workflow is ordinary Python code. Each step's result is checkpointed in a SQLite journal, so a
+program killed with ``kill -9`` (or a power cut) and started again resumes from its last completed
+step instead of starting over::
+
+    from dbos_lite import DBOS, SetWorkflowID
+
+    DBOS(config={"name": "hello", "system_database_url": "sqlite:///hello.sqlite"})
+
+    @DBOS.step(retries_allowed=True, max_attempts=5)
+    def fetch(url: str) -> str: ...
+
+    @DBOS.workflow()
+    def pipeline(url: str) -> int:
+        return len(fetch(url))                  # recorded once, replayed after a crash
+
+    DBOS.launch()                               # opens the journal, recovers interrupted work
+    with SetWorkflowID("job-42"):
+        print(pipeline("https://example.com"))  # run again: the recorded result comes back
+
+Guarantees
+----------
+* A step's outcome (value or error) is recorded exactly once; a completed step never runs again.
+  A step runs *at least* once: if the process dies after the step ran but before its outcome was
+  recorded, it runs again on recovery.
+* A recorded step survives ``kill -9``. With ``sqlite_synchronous="FULL"`` (the default) it also
+  survives power loss; with ``"NORMAL"`` the last commits before a power loss may be lost.
+* Values cross the journal as msgspec JSON, decoded with the function's annotations, so the first
+  run and a replay see equal values. Nothing is pickled or eval'd: opening a journal runs no code.
+* ``DBOS.launch()`` resumes every PENDING workflow whose process died. A process on the same host
+  is known dead at once (its pid is gone); one elsewhere after a lease of ``PROCESS_LEASE_SEC``.
+  Several processes may share one journal; a workflow runs in one process at a time.
+
+The public API is a subset of DBOS Transact for Python 3.x: replacing ``dbos_lite`` by ``dbos``
+in the imports moves a program to DBOS Transact and Postgres. The journal's tables are documented
+in the "Schema" section below, so it can be read with the ``sqlite3`` shell.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # The facade and its context managers
+    "DBOS",
+    "SetWorkflowID",
+    "SetWorkflowTimeout",
+    # Public records
+    "WorkflowHandle",
+    "WorkflowStatus",
+    "WorkflowStatusString",
+    "StepInfo",
+    "StepOptions",
+    "StepStatus",
+    "DBOSConfig",
+    # Errors
+    "DBOSException",
+    "DBOSInitializationError",
+    "DBOSMaxStepRetriesExceeded",
+    "DBOSMaxStepRetriesError",
+    "DBOSUnexpectedStepError",
+    "DBOSNonExistentWorkflowError",
+    "DBOSConflictingWorkflowError",
+    "DBOSWorkflowFunctionNotFoundError",
+    "DBOSWorkflowCancelledError",
+    "DBOSAwaitedWorkflowCancelledError",
+    "MaxRecoveryAttemptsExceededError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSRecordedError",
+]
+
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import inspect
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import typing
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator, TypedDict
+
+import apsw
+import msgspec
+
+# ==== Constants ====
+
+#: ``PRAGMA application_id`` of a dbos_lite journal: the bytes "DBOS".
+APPLICATION_ID = 0x44424F53
+
+#: A process on another host (or in another pid namespace) that has not renewed its lease for
+#: this long is considered dead, and its workflows are recovered by a live process.
+PROCESS_LEASE_SEC = 30.0
+
+#: How often a launched process renews its lease and looks for workflows of dead processes.
+HEARTBEAT_SEC = 5.0
+
+#: Retry back-off never waits longer than this between two attempts (as in DBOS Transact).
+MAX_RETRY_INTERVAL_SEC = 3600.0
+
+_DEFAULT_POLLING_INTERVAL_SEC = 0.1
+_DEFAULT_BUSY_TIMEOUT_SEC = 10.0
+_DEFAULT_MAX_EXECUTOR_THREADS = 64
+_DEFAULT_MAX_RECOVERY_ATTEMPTS = 100
+
+_CONFIG_KEYS = frozenset(
+    {
+        "name",
+        "system_database_url",
+        "application_version",
+        "executor_id",
+        "max_executor_threads",
+        "notification_listener_polling_interval_sec",
+        "log_level",
+        "sqlite_synchronous",
+        "busy_timeout_sec",
+    }
+)
+
+logger = logging.getLogger("dbos_lite")
+
+
+class WorkflowStatusString:
+    """The statuses a workflow can have, as stored in ``workflow_status.status``."""
+
+    PENDING = "PENDING"
+    ENQUEUED = "ENQUEUED"
+    DELAYED = "DELAYED"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+
+_FINISHED = frozenset(
+    {
+        WorkflowStatusString.SUCCESS,
+        WorkflowStatusString.ERROR,
+        WorkflowStatusString.CANCELLED,
+        WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED,
+    }
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ==== Errors ====
+# Every error's str() says what happened and what to do. Their constructor arguments are their
+# ``args``, so the journal can record them as data and rebuild them on replay.
+
+
+class DBOSException(Exception):
+    """Base class of every dbos_lite error."""
+
+
+class DBOSInitializationError(DBOSException):
+    """The configuration or the journal file cannot be used; nothing was changed."""
+
+
+class DBOSMaxStepRetriesExceeded(DBOSException):
+    """A step with retries failed on every attempt; ``errors`` holds each attempt's error."""
+
+    def __init__(self, step_name: str, max_retries: int, errors: list[BaseException] | None = None):
+        super().__init__(step_name, max_retries)
+        self.step_name = step_name
+        self.max_retries = max_retries
+        self.errors: list[BaseException] = list(errors or [])
+
+    def __str__(self) -> str:
+        last = f" Last error: {self.errors[-1]!r}." if self.errors else ""
+        return (
+            f"Step {self.step_name!r} has exceeded its maximum of {self.max_retries} attempts."
+            f"{last} Catch this error in the workflow, or raise max_attempts in @DBOS.step()."
+        )
+
+
+#: The TypeScript name of :class:`DBOSMaxStepRetriesExceeded`.
+DBOSMaxStepRetriesError = DBOSMaxStepRetriesExceeded
+
+
+class DBOSUnexpectedStepError(DBOSException):
+    """Replay found a different operation recorded at this position: the code changed under a
+    workflow that was in flight. Use ``DBOS.patch`` to change code of running workflows."""
+
+    def __init__(self, workflow_id: str, step_id: int, expected_name: str, recorded_name: str):
+        super().__init__(workflow_id, step_id, expected_name, recorded_name)
+        self.workflow_id, self.step_id = workflow_id, step_id
+        self.expected_name, self.recorded_name = expected_name, recorded_name
+
+    def __str__(self) -> str:
+        return (
+            f"Workflow {self.workflow_id!r} called {self.expected_name!r} as operation "
+            f"{self.step_id}, but the journal recorded {self.recorded_name!r} there: the workflow "
+            "code is not deterministic, or changed while the workflow was in flight. Keep the "
+            "order of steps stable, or guard the change with DBOS.patch()."
+        )
+
+
+class DBOSNonExistentWorkflowError(DBOSException):
+    """No workflow with this id is in the journal."""
+
+    def __init__(self, workflow_id: str):
+        super().__init__(workflow_id)
+        self.workflow_id = workflow_id
+
+    def __str__(self) -> str:
+        return f"Workflow {self.workflow_id!r} does not exist in the journal."
+
+
+class DBOSConflictingWorkflowError(DBOSException):
+    """A workflow id is already used by a different workflow function."""
+
+    def __init__(self, workflow_id: str, message: str):
+        super().__init__(workflow_id, message)
+        self.workflow_id = workflow_id
+
+    def __str__(self) -> str:
+        return f"Conflicting workflow id {self.workflow_id!r}: {self.args[1]}"
+
+
+class DBOSWorkflowFunctionNotFoundError(DBOSException):
+    """The journal names a workflow function this process has not registered."""
+
+    def __init__(self, workflow_id: str, name: str):
+        super().__init__(workflow_id, name)
+        self.workflow_id, self.name = workflow_id, name
+
+    def __str__(self) -> str:
+        return (
+            f"Workflow {self.workflow_id!r} runs function {self.name!r}, which this process has "
+            "not registered. It is left PENDING for a process that registers it (import the "
+            "module that defines it before DBOS.launch())."
+        )
+
+
+class DBOSWorkflowCancelledError(BaseException):
+    """Raised inside a workflow that was cancelled or timed out, to stop it at its next durable
+    operation. A BaseException, so ``except Exception`` in user code cannot swallow it."""
+
+
+class DBOSAwaitedWorkflowCancelledError(DBOSException):
+    """The workflow being waited for was cancelled (or timed out)."""
+
+    def __init__(self, workflow_id: str):
+        super().__init__(workflow_id)
+        self.workflow_id = workflow_id
+
+    def __str__(self) -> str:
+        return (
+            f"Awaited workflow {self.workflow_id!r} was cancelled. "
+            "DBOS.resume_workflow() continues it from its last completed step."
+        )
+
+
+class MaxRecoveryAttemptsExceededError(DBOSException):
+    """A workflow was recovered more than its ``max_recovery_attempts``; it is a dead letter."""
+
+    def __init__(self, workflow_id: str, max_recovery_attempts: int):
+        super().__init__(workflow_id, max_recovery_attempts)
+        self.workflow_id, self.max_recovery_attempts = workflow_id, max_recovery_attempts
+
+    def __str__(self) -> str:
+        return (
+            f"Workflow {self.workflow_id!r} was interrupted and recovered more than "
+            f"{self.max_recovery_attempts} times; it is now MAX_RECOVERY_ATTEMPTS_EXCEEDED. "
+            "Fix the cause (it may crash the process), then call DBOS.resume_workflow()."
+        )
+
+
+class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(DBOSException):
+    """The workflow being waited for ended MAX_RECOVERY_ATTEMPTS_EXCEEDED."""
+
+    def __init__(self, workflow_id: str):
+        super().__init__(workflow_id)
+        self.workflow_id = workflow_id
+
+    def __str__(self) -> str:
+        return (
+            f"Awaited workflow {self.workflow_id!r} exceeded its maximum recovery attempts. "
+            "Fix the cause, then call DBOS.resume_workflow()."
+        )
+
+
+class DBOSRecordedError(DBOSException):
+    """An error read back from the journal whose class this process cannot rebuild (its module
+    is not imported, or its constructor refuses the recorded arguments). Carries the recorded
+    type name, message and traceback text."""
+
+    def __init__(self, type_name: str, message: str, traceback_text: str = ""):
+        super().__init__(type_name, message, traceback_text)
+        self.type_name, self.message, self.traceback_text = type_name, message, traceback_text
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}"
+
+
+class _OwnershipLost(BaseException):
+    """This process no longer owns the workflow (another process recovered it, or DBOS was
+    destroyed); the local execution stops without recording anything."""
+
+
+# ==== Records ====
+# Frozen msgspec Structs cross the layers. Their fields are the journal's columns, in order, so
+# the journal builds them straight from rows.
+
+
+class WorkflowRecord(msgspec.Struct, frozen=True):
+    """One row of ``workflow_status``."""
+
+    workflow_id: str
+    status: str
+    name: str
+    inputs: str
+    output: str | None
+    error: str | None
+    executor_id: str | None
+    owner: str | None
+    application_version: str | None
+    created_at: int
+    updated_at: int
+    recovery_attempts: int
+    max_recovery_attempts: int
+    parent_workflow_id: str | None
+    queue_name: str | None
+    timeout_ms: int | None
+    deadline_epoch_ms: int | None
+    forked_from: str | None
+
+
+class OperationRecord(msgspec.Struct, frozen=True):
+    """One row of ``operation_outputs``: the recorded outcome of one durable operation."""
+
+    workflow_id: str
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    child_workflow_id: str | None
+    started_at_epoch_ms: int | None
+    completed_at_epoch_ms: int | None
+
+
+class ProcessRecord(msgspec.Struct, frozen=True):
+    """One row of ``processes``: a launched dbos_lite instance that may own workflows."""
+
+    process_id: str
+    executor_id: str
+    host: str
+    pid: int
+    pid_started: int | None
+    launched_at: int
+    heartbeat_at: int
+
+
+class ErrorRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How an exception is stored: as data, never pickled. ``errors`` holds nested errors (the
+    attempts of a :class:`DBOSMaxStepRetriesExceeded`)."""
+
+    type: str
+    module: str
+    message: str
+    args: list[Any] | None = None
+    traceback: str = ""
+    errors: list[ErrorRecord] = []
+
+
+class StepStatus(msgspec.Struct, frozen=True):
+    """What ``DBOS.step_status`` tells a running step: its operation id, the current attempt
+    (0-based) and the number of attempts allowed (``None`` without retries)."""
+
+    step_id: int
+    current_attempt: int | None
+    max_attempts: int | None
+
+
+class StepOptions(TypedDict, total=False):
+    """Options of ``DBOS.run_step``: the same as ``@DBOS.step``'s keyword arguments."""
+
+    name: str
+    retries_allowed: bool
+    interval_seconds: float
+    max_attempts: int
+    backoff_rate: float
+    should_retry: Callable[[BaseException], bool] | None
+
+
+class StepInfo(TypedDict):
+    """One recorded operation of a workflow, as ``DBOS.list_workflow_steps`` returns it."""
+
+    function_id: int
+    function_name: str
+    output: Any
+    error: BaseException | None
+    child_workflow_id: str | None
+    started_at_epoch_ms: int | None
+    completed_at_epoch_ms: int | None
+
+
+class DBOSConfig(TypedDict, total=False):
+    """The configuration ``DBOS(config=...)`` accepts; only ``name`` is required."""
+
+    name: str
+    system_database_url: str
+    application_version: str
+    executor_id: str
+    max_executor_threads: int
+    notification_listener_polling_interval_sec: float
+    log_level: str
+    sqlite_synchronous: str
+    busy_timeout_sec: float
+
+
+@dataclasses.dataclass
+class WorkflowStatus:
+    """The state of one workflow, as ``get_workflow_status`` and ``list_workflows`` return it.
+    ``input`` is ``{"args": [...], "kwargs": {...}}``; ``output`` and ``error`` are decoded."""
+
+    workflow_id: str
+    status: str
+    name: str
+    input: dict[str, Any] | None
+    output: Any
+    error: BaseException | None
+    created_at: int
+    updated_at: int
+    executor_id: str | None
+    app_version: str | None
+    recovery_attempts: int
+    parent_workflow_id: str | None
+    queue_name: str | None
+    forked_from: str | None
+    workflow_timeout_ms: int | None
+    workflow_deadline_epoch_ms: int | None
+
+
+# ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
+
+_encoder = msgspec.json.Encoder()
+_any_decoder = msgspec.json.Decoder()
+_error_decoder = msgspec.json.Decoder(ErrorRecord)
+
+
+class _Inputs(msgspec.Struct, frozen=True):
+    args: list[msgspec.Raw]
+    kwargs: dict[str, msgspec.Raw]
+
+
+_inputs_decoder = msgspec.json.Decoder(_Inputs)
+
+
+@functools.lru_cache(maxsize=512)
+def _decoder_for(annotation: Any) -> msgspec.json.Decoder:
+    """A typed decoder, or the untyped one for an annotation msgspec cannot decode into."""
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return _any_decoder
+    try:
+        return msgspec.json.Decoder(annotation)
+    except TypeError:
+        return _any_decoder
+
+
+def encode_value(value: Any, what: str) -> str:
+    """Encode a value for the journal; ``what`` names it in the error if it cannot be encoded."""
+    try:
+        return _encoder.encode(value).decode()
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        raise TypeError(
+            f"{what} cannot be recorded in the journal: {exc}. Use JSON-like values (str, int, "
+            "float, bool, None, list, dict, tuple), dataclasses, msgspec Structs, datetime, "
+            "UUID, Decimal, bytes or enums."
+        ) from None
+
+
+def decode_value(text: str | None, annotation: Any = Any) -> Any:
+    """Decode a recorded value, typed by ``annotation`` when the recorded JSON matches it."""
+    if text is None:
+        return None
+    try:
+        return _decoder_for(annotation).decode(text)
+    except msgspec.ValidationError:
+        # The annotation does not describe what was returned; decode it as plain JSON. The same
+        # text always decodes the same way, so the first run and replays still agree.
+        return _any_decoder.decode(text)
+
+
+def encode_error(exc: BaseException) -> str:
+    """Record an exception as data: class, message, args when they encode, and traceback."""
+    return _encoder.encode(_error_record(exc)).decode()
+
+
+def _error_record(exc: BaseException) -> ErrorRecord:
+    cls = type(exc)
+    try:
+        args = _any_decoder.decode(_encoder.encode(list(exc.args)))
+    except (TypeError, msgspec.EncodeError, OverflowError):
+        args = None
+    nested = getattr(exc, "errors", None)
+    errors = (
+        [_error_record(e) for e in nested if isinstance(e, BaseException)]
+        if isinstance(nested, list)
+        else []
+    )
+    if isinstance(exc, DBOSRecordedError):  # keep the original's identity through re-recording
+        return ErrorRecord(exc.type_name, "", exc.message, None, exc.traceback_text, errors)
+    return ErrorRecord(
+        type=cls.__qualname__,
+        module=cls.__module__,
+        message=str(exc),
+        args=args,
+        traceback="".join(traceback.format_exception(cls, exc, exc.__traceback__)),
+        errors=errors,
+    )
+
+
+def decode_error(text: str | None) -> BaseException | None:
+    """Rebuild a recorded exception from classes that are already imported, never importing a
+    module named in the journal; otherwise a :class:`DBOSRecordedError` with the recorded text."""
+    if text is None:
+        return None
+    return _rebuild_error(_error_decoder.decode(text))
+
+
+def _rebuild_error(record: ErrorRecord) -> BaseException:
+    cls: Any = sys.modules.get(record.module)
+    for part in record.type.split(".") if cls is not None else ():
+        cls = getattr(cls, part, None)
+    exc: BaseException | None = None
+    if isinstance(cls, type) and issubclass(cls, BaseException) and record.args is not None:
+        try:
+            exc = cls(*record.args)
+        except Exception:
+            exc = None
+    if exc is None:
+        type_name = f"{record.module}.{record.type}" if record.module else record.type
+        exc = DBOSRecordedError(type_name, record.message, record.traceback)
+    if record.errors:
+        exc.errors = [_rebuild_error(e) for e in record.errors]  # type: ignore[attr-defined]
+    if record.traceback and hasattr(exc, "add_note"):
+        exc.add_note("Recorded traceback:\n" + record.traceback.rstrip())
+    return exc
+
+
+# ==== Schema: the journal's tables, created and upgraded by numbered migrations ====
+#
+# workflow_status: one row per workflow.
+#   workflow_id            the workflow's id (SetWorkflowID, f"{parent}-{n}" for children, or a uuid)
+#   status                 PENDING, ENQUEUED, DELAYED, SUCCESS, ERROR, CANCELLED,
+#                          MAX_RECOVERY_ATTEMPTS_EXCEEDED
+#   name                   the registered workflow function's name
+#   inputs                 JSON {"args": [...], "kwargs": {...}}
+#   output, error          JSON of the return value, or of the error (an ErrorRecord)
+#   executor_id            the executor_id of the process that ran it last
+#   owner                  processes.process_id of the process running it now; NULL when nobody is
+#   application_version    the application_version of the process that started it
+#   created_at, updated_at epoch milliseconds
+#   recovery_attempts      1 when started, +1 each time a process takes it over after a crash
+#   max_recovery_attempts  past this many recoveries it becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED
+#   parent_workflow_id     the workflow that started it, if any
+#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact
+#
+# operation_outputs: one row per completed durable operation (step, sleep, child workflow...).
+#   workflow_id, function_id  the workflow and the operation's position in it, from 1
+#   function_name             the step's name, or DBOS.sleep, DBOS.getResult, ...
+#   output, error             JSON of the outcome (exactly one of them is set, or neither)
+#   child_workflow_id         for operations that start or await a child workflow
+#   started_at_epoch_ms, completed_at_epoch_ms
+#
+# processes: one row per launched process that may own workflows.
+#   process_id   random id of this launch; workflow_status.owner points here
+#   executor_id  the executor_id it was configured with
+#   host         hostname, boot id and pid namespace: on the same host, pid tells if it is alive
+#   pid, pid_started  its pid and start time (clock ticks since boot), to detect a reused pid
+#   launched_at, heartbeat_at  epoch ms; the heartbeat is its lease for processes elsewhere
+#
+# Example: sqlite3 app.sqlite "SELECT workflow_id, status, json_extract(output, '$') FROM
+# workflow_status ORDER BY created_at DESC LIMIT 5"
+
+_MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: workflows, their operations, and the processes that own them
+        """CREATE TABLE workflow_status (
+            workflow_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            name TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            output TEXT,
+            error TEXT,
+            executor_id TEXT,
+            owner TEXT,
+            application_version TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            recovery_attempts INTEGER NOT NULL DEFAULT 1,
+            max_recovery_attempts INTEGER NOT NULL,
+            parent_workflow_id TEXT,
+            queue_name TEXT,
+            timeout_ms INTEGER,
+            deadline_epoch_ms INTEGER,
+            forked_from TEXT
+        )""",
+        "CREATE INDEX workflow_status_created_at ON workflow_status (created_at)",
+        "CREATE INDEX workflow_status_status ON workflow_status (status, created_at)",
+        "CREATE INDEX workflow_status_pending_owner ON workflow_status (owner)"
+        " WHERE status = 'PENDING'",
+        """CREATE TABLE operation_outputs (
+            workflow_id TEXT NOT NULL
+                REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
+            function_id INTEGER NOT NULL,
+            function_name TEXT NOT NULL,
+            output TEXT,
+            error TEXT,
+            child_workflow_id TEXT,
+            started_at_epoch_ms INTEGER,
+            completed_at_epoch_ms INTEGER,
+            PRIMARY KEY (workflow_id, function_id)
+        )""",
+        """CREATE TABLE processes (
+            process_id TEXT PRIMARY KEY,
+            executor_id TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_started INTEGER,
+            launched_at INTEGER NOT NULL,
+            heartbeat_at INTEGER NOT NULL
+        )""",
+    ),
+]
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+# ==== Journal: the only code that speaks SQL ====
+
+_WORKFLOW_COLUMNS = (
+    "workflow_id, status, name, inputs, output, error, executor_id, owner, application_version,"
+    " created_at, updated_at, recovery_attempts, max_recovery_attempts, parent_workflow_id,"
+    " queue_name, timeout_ms, deadline_epoch_ms, forked_from"
+)
+_OPERATION_COLUMNS = (
+    "workflow_id, function_id, function_name, output, error, child_workflow_id,"
+    " started_at_epoch_ms, completed_at_epoch_ms"
+)
+
+_SQL_INSERT_WORKFLOW = (
+    "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
+    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
+)
+_SQL_GET_WORKFLOW = "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE workflow_id = ?"
+_SQL_INSERT_OPERATION_IF_ABSENT = (
+    "INSERT INTO operation_outputs (" + _OPERATION_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?)"
+    " ON CONFLICT DO NOTHING"
+)
+# A process records an operation only while it owns the workflow: a process that lost it (to a
+# recovery elsewhere, or to DBOS.destroy) cannot write into a workflow another process now runs.
+_SQL_RECORD_OPERATION = (
+    "INSERT INTO operation_outputs (" + _OPERATION_COLUMNS + ") SELECT ?,?,?,?,?,?,?,?"
+    " WHERE EXISTS (SELECT 1 FROM workflow_status WHERE workflow_id = ? AND owner = ?)"
+)
+_SQL_GET_OPERATION = (
+    "SELECT " + _OPERATION_COLUMNS + " FROM operation_outputs"
+    " WHERE workflow_id = ? AND function_id = ?"
+)
+_SQL_LIST_OPERATIONS = (
+    "SELECT " + _OPERATION_COLUMNS + " FROM operation_outputs"
+    " WHERE workflow_id = ? ORDER BY function_id"
+)
+_SQL_FINISH_WORKFLOW = (
+    "UPDATE workflow_status SET status = ?, output = ?, error = ?, owner = NULL, updated_at = ?"
+    " WHERE workflow_id = ? AND owner = ? AND status = 'PENDING'"
+)
+_SQL_RELEASE_WORKFLOW = (
+    "UPDATE workflow_status SET owner = NULL"
+    " WHERE workflow_id = ? AND owner = ? AND status = 'PENDING'"
+)
+_SQL_CLAIM_WORKFLOW = (
+    "UPDATE workflow_status SET"
+    " owner = CASE WHEN recovery_attempts > max_recovery_attempts THEN NULL ELSE ?1 END,"
+    " status = CASE WHEN recovery_attempts > max_recovery_attempts"
+    "   THEN 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' ELSE status END,"
+    " recovery_attempts = recovery_attempts + 1, executor_id = ?2, updated_at = ?3"
+    " WHERE workflow_id = ?4 AND status = 'PENDING' AND owner IS ?5"
+    " RETURNING " + _WORKFLOW_COLUMNS
+)
+_SQL_CLAIM_ORPHANS = (
+    "UPDATE workflow_status SET"
+    " owner = CASE WHEN recovery_attempts > max_recovery_attempts THEN NULL ELSE ?1 END,"
+    " status = CASE WHEN recovery_attempts > max_recovery_attempts"
+    "   THEN 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' ELSE status END,"
+    " recovery_attempts = recovery_attempts + 1, executor_id = ?2, updated_at = ?3"
+    " WHERE status = 'PENDING' AND owner IS NULL"
+    " AND name IN (SELECT value FROM json_each(?4))"
+    " RETURNING " + _WORKFLOW_COLUMNS
+)
+_SQL_LIST_UNCLAIMABLE = (
+    "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE status = 'PENDING'"
+    " AND owner IS NULL AND name NOT IN (SELECT value FROM json_each(?))"
+)
+_SQL_SET_WORKFLOW_ERROR = "UPDATE workflow_status SET error = ? WHERE workflow_id = ?"
+_SQL_RELEASE_ORPHANS = (
+    "UPDATE workflow_status SET owner = NULL WHERE status = 'PENDING' AND owner IS NOT NULL"
+    " AND owner NOT IN (SELECT process_id FROM processes)"
+)
+_SQL_INSERT_PROCESS = (
+    "INSERT INTO processes (process_id, executor_id, host, pid, pid_started, launched_at,"
+    " heartbeat_at) VALUES (?,?,?,?,?,?,?)"
+)
+_SQL_LIST_PROCESSES = (
+    "SELECT process_id, executor_id, host, pid, pid_started, launched_at, heartbeat_at"
+    " FROM processes"
+)
+_SQL_HEARTBEAT = "UPDATE processes SET heartbeat_at = ? WHERE process_id = ?"
+_SQL_DELETE_PROCESS = "DELETE FROM processes WHERE process_id = ?"
+_SQL_LIST_WORKFLOWS_FILTER = (
+    " FROM workflow_status WHERE"
+    " (?1 IS NULL OR workflow_id IN (SELECT value FROM json_each(?1)))"
+    " AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
+    " AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3)))"
+    " AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)"
+    " AND (?6 IS NULL OR application_version = ?6)"
+    " AND (?7 IS NULL OR executor_id = ?7)"
+    " AND (?8 IS NULL OR substr(workflow_id, 1, length(?8)) = ?8)"
+    " AND (?9 IS NULL OR parent_workflow_id = ?9)"
+    " AND (?10 IS NULL OR queue_name = ?10)"
+    " AND (?11 IS NULL OR forked_from = ?11)"
+)
+_SQL_LIST_WORKFLOWS_ASC = (
+    "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
+    + " ORDER BY created_at, workflow_id LIMIT ?12 OFFSET ?13"
+)
+_SQL_LIST_WORKFLOWS_DESC = (
+    "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
+    + " ORDER BY created_at DESC, workflow_id DESC LIMIT ?12 OFFSET ?13"
+)
+
+
+class WorkflowFilter(msgspec.Struct, frozen=True):
+    """What ``list_workflows`` asks the journal for; ``None`` means no filter."""
+
+    workflow_ids: list[str] | None = None
+    statuses: list[str] | None = None
+    names: list[str] | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    application_version: str | None = None
+    executor_id: str | None = None
+    workflow_id_prefix: str | None = None
+    parent_workflow_id: str | None = None
+    queue_name: str | None = None
+    forked_from: str | None = None
+    limit: int | None = None
+    offset: int | None = None
+    sort_desc: bool = False
+
+
+class StartOutcome(msgspec.Struct, frozen=True):
+    """What ``Journal.start_workflow`` found: the workflow's row, and whether this call made it."""
+
+    workflow: WorkflowRecord
+    created: bool
+
+
+def _journal_path(url: str) -> str:
+    """The file path of a ``sqlite:///PATH`` URL, or a DBOSInitializationError."""
+    if not isinstance(url, str) or "://" not in url:
+        raise DBOSInitializationError(
+            f"system_database_url {url!r} is not a URL. dbos_lite needs 'sqlite:///PATH' "
+            "(a relative path) or 'sqlite:////abs/path' (an absolute one)."
+        )
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+")[0].lower() in ("postgres", "postgresql"):
+        raise DBOSInitializationError(
+            f"system_database_url {url!r} is a Postgres URL. dbos_lite keeps its journal in "
+            "SQLite only; to run on Postgres, install DBOS Transact (pip install dbos) and change "
+            "the import from dbos_lite to dbos."
+        )
+    if scheme.lower() != "sqlite" or not rest.startswith("/") or len(rest) < 2:
+        raise DBOSInitializationError(
+            f"system_database_url {url!r} is not supported. Use 'sqlite:///PATH' for a journal "
+            "file (for example 'sqlite:///app.sqlite')."
+        )
+    path = rest[1:].split("?")[0]
+    if path in ("", ":memory:"):
+        raise DBOSInitializationError(
+            f"system_database_url {url!r} names no file. A journal must be a file to survive a "
+            "crash: use 'sqlite:///app.sqlite'."
+        )
+    return path
+
+
+def _check_journal_header(conn: apsw.Connection, path: str) -> int:
+    """The schema version of an existing file; refuses files that are not ours or are newer."""
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchall()[0][0]
+        version = conn.execute("PRAGMA user_version").fetchall()[0][0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
+        raise DBOSInitializationError(
+            f"{path} is not a SQLite database ({exc}); it was not modified. Point "
+            "system_database_url at a dbos_lite journal, or at a path that does not exist yet."
+        ) from None
+    if application_id == 0 and version == 0 and tables == 0:
+        return 0  # an empty file: a new journal
+    if application_id != APPLICATION_ID:
+        raise DBOSInitializationError(
+            f"{path} is a SQLite database but not a dbos_lite journal; it was not modified. "
+            "Use another file for the journal."
+        )
+    if version > SCHEMA_VERSION:
+        raise DBOSInitializationError(
+            f"{path} was written by a newer dbos_lite (schema {version}, this one knows up to "
+            f"{SCHEMA_VERSION}); it was not modified. Upgrade dbos_lite to open it."
+        )
+    return version
+
+
+class Journal:
+    """The journal: a handful of verbs over one SQLite connection, and the only code that
+    speaks SQL. It knows nothing of user functions, threads or context variables.
+
+    Every write is one ``BEGIN IMMEDIATE`` transaction. The connection is shared by the process's
+    threads; a lock keeps each transaction whole."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout_sec: float = 10.0):
+        if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+            raise DBOSInitializationError(
+                f"sqlite_synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}."
+            )
+        self.path = path
+        self._lock = threading.RLock()
+        self._busy_timeout_sec = busy_timeout_sec
+        try:
+            conn = apsw.Connection(path)
+        except apsw.CantOpenError as exc:
+            raise DBOSInitializationError(
+                f"Cannot open the journal {path}: {exc}. Check that its directory exists and is "
+                "writable."
+            ) from None
+        try:
+            conn.set_busy_timeout(int(busy_timeout_sec * 1000))
+            version = _check_journal_header(conn, path)
+            self._configure(conn, synchronous)
+            if version < SCHEMA_VERSION:
+                self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    @staticmethod
+    def _configure(conn: apsw.Connection, synchronous: str) -> None:
+        """WAL lets readers work while one process writes; synchronous decides what survives a
+        power loss; foreign keys make deleting a workflow delete its operations."""
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
+        if mode.lower() != "wal":
+            raise DBOSInitializationError(
+                f"The journal could not be put in WAL mode (got {mode!r}); it must be on a local "
+                "file system."
+            )
+        conn.execute("PRAGMA synchronous = " + synchronous)
+        conn.execute("PRAGMA foreign_keys = ON")
+
+    @staticmethod
+    def _migrate(conn: apsw.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchall()[0][0]
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number]:
+                    conn.execute(statement)
+            conn.execute("PRAGMA application_id = " + str(APPLICATION_ID))
+            conn.execute("PRAGMA user_version = " + str(SCHEMA_VERSION))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- plumbing --
+
+    def _connection(self) -> apsw.Connection:
+        if self._conn is None:
+            raise _OwnershipLost("The journal is closed (DBOS.destroy() was called).")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[apsw.Connection]:
+        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so the
+        transaction never fails half-way on a lock upgrade."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except apsw.BusyError:
+                raise DBOSException(
+                    f"The journal {self.path} stayed locked by another process for more than "
+                    f"{self._busy_timeout_sec} s. Retry later, or raise busy_timeout_sec."
+                ) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if not conn.getautocommit():
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, bindings: Any = ()) -> list[tuple]:
+        with self._lock:
+            return self._connection().execute(sql, bindings).fetchall()
+
+    # -- workflows --
+
+    def start_workflow(self, workflow: WorkflowRecord, parent_operation: OperationRecord | None
+                       ) -> StartOutcome:
+        """Insert a workflow unless its id exists, and return the row that is there. With a
+        ``parent_operation``, record in the same transaction that the parent started it."""
+        with self._write() as conn:
+            conn.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+            created = conn.changes() == 1
+            if parent_operation is not None:
+                conn.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
+                             msgspec.structs.astuple(parent_operation))
+            row = conn.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
+        return StartOutcome(WorkflowRecord(*row), created)
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        rows = self._read(_SQL_GET_WORKFLOW, (workflow_id,))
+        return WorkflowRecord(*rows[0]) if rows else None
+
+    def claim_workflow(self, workflow_id: str, owner: str, executor_id: str,
+                       previous_owner: str | None) -> WorkflowRecord | None:
+        """Take over a PENDING workflow from ``previous_owner`` (dead, or None), counting a
+        recovery attempt; None if another process took it first. Past its maximum recovery
+        attempts it comes back MAX_RECOVERY_ATTEMPTS_EXCEEDED, owned by nobody."""
+        with self._write() as conn:
+            rows = conn.execute(
+                _SQL_CLAIM_WORKFLOW, (owner, executor_id, _now_ms(), workflow_id, previous_owner)
+            ).fetchall()
+        return WorkflowRecord(*rows[0]) if rows else None
+
+    def claim_orphans(self, owner: str, executor_id: str, names: list[str]
+                      ) -> list[WorkflowRecord]:
+        """Release the workflows of processes that are gone, then claim every PENDING workflow
+        owned by nobody whose function is in ``names``."""
+        with self._write() as conn:
+            conn.execute(_SQL_RELEASE_ORPHANS)
+            rows = conn.execute(
+                _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _encoder.encode(names).decode())
+            ).fetchall()
+        return [WorkflowRecord(*row) for row in rows]
+
+    def list_unclaimable(self, names: list[str]) -> list[WorkflowRecord]:
+        """PENDING workflows owned by nobody whose function is not in ``names``."""
+        rows = self._read(_SQL_LIST_UNCLAIMABLE, (_encoder.encode(names).decode(),))
+        return [WorkflowRecord(*row) for row in rows]
+
+    def set_workflow_error(self, workflow_id: str, error: str | None) -> None:
+        with self._write() as conn:
+            conn.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
+
+    def finish_workflow(self, workflow_id: str, owner: str, status: str, output: str | None,
+                        error: str | None) -> bool:
+        """Record a workflow's outcome if ``owner`` still owns it; False if it does not."""
+        with self._write() as conn:
+            conn.execute(_SQL_FINISH_WORKFLOW,
+                         (status, output, error, _now_ms(), workflow_id, owner))
+            return conn.changes() == 1
+
+    def release_workflow(self, workflow_id: str, owner: str) -> None:
+        """Give up a PENDING workflow without an outcome, for another run to take over."""
+        with self._write() as conn:
+            conn.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
+
+    def list_workflows(self, query: WorkflowFilter) -> list[WorkflowRecord]:
+        def as_json(values: list[str] | None) -> str | None:
+            return None if values is None else _encoder.encode(values).decode()
+
+        sql = _SQL_LIST_WORKFLOWS_DESC if query.sort_desc else _SQL_LIST_WORKFLOWS_ASC
+        rows = self._read(sql, (
+            as_json(query.workflow_ids), as_json(query.statuses), as_json(query.names),
+            query.start_ms, query.end_ms, query.application_version, query.executor_id,
+            query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
+            query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
+        ))
+        return [WorkflowRecord(*row) for row in rows]
+
+    # -- operations --
+
+    def get_operation(self, workflow_id: str, function_id: int) -> OperationRecord | None:
+        rows = self._read(_SQL_GET_OPERATION, (workflow_id, function_id))
+        return OperationRecord(*rows[0]) if rows else None
+
+    def record_operation(self, operation: OperationRecord, owner: str) -> bool:
+        """Record an operation's outcome if ``owner`` still owns its workflow; False if not."""
+        with self._write() as conn:
+            conn.execute(_SQL_RECORD_OPERATION,
+                         (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
+            return conn.changes() == 1
+
+    def list_operations(self, workflow_id: str) -> list[OperationRecord]:
+        return [OperationRecord(*row) for row in self._read(_SQL_LIST_OPERATIONS, (workflow_id,))]
+
+    # -- processes --
+
+    def add_process(self, process: ProcessRecord) -> None:
+        with self._write() as conn:
+            conn.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
+
+    def list_processes(self) -> list[ProcessRecord]:
+        return [ProcessRecord(*row) for row in self._read(_SQL_LIST_PROCESSES)]
+
+    def heartbeat(self, process_id: str) -> bool:
+        """Renew a process's lease; False if its row is gone (another process judged it dead)."""
+        with self._write() as conn:
+            conn.execute(_SQL_HEARTBEAT, (_now_ms(), process_id))
+            return conn.changes() == 1
+
+    def remove_processes(self, process_ids: list[str]) -> None:
+        """Forget processes (gone, or shutting down); their PENDING workflows become orphans."""
+        with self._write() as conn:
+            for process_id in process_ids:
+                conn.execute(_SQL_DELETE_PROCESS, (process_id,))
+            conn.execute(_SQL_RELEASE_ORPHANS)
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap poll for other processes' work."""
+        return self._read("PRAGMA data_version")[0][0]
+
+
+# ==== Processes: who owns a workflow, and whether that process is still alive ====
+
+
+@functools.lru_cache(maxsize=1)
+def _host_identity() -> str:
+    """Hostname, boot id and pid namespace: two processes with the same identity can judge each
+    other's liveness by pid. A reboot or another container gives a different identity."""
+    parts = [socket.gethostname()]
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            parts.append(f.read().strip())
+    except OSError:
+        pass
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        pass
+    return "/".join(parts)
+
+
+def _process_started(pid: int) -> int | None:
+    """A process's start time in clock ticks since boot (Linux), to tell a reused pid apart;
+    None where /proc cannot tell."""
+    stat = _read_proc_stat(pid)
+    return int(stat[19]) if stat else None
+
+
+def _read_proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # fields after "pid (comm) "
+
+
+def _pid_is_alive(pid: int, started: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by another user
+    stat = _read_proc_stat(pid)
+    if stat is None:
+        return started is None
+    if stat[0] in ("Z", "X"):  # killed, not yet reaped by its parent
+        return False
+    return started is None or int(stat[19]) == started
+
+
+def _process_is_alive(process: ProcessRecord, now_ms: int) -> bool:
+    if process.host == _host_identity():
+        return _pid_is_alive(process.pid, process.pid_started)
+    return now_ms - process.heartbeat_at < PROCESS_LEASE_SEC * 1000
+
+
+# ==== Context: where the running code is (which workflow, which step) ====
+
+
+class _WorkflowContext:
+    """The workflow the current code runs in, and the id of its last durable operation."""
+
+    __slots__ = ("workflow_id", "function_id")
+
+    def __init__(self, workflow_id: str):
+        self.workflow_id = workflow_id
+        self.function_id = 0
+
+    def next_function_id(self) -> int:
+        self.function_id += 1
+        return self.function_id
+
+
+_current_workflow: contextvars.ContextVar[_WorkflowContext | None] = contextvars.ContextVar(
+    "dbos_lite_workflow", default=None
+)
+_current_step: contextvars.ContextVar[StepStatus | None] = contextvars.ContextVar(
+    "dbos_lite_step", default=None
+)
+# SetWorkflowID puts a one-item list here; the next workflow started takes the id out of it.
+_assigned_workflow_id: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "dbos_lite_assigned_workflow_id", default=None
+)
+
+
+class SetWorkflowID:
+    """Give the next workflow started in this block the id ``workflow_id``.
+
+    Starting a workflow with an id that exists does not run it again: the recorded result comes
+    back (or, if it is still running, the caller waits for it). Only the first workflow started
+    in the block takes the id."""
+
+    def __init__(self, workflow_id: str):
+        if not isinstance(workflow_id, str) or not workflow_id.strip():
+            raise DBOSException(
+                f"Invalid workflow ID {workflow_id!r}: workflow IDs must be non-empty strings "
+                "and cannot be only whitespace."
+            )
+        self.workflow_id = workflow_id
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> SetWorkflowID:
+        self._token = _assigned_workflow_id.set([self.workflow_id])
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._token is not None:
+            _assigned_workflow_id.reset(self._token)
+
+
+def _take_assigned_workflow_id() -> str | None:
+    assigned = _assigned_workflow_id.get()
+    return assigned.pop() if assigned else None
+
+
+# ==== Registry: the workflow and step functions this process knows ====
+
+
+def _annotations(func: Callable) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # unresolvable forward references, builtins without hints...
+        return {}
+
+
+class _Function:
+    """A registered workflow or step, with what the journal needs to know about it, derived
+    once: its name, its return type and its parameters' types for typed decoding."""
+
+    def __init__(self, func: Callable, name: str):
+        self.func = func
+        self.name = name
+        hints = _annotations(func)
+        self.return_type = hints.get("return", Any)
+        try:
+            parameters = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            parameters = []
+        self.positional = [
+            hints.get(p.name, Any) for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        self.var_positional = next(
+            (hints.get(p.name, Any) for p in parameters if p.kind is p.VAR_POSITIONAL), Any
+        )
+        self.keyword = {
+            p.name: hints.get(p.name, Any) for p in parameters
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
+        self.var_keyword = next(
+            (hints.get(p.name, Any) for p in parameters if p.kind is p.VAR_KEYWORD), Any
+        )
+
+    def encode_inputs(self, args: tuple, kwargs: dict) -> str:
+        return encode_value({"args": args, "kwargs": kwargs}, f"An argument of workflow {self.name!r}")
+
+    def decode_inputs(self, text: str) -> tuple[tuple, dict[str, Any]]:
+        """Decode recorded arguments, each typed by its parameter's annotation."""
+        inputs = _inputs_decoder.decode(text)
+        args = tuple(
+            decode_value(bytes(raw),
+                         self.positional[i] if i < len(self.positional) else self.var_positional)
+            for i, raw in enumerate(inputs.args)
+        )
+        kwargs = {
+            key: decode_value(bytes(raw), self.keyword.get(key, self.var_keyword))
+            for key, raw in inputs.kwargs.items()
+        }
+        return args, kwargs
+
+
+class _WorkflowFunction(_Function):
+    def __init__(self, func: Callable, name: str, max_recovery_attempts: int | None):
+        super().__init__(func, name)
+        # None means no limit, as in DBOS Transact.
+        self.max_recovery_attempts = (
+            2**62 if max_recovery_attempts is None else max_recovery_attempts
+        )
+
+
+class _StepFunction(_Function):
+    def __init__(self, func: Callable, options: StepOptions):
+        super().__init__(func, options.get("name") or _qualname(func))
+        self.retries_allowed = bool(options.get("retries_allowed", False))
+        self.interval_seconds = float(options.get("interval_seconds", 1.0))
+        self.max_attempts = int(options.get("max_attempts", 3))
+        self.backoff_rate = float(options.get("backoff_rate", 2.0))
+        self.should_retry = options.get("should_retry")
+        if self.retries_allowed and self.max_attempts < 1:
+            raise DBOSException(f"Step {self.name!r}: max_attempts must be at least 1.")
+        if self.interval_seconds < 0 or self.backoff_rate <= 0:
+            raise DBOSException(
+                f"Step {self.name!r}: interval_seconds must be >= 0 and backoff_rate > 0."
+            )
+
+    def retry_delay(self, attempt: int) -> float:
+        return min(self.interval_seconds * self.backoff_rate**attempt, MAX_RETRY_INTERVAL_SEC)
+
+
+def _qualname(func: Callable) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
+# Workflow functions by name: recovery finds the function of a journal row here. Filled by the
+# decorators, which may run before DBOS(config=...) is called.
+_workflows: dict[str, _WorkflowFunction] = {}
+
+
+def _register_workflow(func: Callable, name: str | None, max_recovery_attempts: int | None
+                       ) -> _WorkflowFunction:
+    workflow = _WorkflowFunction(func, name or _qualname(func), max_recovery_attempts)
+    previous = _workflows.get(workflow.name)
+    if previous is not None and previous.func is not func:
+        logger.warning("Workflow name %r registered again; the latest definition is used.",
+                       workflow.name)
+    _workflows[workflow.name] = workflow
+    return workflow
+
+
+# ==== Plans: the replay-or-run logic, written once for sync and async callers ====
+#
+# A plan is a generator: it does the journal work itself and yields an effect whenever it needs
+# user code run or time to pass. A driver runs the effects: _run_plan below for sync callers;
+# an async driver awaits the same effects, so the replay decision is never written twice.
+
+
+class _Call:
+    """Effect: call a user function."""
+
+    __slots__ = ("func", "args", "kwargs")
+
+    def __init__(self, func: Callable, args: tuple, kwargs: dict):
+        self.func, self.args, self.kwargs = func, args, kwargs
+
+
+class _Sleep:
+    """Effect: let time pass."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+class _AwaitWorkflow:
+    """Effect: wait until a workflow is finished; resumes with its WorkflowRecord."""
+
+    __slots__ = ("executor", "workflow_id")
+
+    def __init__(self, executor: _Executor, workflow_id: str):
+        self.executor, self.workflow_id = executor, workflow_id
+
+
+def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
+    """Drive a plan in the calling thread."""
+    value: Any = None
+    failed = False
+    while True:
+        try:
+            effect = plan.throw(value) if failed else plan.send(value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            value, failed = _run_effect(effect), False
+        except BaseException as exc:
+            value, failed = exc, True
+
+
+def _run_effect(effect: Any) -> Any:
+    if isinstance(effect, _Call):
+        result = effect.func(*effect.args, **effect.kwargs)
+        if inspect.isawaitable(result):
+            if hasattr(result, "close"):
+                result.close()
+            raise DBOSException(
+                f"{_qualname(effect.func)} is async; await it from an async workflow instead of "
+                "calling it from sync code."
+            )
+        return result
+    if isinstance(effect, _Sleep):
+        time.sleep(effect.seconds)
+        return None
+    if isinstance(effect, _AwaitWorkflow):
+        return effect.executor.wait_for_workflow(effect.workflow_id)
+    raise TypeError(f"unknown effect {effect!r}")
+
+
+def _outcome(output: str | None, error: str | None, return_type: Any) -> Any:
+    """The value a recorded outcome stands for, or its error raised."""
+    if error is not None:
+        raise decode_error(error)  # type: ignore[misc]
+    return decode_value(output, return_type)
+
+
+def _workflow_result(workflow: WorkflowRecord, return_type: Any) -> Any:
+    """What awaiting a finished workflow gives: its output, or its error raised."""
+    if workflow.status == WorkflowStatusString.CANCELLED:
+        raise DBOSAwaitedWorkflowCancelledError(workflow.workflow_id)
+    if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
+        raise DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(workflow.workflow_id)
+    return _outcome(workflow.output, workflow.error, return_type)
+
+
+def _return_type_of(name: str) -> Any:
+    workflow = _workflows.get(name)
+    return workflow.return_type if workflow is not None else Any
+
+
+class _Start(msgspec.Struct, frozen=True):
+    """What starting a workflow decided: run its body here (``run``) or wait for it."""
+
+    workflow: WorkflowRecord
+    run: bool
+
+
+# ==== Executor: steps, workflows, waiting and recovery ====
+
+
+class _Signal:
+    """Wakes waiters when something they may be waiting for changed: a local commit, or (seen
+    by the poller through ``PRAGMA data_version``) another process's commit. A waiter takes a
+    ticket before it looks at the journal, then sleeps until the ticket is stale."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+
+    def ticket(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    def wait(self, ticket: int, timeout: float | None) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: self._generation != ticket, timeout)
+
+
+class _Executor:
+    """Runs workflows and steps for one launched process, on top of one Journal."""
+
+    def __init__(self, *, journal_path: str, synchronous: str, busy_timeout_sec: float,
+                 executor_id: str, application_version: str, max_threads: int,
+                 polling_interval_sec: float):
+        self.journal_path = journal_path
+        self.synchronous = synchronous
+        self.busy_timeout_sec = busy_timeout_sec
+        self.executor_id = executor_id
+        self.application_version = application_version
+        self.max_threads = max_threads
+        self.polling_interval_sec = polling_interval_sec
+        self.process_id = uuid.uuid4().hex
+        self.signal = _Signal()
+        self.journal: Journal | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopping = threading.Event()
+        self._housekeeper: threading.Thread | None = None
+        self._active_lock = threading.Lock()
+        self._active: set[str] = set()  # workflows whose body runs in this process
+
+    # -- lifecycle --
+
+    def launch(self) -> None:
+        self.journal = Journal(self.journal_path, synchronous=self.synchronous,
+                               busy_timeout_sec=self.busy_timeout_sec)
+        now = _now_ms()
+        self.journal.add_process(ProcessRecord(
+            self.process_id, self.executor_id, _host_identity(), os.getpid(),
+            _process_started(os.getpid()), now, now,
+        ))
+        self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="dbos_lite")
+        self.recover()
+        self._housekeeper = threading.Thread(
+            target=self._housekeep, name="dbos_lite-housekeeper", daemon=True
+        )
+        self._housekeeper.start()
+
+    def destroy(self, workflow_completion_timeout_sec: float) -> None:
+        self._stopping.set()
+        if self._housekeeper is not None:
+            self._housekeeper.join()
+        deadline = time.monotonic() + workflow_completion_timeout_sec
+        while self._active and time.monotonic() < deadline:
+            self.signal.wait(self.signal.ticket(), min(0.05, deadline - time.monotonic()))
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.journal is not None:
+            with contextlib.suppress(Exception, _OwnershipLost):
+                # Workflows still running here become orphans that the next launch resumes.
+                self.journal.remove_processes([self.process_id])
+            self.journal.close()
+        self.signal.notify()
+
+    def _journal(self) -> Journal:
+        if self.journal is None:
+            raise DBOSException("DBOS is not launched: call DBOS.launch() first.")
+        return self.journal
+
+    # -- recovery and housekeeping --
+
+    def recover(self) -> list[str]:
+        """Resume the PENDING workflows of dead processes (and of none), claiming each one in a
+        transaction so that exactly one process resumes it. Returns the ids resumed here."""
+        journal = self._journal()
+        now = _now_ms()
+        dead = [p.process_id for p in journal.list_processes()
+                if p.process_id != self.process_id and not _process_is_alive(p, now)]
+        if dead:
+            logger.info("Processes %s are gone; recovering their workflows.", dead)
+            journal.remove_processes(dead)
+        resumed = []
+        for workflow in journal.claim_orphans(self.process_id, self.executor_id,
+                                              sorted(_workflows)):
+            if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
+                error = MaxRecoveryAttemptsExceededError(
+                    workflow.workflow_id, workflow.max_recovery_attempts)
+                logger.error("%s", error)
+                journal.set_workflow_error(workflow.workflow_id, encode_error(error))
+                self.signal.notify()
+                continue
+            logger.info("Recovering workflow %s (%s).", workflow.workflow_id, workflow.name)
+            self.submit(_workflows[workflow.name], workflow)
+            resumed.append(workflow.workflow_id)
+        for workflow in journal.list_unclaimable(sorted(_workflows)):
+            error = DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name)
+            text = encode_error(error)
+            if workflow.error is None or _error_decoder.decode(workflow.error).type != (
+                    DBOSWorkflowFunctionNotFoundError.__qualname__):
+                logger.error("%s", error)
+                journal.set_workflow_error(workflow.workflow_id, text)
+        return resumed
+
+    def _housekeep(self) -> None:
+        """Wake waiters when another process commits, renew this process's lease, and recover
+        the workflows of processes that died while this one runs."""
+        journal = self._journal()
+        next_heartbeat = time.monotonic() + HEARTBEAT_SEC
+        version = journal.data_version()
+        while not self._stopping.wait(self.polling_interval_sec):
+            try:
+                current = journal.data_version()
+                if current != version:
+                    version = current
+                    self.signal.notify()
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + HEARTBEAT_SEC
+                    if not journal.heartbeat(self.process_id):
+                        now = _now_ms()
+                        journal.add_process(ProcessRecord(
+                            self.process_id, self.executor_id, _host_identity(), os.getpid(),
+                            _process_started(os.getpid()), now, now))
+                    self.recover()
+            except _OwnershipLost:
+                return
+            except Exception:
+                logger.exception("dbos_lite housekeeping failed; retrying")
+
+    # -- running workflows --
+
+    def submit(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord) -> None:
+        """Run a claimed workflow's body on the thread pool, in a fresh context."""
+        assert self._pool is not None
+        with self._active_lock:
+            self._active.add(workflow.workflow_id)
+        context = contextvars.Context()
+        self._pool.submit(context.run, self._run_in_background, workflow_function, workflow)
+
+    def _run_in_background(self, workflow_function: _WorkflowFunction,
+                           workflow: WorkflowRecord) -> None:
+        try:
+            _run_plan(self.body_plan(workflow_function, workflow))
+        except _OwnershipLost as exc:
+            logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
+        except BaseException:
+            pass  # the outcome is in the journal, for whoever awaits the workflow
+
+    def start(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
+              parent: _WorkflowContext | None, function_id: int | None,
+              recorded: OperationRecord | None) -> _Start:
+        """Record a workflow's start (or find it recorded) and decide who runs its body."""
+        journal = self._journal()
+        if _current_step.get() is not None:
+            raise DBOSException(
+                f"Cannot start workflow {workflow_function.name!r} inside a step: a step is "
+                "one unit of work that may be retried. Start it from the workflow instead."
+            )
+        assigned = _take_assigned_workflow_id()
+        if recorded is not None and recorded.child_workflow_id is not None:
+            workflow_id = recorded.child_workflow_id
+        elif assigned is not None:
+            workflow_id = assigned
+        elif parent is not None:
+            workflow_id = f"{parent.workflow_id}-{function_id}"
+        else:
+            workflow_id = str(uuid.uuid4())
+        now = _now_ms()
+        row = WorkflowRecord(
+            workflow_id, WorkflowStatusString.PENDING, workflow_function.name,
+            workflow_function.encode_inputs(args, kwargs), None, None, self.executor_id,
+            self.process_id, self.application_version, now, now, 1,
+            workflow_function.max_recovery_attempts,
+            parent.workflow_id if parent is not None else None, None, None, None, None,
+        )
+        link = None
+        if parent is not None and recorded is None:
+            assert function_id is not None
+            link = OperationRecord(parent.workflow_id, function_id, workflow_function.name,
+                                   None, None, workflow_id, now, now)
+        started = journal.start_workflow(row, link)
+        existing = started.workflow
+        if started.created:
+            with self._active_lock:
+                self._active.add(workflow_id)
+            return _Start(existing, run=True)
+        if existing.name != workflow_function.name:
+            raise DBOSConflictingWorkflowError(
+                workflow_id,
+                f"Workflow already exists with a different function name: {existing.name}, but "
+                f"the provided function name is: {workflow_function.name}. Use another id.",
+            )
+        return self._take_over_if_orphaned(existing)
+
+    def _take_over_if_orphaned(self, workflow: WorkflowRecord) -> _Start:
+        """A PENDING workflow whose owner is gone is claimed and run here; any other is waited
+        for (a live owner finishes it; a finished one has its outcome recorded)."""
+        if workflow.status != WorkflowStatusString.PENDING or workflow.owner == self.process_id:
+            return _Start(workflow, run=False)
+        if workflow.owner is not None:
+            owner = next((p for p in self._journal().list_processes()
+                          if p.process_id == workflow.owner), None)
+            if owner is not None and _process_is_alive(owner, _now_ms()):
+                return _Start(workflow, run=False)
+        claimed = self._journal().claim_workflow(workflow.workflow_id, self.process_id,
+                                                 self.executor_id, workflow.owner)
+        if claimed is None or claimed.owner != self.process_id:
+            return _Start(claimed or workflow, run=False)
+        with self._active_lock:
+            self._active.add(workflow.workflow_id)
+        return _Start(claimed, run=True)
+
+    def body_plan(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord):
+        """Run a workflow body this process owns, and record its outcome."""
+        journal = self._journal()
+        workflow_id = workflow.workflow_id
+        context = _WorkflowContext(workflow_id)
+        workflow_token = _current_workflow.set(context)
+        id_token = _assigned_workflow_id.set(None)
+        step_token = _current_step.set(None)
+        status, output, error = WorkflowStatusString.SUCCESS, None, None
+        try:
+            args, kwargs = workflow_function.decode_inputs(workflow.inputs)
+            try:
+                value = yield _Call(workflow_function.func, args, kwargs)
+                output = encode_value(
+                    value, f"The return value of workflow {workflow_function.name!r} "
+                    f"({workflow_id!r})")
+            except Exception as exc:
+                status, error = WorkflowStatusString.ERROR, encode_error(exc)
+                if not journal.finish_workflow(workflow_id, self.process_id, status, None, error):
+                    raise self._lost(workflow_id) from exc
+                raise
+            except (_OwnershipLost, DBOSWorkflowCancelledError):
+                raise
+            except BaseException:
+                # KeyboardInterrupt, SystemExit...: not an outcome. Leave the workflow PENDING,
+                # owned by nobody, so that the next launch (or call with its id) resumes it.
+                with contextlib.suppress(Exception, _OwnershipLost):
+                    journal.release_workflow(workflow_id, self.process_id)
+                raise
+            if not journal.finish_workflow(workflow_id, self.process_id, status, output, None):
+                raise self._lost(workflow_id)
+            return decode_value(output, workflow_function.return_type)
+        finally:
+            _current_step.reset(step_token)
+            _assigned_workflow_id.reset(id_token)
+            _current_workflow.reset(workflow_token)
+            with self._active_lock:
+                self._active.discard(workflow_id)
+            self.signal.notify()
+
+    def _lost(self, workflow_id: str) -> BaseException:
+        return _OwnershipLost(
+            f"Workflow {workflow_id!r} is no longer owned by this process (it was recovered "
+            "elsewhere, or DBOS was destroyed); this execution stops without recording."
+        )
+
+    def wait_for_workflow(self, workflow_id: str, timeout: float | None = None
+                          ) -> WorkflowRecord:
+        """Block until the workflow is finished; its record."""
+        journal = self._journal()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ticket = self.signal.ticket()
+            workflow = journal.get_workflow(workflow_id)
+            if workflow is None:
+                raise DBOSNonExistentWorkflowError(workflow_id)
+            if workflow.status in _FINISHED:
+                return workflow
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"Workflow {workflow_id!r} did not finish in {timeout} s.")
+            # The poller notifies on other processes' commits; the timeout is a safety net.
+            self.signal.wait(ticket, min(remaining or 5.0, 5.0))
+
+    # -- durable operations inside a workflow --
+
+    def _replayed(self, context: _WorkflowContext, function_id: int, name: str
+                  ) -> OperationRecord | None:
+        """The recorded outcome of operation ``function_id``, checked to be ``name``."""
+        recorded = self._journal().get_operation(context.workflow_id, function_id)
+        if recorded is not None and recorded.function_name != name:
+            raise DBOSUnexpectedStepError(context.workflow_id, function_id, name,
+                                          recorded.function_name)
+        return recorded
+
+    def _record(self, context: _WorkflowContext, function_id: int, name: str, *,
+                output: str | None = None, error: str | None = None,
+                child_workflow_id: str | None = None, started_at: int | None = None) -> None:
+        now = _now_ms()
+        operation = OperationRecord(context.workflow_id, function_id, name, output, error,
+                                    child_workflow_id, started_at or now, now)
+        if not self._journal().record_operation(operation, self.process_id):
+            raise self._lost(context.workflow_id)
+
+    def step_plan(self, step: _StepFunction, args: tuple, kwargs: dict):
+        """A step: replay its recorded outcome, or run it with retries and record the outcome."""
+        context = _current_workflow.get()
+        if context is None or _current_step.get() is not None:
+            return (yield _Call(step.func, args, kwargs))  # a plain call, as the contract says
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, step.name)
+        if recorded is not None:
+            return _outcome(recorded.output, recorded.error, step.return_type)
+        started_at = _now_ms()
+        attempts = step.max_attempts if step.retries_allowed else 1
+        errors: list[Exception] = []
+        failure: Exception | None = None
+        for attempt in range(attempts):
+            token = _current_step.set(StepStatus(
+                function_id,
+                attempt if step.retries_allowed else None,
+                attempts if step.retries_allowed else None,
+            ))
+            try:
+                value = yield _Call(step.func, args, kwargs)
+            except Exception as exc:
+                if not step.retries_allowed or (
+                        step.should_retry is not None and not step.should_retry(exc)):
+                    failure = exc
+                    break
+                errors.append(exc)
+            else:
+                output = encode_value(
+                    value, f"The return value of step {step.name!r} in workflow "
+                    f"{context.workflow_id!r}")
+                self._record(context, function_id, step.name, output=output,
+                             started_at=started_at)
+                return decode_value(output, step.return_type)
+            finally:
+                _current_step.reset(token)
+            if attempt + 1 < attempts:
+                delay = step.retry_delay(attempt)
+                logger.warning("Step %r failed (attempt %d of %d): %r; retrying in %.3g s.",
+                               step.name, attempt + 1, attempts, errors[-1], delay)
+                yield _Sleep(delay)
+        if failure is None:
+            failure = DBOSMaxStepRetriesExceeded(step.name, attempts, errors)
+        self._record(context, function_id, step.name, error=encode_error(failure),
+                     started_at=started_at)
+        raise failure
+
+    def call_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
+        """Calling a workflow function: start it (or find it started), run its body here or wait
+        for it, and return its result. Inside a workflow it is a child: operation N records the
+        start, operation N+1 (``DBOS.getResult``) its result."""
+        parent = _current_workflow.get()
+        if parent is None or _current_step.get() is not None:
+            start = self.start(workflow_function, args, kwargs, None, None, None)
+            return (yield from self._result_plan(workflow_function, start))
+        function_id = parent.next_function_id()
+        result_id = parent.next_function_id()
+        recorded = self._replayed(parent, function_id, workflow_function.name)
+        if recorded is not None:
+            result = self._replayed(parent, result_id, "DBOS.getResult")
+            if result is not None:
+                return _outcome(result.output, result.error, workflow_function.return_type)
+        start = self.start(workflow_function, args, kwargs, parent, function_id, recorded)
+        child_id = start.workflow.workflow_id
+        started_at = _now_ms()
+        try:
+            value = yield from self._result_plan(workflow_function, start)
+        except (_OwnershipLost, DBOSWorkflowCancelledError):
+            raise
+        except Exception as exc:
+            self._record(parent, result_id, "DBOS.getResult", error=encode_error(exc),
+                         child_workflow_id=child_id, started_at=started_at)
+            raise
+        self._record(parent, result_id, "DBOS.getResult",
+                     output=encode_value(value, "A child workflow's result"),
+                     child_workflow_id=child_id, started_at=started_at)
+        return value
+
+    def _result_plan(self, workflow_function: _WorkflowFunction, start: _Start):
+        if start.run:
+            return (yield from self.body_plan(workflow_function, start.workflow))
+        workflow = start.workflow
+        if workflow.status not in _FINISHED:
+            workflow = yield _AwaitWorkflow(self, workflow.workflow_id)
+        return _workflow_result(workflow, workflow_function.return_type)
+
+    def start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
+        """``DBOS.start_workflow``: record the start here, run the body on the thread pool.
+        Inside a workflow the start is operation N of the parent."""
+        parent = _current_workflow.get()
+        function_id = recorded = None
+        if parent is not None and _current_step.get() is None:
+            function_id = parent.next_function_id()
+            recorded = self._replayed(parent, function_id, workflow_function.name)
+        else:
+            parent = None
+        start = self.start(workflow_function, args, kwargs, parent, function_id, recorded)
+        if start.run:
+            self.submit(workflow_function, start.workflow)
+        return start.workflow.workflow_id
+        yield  # a plan, though it needs no effect
+
+    def await_plan(self, workflow_id: str, return_type: Any):
+        """``handle.get_result()``: wait for a workflow; inside a workflow, a recorded
+        ``DBOS.getResult`` operation."""
+        context = _current_workflow.get()
+        if context is None or _current_step.get() is not None:
+            workflow = yield _AwaitWorkflow(self, workflow_id)
+            return _workflow_result(workflow, return_type)
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, "DBOS.getResult")
+        if recorded is not None:
+            return _outcome(recorded.output, recorded.error, return_type)
+        started_at = _now_ms()
+        workflow = yield _AwaitWorkflow(self, workflow_id)
+        try:
+            value = _workflow_result(workflow, return_type)
+        except Exception as exc:
+            self._record(context, function_id, "DBOS.getResult", error=encode_error(exc),
+                         child_workflow_id=workflow_id, started_at=started_at)
+            raise
+        self._record(context, function_id, "DBOS.getResult", output=workflow.output,
+                     child_workflow_id=workflow_id, started_at=started_at)
+        return value
+
+    def sleep_plan(self, seconds: float):
+        """``DBOS.sleep``: the wake-up time is recorded first, so a workflow restarted after a
+        crash wakes at the original time."""
+        context = _current_workflow.get()
+        if _current_step.get() is not None:
+            raise DBOSException(
+                "DBOS.sleep() cannot be called inside a step: a step is retried as a whole. "
+                "Sleep in the workflow, between steps, or use time.sleep() in the step."
+            )
+        if context is None:
+            raise DBOSException("DBOS.sleep() must be called from within a workflow; use "
+                                "time.sleep() elsewhere.")
+        if seconds <= 0:
+            return None
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, "DBOS.sleep")
+        if recorded is not None:
+            wake_at = decode_value(recorded.output, float)
+        else:
+            wake_at = time.time() + seconds
+            self._record(context, function_id, "DBOS.sleep",
+                         output=encode_value(wake_at, "a wake-up time"))
+        remaining = wake_at - time.time()
+        if remaining > 0:
+            yield _Sleep(remaining)
+        return None
+
+
+# ==== Handles ====
+
+
+class WorkflowHandle:
+    """A started workflow: its id, its status, and (waiting for it) its result."""
+
+    def __init__(self, workflow_id: str, return_type: Any = Any):
+        self.workflow_id = workflow_id
+        self._return_type = return_type
+
+    def get_workflow_id(self) -> str:
+        return self.workflow_id
+
+    def get_result(self, *, polling_interval_sec: float | None = None) -> Any:
+        """Wait for the workflow to finish; its return value, or its error raised. A cancelled
+        workflow raises DBOSAwaitedWorkflowCancelledError. Inside a workflow the result is
+        recorded (``DBOS.getResult``), so a replay does not wait again."""
+        return _run_plan(_launched().await_plan(self.workflow_id, self._return_type))
+
+    def get_status(self) -> WorkflowStatus:
+        """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
+        status = DBOS.get_workflow_status(self.workflow_id)
+        if status is None:
+            raise DBOSNonExistentWorkflowError(self.workflow_id)
+        return status
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle({self.workflow_id!r})"
+
+
+# ==== The DBOS facade ====
+
+
+class _classproperty:
+    def __init__(self, getter: Callable[[Any], Any]):
+        self.getter = getter
+        self.__doc__ = getter.__doc__
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        return self.getter(owner)
+
+
+_dbos: DBOS | None = None  # the process-wide instance DBOS(config=...) made
+
+
+def _launched() -> _Executor:
+    if _dbos is None or _dbos._executor.journal is None:
+        raise DBOSException(
+            "DBOS is not launched: call DBOS(config=...) and then DBOS.launch() before starting "
+            "or querying workflows."
+        )
+    return _dbos._executor
+
+
+def _status_from_record(workflow: WorkflowRecord, load_input: bool = True,
+                        load_output: bool = True) -> WorkflowStatus:
+    function = _workflows.get(workflow.name)
+    inputs = None
+    if load_input:
+        if function is not None:
+            args, kwargs = function.decode_inputs(workflow.inputs)
+        else:
+            raw = _any_decoder.decode(workflow.inputs)
+            args, kwargs = tuple(raw.get("args", ())), raw.get("kwargs", {})
+        inputs = {"args": args, "kwargs": kwargs}
+    return WorkflowStatus(
+        workflow_id=workflow.workflow_id,
+        status=workflow.status,
+        name=workflow.name,
+        input=inputs,
+        output=decode_value(workflow.output, function.return_type if function else Any)
+        if load_output else None,
+        error=decode_error(workflow.error) if load_output else None,
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+        executor_id=workflow.executor_id,
+        app_version=workflow.application_version,
+        recovery_attempts=workflow.recovery_attempts,
+        parent_workflow_id=workflow.parent_workflow_id,
+        queue_name=workflow.queue_name,
+        forked_from=workflow.forked_from,
+        workflow_timeout_ms=workflow.timeout_ms,
+        workflow_deadline_epoch_ms=workflow.deadline_epoch_ms,
+    )
+
+
+def _as_list(value: str | list[str] | None) -> list[str] | None:
+    return [value] if isinstance(value, str) else (list(value) if value is not None else None)
+
+
+def _as_epoch_ms(value: Any) -> int | None:
+    """A time filter: an ISO 8601 string (as DBOS Transact takes), a datetime, or epoch ms."""
+    import datetime
+
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    raise TypeError(f"Expected an ISO 8601 string, a datetime or epoch ms, not {value!r}.")
+
+
+def _application_version() -> str:
+    """As in DBOS Transact: a hash of the registered workflows' source, so a code change makes a
+    new version."""
+    import hashlib
+
+    digest = hashlib.md5()
+    for name in sorted(_workflows):
+        try:
+            digest.update(inspect.getsource(_workflows[name].func).encode())
+        except (OSError, TypeError):
+            digest.update(name.encode())
+    digest.update(__version__.encode())
+    return digest.hexdigest()
+
+
+class DBOS:
+    """The process-wide entry point: configuration, lifecycle, decorators and workflow calls.
+
+    ``DBOS(config=...)`` makes the one instance (calling it again returns that instance);
+    everything else is a class method or class property."""
+
+    _executor: _Executor
+
+    def __new__(cls, *, config: DBOSConfig) -> DBOS:
+        global _dbos
+        if _dbos is None:
+            instance = super().__new__(cls)
+            instance._executor = instance._executor_for(config)
+            _dbos = instance
+        return _dbos
+
+    def __init__(self, *, config: DBOSConfig) -> None:
+        pass  # all the work is in __new__, which returns the existing instance when called again
+
+    @staticmethod
+    def _executor_for(config: DBOSConfig) -> _Executor:
+        if not isinstance(config, dict) or not isinstance(config.get("name"), str) \
+                or not config["name"]:
+            raise DBOSInitializationError(
+                "DBOS(config=...) needs a dict with a non-empty 'name', for example "
+                "DBOS(config={'name': 'my-app'})."
+            )
+        unknown = sorted(set(config) - _CONFIG_KEYS)
+        if unknown:
+            logger.warning("DBOS config keys %s are not used by dbos_lite; they are ignored.",
+                           unknown)
+        name = config["name"]
+        url = config.get("system_database_url") or f"sqlite:///{name}.sqlite"
+        synchronous = str(config.get("sqlite_synchronous") or "FULL").upper()
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise DBOSInitializationError(
+                f"sqlite_synchronous must be 'FULL' (survives power loss) or 'NORMAL' (survives "
+                f"kill -9), not {config.get('sqlite_synchronous')!r}."
+            )
+        polling = config.get("notification_listener_polling_interval_sec")
+        polling = _DEFAULT_POLLING_INTERVAL_SEC if polling is None else float(polling)
+        if not 0.001 <= polling < float("inf"):
+            raise DBOSInitializationError(
+                "notification_listener_polling_interval_sec must be a finite number of at least "
+                f"0.001 seconds, got {polling}."
+            )
+        if config.get("log_level"):
+            logger.setLevel(str(config["log_level"]).upper())
+            if not logger.handlers and not logging.getLogger().handlers:
+                handler = logging.StreamHandler()
+                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+                logger.addHandler(handler)
+        return _Executor(
+            journal_path=_journal_path(url),
+            synchronous=synchronous,
+            busy_timeout_sec=float(config.get("busy_timeout_sec") or _DEFAULT_BUSY_TIMEOUT_SEC),
+            executor_id=config.get("executor_id")
+            or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            application_version=config.get("application_version") or "",
+            max_threads=int(config.get("max_executor_threads") or _DEFAULT_MAX_EXECUTOR_THREADS),
+            polling_interval_sec=polling,
+        )
+
+    # -- lifecycle --
+
+    @classmethod
+    def launch(cls) -> None:
+        """Open (or create, or migrate) the journal, and resume every PENDING workflow whose
+        process is gone. Refuses a file that is not a dbos_lite journal, or is from a newer
+        dbos_lite, with DBOSInitializationError, without modifying it."""
+        if _dbos is None:
+            raise DBOSException(
+                "DBOS.launch() was called without a DBOS instance. Call DBOS(config=...) first."
+            )
+        executor = _dbos._executor
+        if executor.journal is not None:
+            logger.warning("DBOS was already launched.")
+            return
+        if not executor.application_version:
+            executor.application_version = _application_version()
+        executor.launch()
+
+    @classmethod
+    def destroy(cls, *, destroy_registry: bool = False,
+                workflow_completion_timeout_sec: float = 0) -> None:
+        """Stop this process's DBOS: background threads end and the journal is closed. Workflows
+        still running stop at their next durable operation and are resumed by the next launch.
+        ``destroy_registry`` also forgets the decorated functions (for tests)."""
+        global _dbos
+        if _dbos is not None:
+            _dbos._executor.destroy(workflow_completion_timeout_sec)
+            _dbos = None
+        if destroy_registry:
+            _workflows.clear()
+
+    @classmethod
+    def reset_system_database(cls) -> None:
+        """Delete the journal file (and its -wal/-shm) of the configured DBOS, before launch.
+        For tests. Refuses a file that is not a dbos_lite journal."""
+        if _dbos is None:
+            logger.warning("reset_system_database has no effect: DBOS(config=...) was not called.")
+            return
+        executor = _dbos._executor
+        if executor.journal is not None:
+            raise DBOSException(
+                "The journal cannot be reset after DBOS.launch(); call DBOS.destroy() first."
+            )
+        path = executor.journal_path
+        if not os.path.exists(path):
+            return
+        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            _check_journal_header(conn, path)
+        finally:
+            conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path + suffix)
+
+    # -- decorators and registration --
+
+    @classmethod
+    def workflow(cls, *, name: str | None = None,
+                 max_recovery_attempts: int | None = _DEFAULT_MAX_RECOVERY_ATTEMPTS
+                 ) -> Callable[[Callable], Callable]:
+        """Make a function a durable workflow. Calling it runs it (or, for an id that exists,
+        returns its recorded result); a crash resumes it from its last completed operation.
+        After ``max_recovery_attempts`` recoveries it is dead-lettered."""
+        def decorate(func: Callable) -> Callable:
+            return cls.register_workflow(func, name=name,
+                                         max_recovery_attempts=max_recovery_attempts)
+        return decorate
+
+    @classmethod
+    def register_workflow(cls, func: Callable, *, name: str | None = None,
+                          max_recovery_attempts: int | None = _DEFAULT_MAX_RECOVERY_ATTEMPTS
+                          ) -> Callable:
+        """``@DBOS.workflow()`` as a call: register ``func`` and return the wrapped function."""
+        _refuse_async(func, "workflow")
+        workflow = _register_workflow(func, name, max_recovery_attempts)
+
+        @functools.wraps(func)
+        def run_workflow(*args: Any, **kwargs: Any) -> Any:
+            return _run_plan(_launched().call_plan(workflow, args, kwargs))
+
+        run_workflow._dbos_lite_workflow = workflow  # type: ignore[attr-defined]
+        return run_workflow
+
+    @classmethod
+    def step(cls, *, name: str | None = None, retries_allowed: bool = False,
+             interval_seconds: float = 1.0, max_attempts: int = 3, backoff_rate: float = 2.0,
+             should_retry: Callable[[BaseException], bool] | None = None
+             ) -> Callable[[Callable], Callable]:
+        """Make a function a step: inside a workflow its outcome is recorded once and replayed
+        after a crash. With ``retries_allowed`` a failing step is tried up to ``max_attempts``
+        times, waiting ``min(interval_seconds * backoff_rate**i, 3600)`` after failure i;
+        ``should_retry(exc) is False`` stops at once. Exhaustion raises
+        DBOSMaxStepRetriesExceeded. Outside a workflow, or inside another step, it is a plain
+        call."""
+        def decorate(func: Callable) -> Callable:
+            return cls.register_step(
+                func, name=name, retries_allowed=retries_allowed,
+                interval_seconds=interval_seconds, max_attempts=max_attempts,
+                backoff_rate=backoff_rate, should_retry=should_retry)
+        return decorate
+
+    @classmethod
+    def register_step(cls, func: Callable, **options: Any) -> Callable:
+        """``@DBOS.step(**options)`` as a call: returns the wrapped function."""
+        _refuse_async(func, "step")
+        step = _StepFunction(func, typing.cast(StepOptions, options))
+
+        @functools.wraps(func)
+        def run_step(*args: Any, **kwargs: Any) -> Any:
+            if _current_workflow.get() is None or _current_step.get() is not None:
+                return func(*args, **kwargs)
+            return _run_plan(_launched().step_plan(step, args, kwargs))
+
+        return run_step
+
+    @classmethod
+    def run_step(cls, options: StepOptions | None, func: Callable, *args: Any,
+                 **kwargs: Any) -> Any:
+        """Run any callable as a step, with the options of ``@DBOS.step`` (``name`` defaults to
+        the callable's qualified name)."""
+        if _current_workflow.get() is None or _current_step.get() is not None:
+            return func(*args, **kwargs)
+        step = _StepFunction(func, options or {})
+        return _run_plan(_launched().step_plan(step, args, kwargs))
+
+    # -- starting and inspecting workflows --
+
+    @classmethod
+    def start_workflow(cls, func: Callable, *args: Any, **kwargs: Any) -> WorkflowHandle:
+        """Start a workflow on the thread pool and return its handle at once. The start is
+        recorded before this returns; a conflicting id raises here."""
+        workflow = _workflow_of(func)
+        executor = _launched()
+        workflow_id = _run_plan(executor.start_plan(workflow, args, kwargs))
+        return WorkflowHandle(workflow_id, workflow.return_type)
+
+    @classmethod
+    def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True
+                          ) -> WorkflowHandle:
+        """A handle on a workflow by id (DBOSNonExistentWorkflowError if there is none and
+        ``existing_workflow`` is true)."""
+        workflow = _launched()._journal().get_workflow(workflow_id)
+        if workflow is None:
+            if existing_workflow:
+                raise DBOSNonExistentWorkflowError(workflow_id)
+            return WorkflowHandle(workflow_id)
+        return WorkflowHandle(workflow_id, _return_type_of(workflow.name))
+
+    @classmethod
+    def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
+        """The workflow's status, or None if there is no such workflow."""
+        workflow = _launched()._journal().get_workflow(workflow_id)
+        return None if workflow is None else _status_from_record(workflow)
+
+    @classmethod
+    def list_workflows(
+        cls, *, workflow_ids: list[str] | None = None, status: str | list[str] | None = None,
+        start_time: Any = None, end_time: Any = None, name: str | list[str] | None = None,
+        app_version: str | None = None, executor_id: str | None = None,
+        workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
+        queue_name: str | None = None, forked_from: str | None = None,
+        limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
+        load_input: bool = True, load_output: bool = True,
+    ) -> list[WorkflowStatus]:
+        """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
+        ``start_time``/``end_time`` bound ``created_at`` (ISO 8601 strings, datetimes or epoch
+        ms)."""
+        query = WorkflowFilter(
+            workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
+            start_ms=_as_epoch_ms(start_time), end_ms=_as_epoch_ms(end_time),
+            application_version=app_version, executor_id=executor_id,
+            workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
+            queue_name=queue_name, forked_from=forked_from, limit=limit or None,
+            offset=offset or None, sort_desc=sort_desc,
+        )
+        return [_status_from_record(w, load_input, load_output)
+                for w in _launched()._journal().list_workflows(query)]
+
+    @classmethod
+    def list_workflow_steps(cls, workflow_id: str) -> list[StepInfo]:
+        """The recorded operations of a workflow, in order (empty if it has none)."""
+        return [
+            StepInfo(
+                function_id=op.function_id, function_name=op.function_name,
+                output=decode_value(op.output), error=decode_error(op.error),
+                child_workflow_id=op.child_workflow_id,
+                started_at_epoch_ms=op.started_at_epoch_ms,
+                completed_at_epoch_ms=op.completed_at_epoch_ms,
+            )
+            for op in _launched()._journal().list_operations(workflow_id)
+        ]
+
+    # -- durable coordination --
+
+    @classmethod
+    def sleep(cls, seconds: float) -> None:
+        """Sleep durably: the wake-up time is recorded, so a workflow killed mid-sleep and
+        restarted wakes at the original time. Only in a workflow, not in a step."""
+        _run_plan(_launched().sleep_plan(seconds))
+
+    # -- where the code runs --
+
+    @_classproperty
+    def workflow_id(cls) -> str | None:
+        """The id of the workflow the calling code runs in (also inside its steps), or None."""
+        context = _current_workflow.get()
+        return context.workflow_id if context is not None else None
+
+    @_classproperty
+    def step_id(cls) -> int | None:
+        """The operation id of the running step, or None outside a step."""
+        status = _current_step.get()
+        return status.step_id if status is not None else None
+
+    @_classproperty
+    def step_status(cls) -> StepStatus | None:
+        """The running step's id, attempt and maximum attempts, or None outside a step."""
+        return _current_step.get()
+
+    @_classproperty
+    def logger(cls) -> logging.Logger:
+        """dbos_lite's logger (``logging.getLogger("dbos_lite")``)."""
+        return logger
+
+    @_classproperty
+    def executor_id(cls) -> str | None:
+        """This process's executor id (unique to the process unless configured)."""
+        return _dbos._executor.executor_id if _dbos is not None else None
+
+    @_classproperty
+    def application_version(cls) -> str | None:
+        """The application version recorded with the workflows this process starts."""
+        return _dbos._executor.application_version if _dbos is not None else None
+
+
+def _refuse_async(func: Callable, kind: str) -> None:
+    if inspect.iscoroutinefunction(func):
+        raise DBOSException(
+            f"{_qualname(func)} is an async function; this version of dbos_lite runs sync "
+            f"{kind}s only. Make it a plain def."
+        )
+
+
+def _workflow_of(func: Callable) -> _WorkflowFunction:
+    workflow = getattr(func, "_dbos_lite_workflow", None)
+    if workflow is None:
+        workflow = next((w for w in _workflows.values() if w.func is func), None)
+    if workflow is None:
+        raise DBOSException(
+            f"{_qualname(func)} is not a registered workflow: decorate it with @DBOS.workflow() "
+            "or register it with DBOS.register_workflow()."
+        )
+    return workflow

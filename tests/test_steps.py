@@ -1,0 +1,308 @@
+"""Steps: recording, replay, retries with backoff, and where a step is a plain call."""
+
+import time
+
+import pytest
+
+from dbos_lite import (
+    DBOS,
+    DBOSException,
+    DBOSMaxStepRetriesError,
+    DBOSMaxStepRetriesExceeded,
+    DBOSUnexpectedStepError,
+    SetWorkflowID,
+    StepStatus,
+)
+
+
+def test_step_result_is_recorded_and_replayed_without_running(dbos):
+    calls = []
+
+    @DBOS.step()
+    def add(a: int, b: int) -> int:
+        calls.append((a, b))
+        return a + b
+
+    @DBOS.workflow()
+    def workflow(x: int) -> int:
+        return add(x, 1) + add(x, 2)
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        assert workflow(10) == 23
+    with SetWorkflowID("w"):
+        assert workflow(10) == 23
+    assert calls == [(10, 1), (10, 2)]
+    steps = DBOS.list_workflow_steps("w")
+    assert [(s["function_id"], s["function_name"], s["output"]) for s in steps] == [
+        (1, add.__qualname__, 11),
+        (2, add.__qualname__, 12),
+    ]
+
+
+def test_run_step_and_register_step(dbos):
+    def double(x: int) -> int:
+        return 2 * x
+
+    triple = DBOS.register_step(lambda x: 3 * x, name="triple")
+
+    @DBOS.workflow()
+    def workflow() -> list:
+        return [DBOS.run_step({"name": "count"}, len, "abcd"), DBOS.run_step(None, double, 4),
+                triple(2)]
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        assert workflow() == [4, 8, 6]
+    names = [s["function_name"] for s in DBOS.list_workflow_steps("w")]
+    assert names == ["count", double.__qualname__, "triple"]
+
+
+def test_register_workflow_returns_the_wrapped_function(dbos):
+    def plain(x: int) -> int:
+        return x + 1
+
+    wrapped = DBOS.register_workflow(plain, name="plain-workflow")
+    DBOS.launch()
+    with SetWorkflowID("p"):
+        assert wrapped(1) == 2
+    assert DBOS.get_workflow_status("p").name == "plain-workflow"
+
+
+def test_step_outside_a_workflow_is_a_plain_call(dbos):
+    calls = []
+
+    @DBOS.step(retries_allowed=True, max_attempts=5, interval_seconds=0)
+    def fails():
+        calls.append(1)
+        raise ValueError("no")
+
+    # No DBOS.launch() needed, no row, no retries.
+    with pytest.raises(ValueError):
+        fails()
+    assert calls == [1]
+    assert DBOS.step_status is None
+
+
+def test_step_inside_a_step_is_part_of_the_outer_step(dbos):
+    @DBOS.step()
+    def inner() -> int:
+        assert DBOS.step_id == 1  # still the outer step's id
+        return 1
+
+    @DBOS.step()
+    def outer() -> int:
+        return inner() + 1
+
+    @DBOS.workflow()
+    def workflow() -> int:
+        return outer()
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        assert workflow() == 2
+    assert [s["function_name"] for s in DBOS.list_workflow_steps("w")] == [outer.__qualname__]
+
+
+def test_retries_with_exponential_backoff_until_success(dbos):
+    attempts = []
+
+    @DBOS.step(retries_allowed=True, max_attempts=4, interval_seconds=0.05, backoff_rate=2.0)
+    def flaky() -> str:
+        attempts.append((time.monotonic(), DBOS.step_status))
+        if len(attempts) < 3:
+            raise ConnectionError(f"attempt {len(attempts)}")
+        return "ok"
+
+    @DBOS.workflow()
+    def workflow() -> str:
+        return flaky()
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        assert workflow() == "ok"
+    times = [t for t, _ in attempts]
+    assert times[1] - times[0] >= 0.05 * 0.9
+    assert times[2] - times[1] >= 0.10 * 0.9
+    assert [s for _, s in attempts] == [StepStatus(1, 0, 4), StepStatus(1, 1, 4),
+                                        StepStatus(1, 2, 4)]
+    with SetWorkflowID("w"):
+        assert workflow() == "ok"
+    assert len(attempts) == 3
+
+
+def test_retry_delay_formula_is_capped():
+    from dbos_lite import _StepFunction
+
+    step = _StepFunction(lambda: None, {"retries_allowed": True, "interval_seconds": 1.5,
+                                        "backoff_rate": 3.0, "max_attempts": 20})
+    assert [step.retry_delay(i) for i in range(3)] == [1.5, 4.5, 13.5]
+    assert step.retry_delay(15) == 3600
+
+
+def test_exhausted_retries_raise_and_are_recorded_and_replayed(dbos, config):
+    calls = []
+
+    def always_fails():
+        calls.append(1)
+        raise ValueError(f"failure {len(calls)}")
+
+    def workflow():
+        step()
+
+    step = DBOS.register_step(always_fails, retries_allowed=True, max_attempts=3,
+                              interval_seconds=0)
+    workflow = DBOS.register_workflow(workflow)
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        with pytest.raises(DBOSMaxStepRetriesExceeded) as info:
+            workflow()
+    error = info.value
+    assert isinstance(error, DBOSMaxStepRetriesError)
+    assert error.step_name == always_fails.__qualname__ and error.max_retries == 3
+    assert [str(e) for e in error.errors] == ["failure 1", "failure 2", "failure 3"]
+    assert DBOS.get_workflow_status("w").status == "ERROR"
+    assert len(calls) == 3
+
+    # A new process: the recorded error comes back from the journal, the step is not run.
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()
+    for replay in (lambda: DBOS.retrieve_workflow("w").get_result(), workflow):
+        with SetWorkflowID("w"):
+            with pytest.raises(DBOSMaxStepRetriesExceeded) as info:
+                replay()
+        assert [str(e) for e in info.value.errors] == ["failure 1", "failure 2", "failure 3"]
+        assert all(isinstance(e, ValueError) for e in info.value.errors)
+    assert len(calls) == 3
+
+
+def test_should_retry_false_stops_at_once_with_the_original_error(dbos):
+    calls = []
+
+    @DBOS.step(retries_allowed=True, max_attempts=5, interval_seconds=0,
+               should_retry=lambda exc: not isinstance(exc, KeyError))
+    def step():
+        calls.append(1)
+        raise KeyError("fatal") if len(calls) == 2 else ValueError("transient")
+
+    @DBOS.workflow()
+    def workflow():
+        step()
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        with pytest.raises(KeyError):
+            workflow()
+    assert len(calls) == 2
+    with SetWorkflowID("w"):
+        with pytest.raises(KeyError):
+            workflow()
+    assert len(calls) == 2
+
+
+def test_without_retries_the_original_error_is_recorded(dbos):
+    calls = []
+
+    @DBOS.step()
+    def step():
+        calls.append(1)
+        raise ValueError("once")
+
+    @DBOS.workflow()
+    def workflow() -> str:
+        try:
+            step()
+        except ValueError as exc:
+            return f"caught {exc}"
+        return "not reached"
+
+    DBOS.launch()
+    for _ in range(2):
+        with SetWorkflowID("w"):
+            assert workflow() == "caught once"
+    assert calls == [1]
+    [info] = DBOS.list_workflow_steps("w")
+    assert isinstance(info["error"], ValueError) and info["output"] is None
+
+
+def test_a_different_step_at_a_recorded_position_is_an_unexpected_step(dbos):
+    version = {"current": 1}
+
+    @DBOS.step()
+    def first() -> int:
+        return 1
+
+    @DBOS.step()
+    def second() -> int:
+        return 2
+
+    @DBOS.workflow()
+    def workflow() -> int:
+        return first() if version["current"] == 1 else second()
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        assert workflow() == 1
+    # Simulate a workflow in flight when the code changed: same id, forced to run again.
+    with SetWorkflowID("w2"):
+        assert workflow() == 1
+    from dbos_lite import _dbos
+    journal = _dbos._executor.journal
+    journal._conn.execute("UPDATE workflow_status SET status = 'PENDING', owner = NULL"
+                          " WHERE workflow_id = 'w2'")
+    version["current"] = 2
+    with SetWorkflowID("w2"):
+        with pytest.raises(DBOSUnexpectedStepError) as info:
+            workflow()
+    assert first.__qualname__ in str(info.value) and second.__qualname__ in str(info.value)
+    assert DBOS.get_workflow_status("w2").status == "ERROR"
+
+
+def test_step_status_and_ids(dbos):
+    seen = []
+
+    @DBOS.step()
+    def step():
+        seen.append((DBOS.workflow_id, DBOS.step_id, DBOS.step_status))
+
+    @DBOS.workflow()
+    def workflow():
+        seen.append((DBOS.workflow_id, DBOS.step_id, DBOS.step_status))
+        step()
+        step()
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        workflow()
+    assert seen == [("w", None, None), ("w", 1, StepStatus(1, None, None)),
+                    ("w", 2, StepStatus(2, None, None))]
+    assert DBOS.workflow_id is None and DBOS.step_id is None
+
+
+@pytest.mark.parametrize("forbidden", ["start", "sleep", "call"])
+def test_workflow_operations_inside_a_step_raise_clearly(dbos, forbidden):
+    @DBOS.workflow()
+    def child() -> int:
+        return 1
+
+    @DBOS.step()
+    def step():
+        if forbidden == "start":
+            DBOS.start_workflow(child)
+        elif forbidden == "sleep":
+            DBOS.sleep(0.01)
+        else:
+            child()
+
+    @DBOS.workflow()
+    def workflow() -> str:
+        try:
+            step()
+        except DBOSException as exc:
+            return str(exc)
+        return "no error"
+
+    DBOS.launch()
+    message = workflow()
+    assert "inside a step" in message

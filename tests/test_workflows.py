@@ -1,0 +1,319 @@
+"""Workflows: idempotent ids, handles, status and listing, children, and in-process recovery."""
+
+import threading
+import time
+
+import pytest
+
+from dbos_lite import (
+    DBOS,
+    DBOSConflictingWorkflowError,
+    DBOSException,
+    DBOSNonExistentWorkflowError,
+    SetWorkflowID,
+    WorkflowHandle,
+)
+
+
+def test_finished_workflow_id_returns_the_recorded_result_without_running(dbos):
+    runs = []
+
+    @DBOS.workflow()
+    def greet(name: str) -> str:
+        runs.append(name)
+        return f"hello {name}"
+
+    DBOS.launch()
+    with SetWorkflowID("g"):
+        assert greet("ada") == "hello ada"
+    with SetWorkflowID("g"):
+        assert greet("someone else") == "hello ada"
+    assert runs == ["ada"]
+
+
+def test_workflow_error_is_recorded_and_raised_again(dbos):
+    runs = []
+
+    @DBOS.workflow()
+    def broken():
+        runs.append(1)
+        raise RuntimeError("broken on purpose")
+
+    DBOS.launch()
+    for _ in range(2):
+        with SetWorkflowID("b"):
+            with pytest.raises(RuntimeError, match="broken on purpose"):
+                broken()
+    assert runs == [1]
+    status = DBOS.get_workflow_status("b")
+    assert status.status == "ERROR" and isinstance(status.error, RuntimeError)
+
+
+def test_same_id_with_another_function_conflicts(dbos):
+    @DBOS.workflow()
+    def one() -> int:
+        return 1
+
+    @DBOS.workflow()
+    def two() -> int:
+        return 2
+
+    DBOS.launch()
+    with SetWorkflowID("x"):
+        one()
+    with SetWorkflowID("x"):
+        with pytest.raises(DBOSConflictingWorkflowError, match="different function name"):
+            two()
+
+
+def test_concurrent_starts_of_one_id_run_the_body_once(dbos):
+    runs = []
+    gate = threading.Event()
+
+    @DBOS.workflow()
+    def slow() -> str:
+        runs.append(1)
+        gate.wait(5)
+        return "done"
+
+    DBOS.launch()
+    results = []
+
+    def call():
+        with SetWorkflowID("once"):
+            results.append(slow())
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert results == ["done"] * 4
+    assert runs == [1]
+
+
+def test_a_running_workflow_is_waited_for(dbos):
+    gate = threading.Event()
+
+    @DBOS.workflow()
+    def slow() -> str:
+        gate.wait(5)
+        return "finished"
+
+    DBOS.launch()
+    with SetWorkflowID("slow"):
+        handle = DBOS.start_workflow(slow)
+    assert handle.get_status().status == "PENDING"
+    threading.Timer(0.2, gate.set).start()
+    with SetWorkflowID("slow"):
+        assert slow() == "finished"
+
+
+def test_start_workflow_returns_a_handle_at_once(dbos):
+    gate = threading.Event()
+
+    @DBOS.workflow()
+    def work(x: int) -> int:
+        gate.wait(5)
+        return x * 3
+
+    DBOS.launch()
+    handle = DBOS.start_workflow(work, 5)
+    assert isinstance(handle, WorkflowHandle)
+    assert handle.get_workflow_id() == handle.workflow_id
+    assert handle.get_status().status == "PENDING"
+    gate.set()
+    assert handle.get_result() == 15
+    assert handle.get_status().status == "SUCCESS"
+    assert DBOS.retrieve_workflow(handle.workflow_id).get_result() == 15
+
+
+def test_many_workflows_on_the_thread_pool(dbos):
+    @DBOS.step()
+    def square(x: int) -> int:
+        return x * x
+
+    @DBOS.workflow()
+    def work(x: int) -> int:
+        return square(x) + square(x + 1)
+
+    DBOS.launch()
+    handles = [DBOS.start_workflow(work, i) for i in range(50)]
+    assert [h.get_result() for h in handles] == [i * i + (i + 1) ** 2 for i in range(50)]
+
+
+def test_retrieve_and_status_of_unknown_workflows(dbos):
+    DBOS.launch()
+    with pytest.raises(DBOSNonExistentWorkflowError):
+        DBOS.retrieve_workflow("nope")
+    assert DBOS.get_workflow_status("nope") is None
+    assert DBOS.list_workflow_steps("nope") == []
+
+
+def test_workflow_status_fields(dbos):
+    @DBOS.workflow()
+    def work(a: int, *, b: str) -> dict:
+        return {"a": a, "b": b}
+
+    DBOS.launch()
+    with SetWorkflowID("s"):
+        work(1, b="two")
+    status = DBOS.get_workflow_status("s")
+    assert status.workflow_id == "s" and status.status == "SUCCESS"
+    assert status.name == work.__qualname__
+    assert status.input == {"args": (1,), "kwargs": {"b": "two"}}
+    assert status.output == {"a": 1, "b": "two"} and status.error is None
+    assert status.executor_id == DBOS.executor_id
+    assert status.app_version == DBOS.application_version
+    assert status.recovery_attempts == 1
+    assert status.created_at <= status.updated_at
+
+
+def test_list_workflows_filters_and_order(dbos):
+    @DBOS.workflow()
+    def ok(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def bad(i: int) -> int:
+        raise ValueError(i)
+
+    DBOS.launch()
+    for i in range(6):
+        with SetWorkflowID(f"ok-{i}"):
+            ok(i)
+        time.sleep(0.002)
+    for i in range(2):
+        with SetWorkflowID(f"bad-{i}"):
+            with pytest.raises(ValueError):
+                bad(i)
+
+    def ids(**filters):
+        return [w.workflow_id for w in DBOS.list_workflows(**filters)]
+
+    assert ids() == [f"ok-{i}" for i in range(6)] + ["bad-0", "bad-1"]
+    assert ids(sort_desc=True) == ["bad-1", "bad-0"] + [f"ok-{i}" for i in reversed(range(6))]
+    assert ids(status="ERROR") == ["bad-0", "bad-1"]
+    assert ids(status=["ERROR", "SUCCESS"], limit=3) == ["ok-0", "ok-1", "ok-2"]
+    assert ids(name=ok.__qualname__, limit=2, offset=2) == ["ok-2", "ok-3"]
+    assert ids(workflow_ids=["ok-1", "bad-1", "missing"]) == ["ok-1", "bad-1"]
+    assert ids(workflow_id_prefix="bad") == ["bad-0", "bad-1"]
+    statuses = DBOS.list_workflows()
+    middle = statuses[3].created_at
+    assert all(w.created_at >= middle for w in DBOS.list_workflows(start_time=middle))
+    assert all(w.created_at <= middle for w in DBOS.list_workflows(end_time=middle))
+    import datetime
+    iso = datetime.datetime.fromtimestamp(middle / 1000).isoformat()
+    assert ids(start_time=iso)[0] == statuses[3].workflow_id
+    assert [w.output for w in DBOS.list_workflows(load_output=False)] == [None] * 8
+    assert [w.input for w in DBOS.list_workflows(load_input=False)] == [None] * 8
+
+
+def test_child_workflows_called_directly_and_started(dbos):
+    runs = []
+
+    @DBOS.workflow()
+    def child(x: int) -> int:
+        runs.append(x)
+        return x + 100
+
+    @DBOS.workflow()
+    def parent() -> list:
+        direct = child(1)
+        handle = DBOS.start_workflow(child, 2)
+        return [direct, handle.get_result(), handle.workflow_id]
+
+    DBOS.launch()
+    with SetWorkflowID("p"):
+        assert parent() == [101, 102, "p-3"]
+    with SetWorkflowID("p"):
+        assert parent() == [101, 102, "p-3"]
+    assert sorted(runs) == [1, 2]
+    steps = [(s["function_id"], s["function_name"], s["child_workflow_id"])
+             for s in DBOS.list_workflow_steps("p")]
+    assert steps == [(1, child.__qualname__, "p-1"), (2, "DBOS.getResult", "p-1"),
+                     (3, child.__qualname__, "p-3"), (4, "DBOS.getResult", "p-3")]
+    assert DBOS.get_workflow_status("p-1").parent_workflow_id == "p"
+
+
+def test_set_workflow_id_applies_to_the_first_workflow_only(dbos):
+    @DBOS.workflow()
+    def work() -> str:
+        return DBOS.workflow_id
+
+    DBOS.launch()
+    with SetWorkflowID("first"):
+        assert work() == "first"
+        assert work() != "first"
+    with pytest.raises(DBOSException):
+        SetWorkflowID("  ")
+
+
+def test_workflow_called_before_launch_says_to_launch(dbos):
+    @DBOS.workflow()
+    def work() -> int:
+        return 1
+
+    with pytest.raises(DBOSException, match="launch"):
+        work()
+
+
+def test_interrupted_workflow_resumes_on_next_launch(dbos, config):
+    """In-process stand-in for a crash: DBOS is destroyed while a workflow waits in a step;
+    the next launch resumes it from the last completed step."""
+    ran = []
+    block = threading.Event()
+
+    @DBOS.step()
+    def step(i: int) -> int:
+        ran.append(i)
+        if i == 2 and len(ran) == 2:
+            block.wait(5)  # the first execution hangs here, as if the process died
+            raise SystemExit  # never recorded
+        return i
+
+    @DBOS.workflow()
+    def work() -> list:
+        return [step(1), step(2), step(3)]
+
+    DBOS.launch()
+    with SetWorkflowID("r"):
+        DBOS.start_workflow(work)
+    deadline = time.monotonic() + 5
+    while len(ran) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    DBOS.destroy()
+    block.set()
+    DBOS(config=config)
+    DBOS.launch()
+    assert DBOS.retrieve_workflow("r").get_result() == [1, 2, 3]
+    assert ran == [1, 2, 2, 3]
+    assert DBOS.get_workflow_status("r").recovery_attempts == 2
+
+
+def test_unregistered_workflow_is_reported_and_left_for_another_process(dbos, config):
+    gate = threading.Event()
+
+    @DBOS.workflow(name="only-here")
+    def only_here() -> int:
+        gate.wait(5)
+        return 1
+
+    DBOS.launch()
+    with SetWorkflowID("u"):
+        DBOS.start_workflow(only_here)
+    DBOS.destroy(destroy_registry=True)
+    gate.set()
+    DBOS(config=config)
+    DBOS.launch()  # this "process" does not know only-here
+    status = DBOS.get_workflow_status("u")
+    assert status.status == "PENDING"
+    assert "only-here" in str(status.error) and "not registered" in str(status.error)
+
+    DBOS.destroy(destroy_registry=True)
+    DBOS.register_workflow(lambda: 7, name="only-here")
+    DBOS(config=config)
+    DBOS.launch()
+    assert DBOS.retrieve_workflow("u").get_result() == 7
