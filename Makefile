@@ -16,7 +16,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	cd examples && ../$(BIN)/python 03_crash_and_resume.py; ../$(BIN)/python 03_crash_and_resume.py
+	rm -f examples/03_crash_and_resume.sqlite*
+	-$(BIN)/python examples/03_crash_and_resume.py
+	$(BIN)/python examples/03_crash_and_resume.py
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
