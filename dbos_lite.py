@@ -303,6 +303,11 @@ class DBOSRecordedError(DBOSException):
         return f"{self.type_name}: {self.message}"
 
 
+class _Fenced(Exception):
+    """Inside the journal: an operation was refused because its process lost the workflow;
+    the transaction is rolled back and the verb returns None."""
+
+
 class _OwnershipLost(BaseException):
     """This process no longer owns the workflow (another process recovered it, or DBOS was
     destroyed); the local execution stops without recording anything."""
@@ -359,6 +364,24 @@ class ProcessRecord(msgspec.Struct, frozen=True):
     pid_started: int | None
     launched_at: int
     heartbeat_at: int
+
+
+class MessageRecord(msgspec.Struct, frozen=True):
+    """One row of ``notifications``: a message on its way to a workflow."""
+
+    destination_id: str
+    topic: str
+    message: str
+    idempotency_key: str | None
+    created_at: int
+
+
+class OperationLookup(msgspec.Struct, frozen=True):
+    """What is recorded at one position of a workflow, with the workflow's status (None if
+    the workflow does not exist)."""
+
+    status: str | None
+    operation: OperationRecord | None
 
 
 class ErrorRecord(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -581,6 +604,20 @@ def _rebuild_error(record: ErrorRecord) -> BaseException:
 #   pid, pid_started  its pid and start time (clock ticks since boot), to detect a reused pid
 #   launched_at, heartbeat_at  epoch ms; the heartbeat is its lease for processes elsewhere
 #
+# notifications: messages sent with DBOS.send, waiting for DBOS.recv; deleted when received.
+#   message_id       increasing: recv takes the oldest message of a topic first
+#   destination_id   the receiving workflow
+#   topic            the topic, or '__null__topic__' for None (as in DBOS Transact)
+#   message          JSON of the message
+#   idempotency_key  a second send with the same key to the same workflow is a no-op
+#   created_at       epoch ms
+#
+# workflow_events: the latest value of each key a workflow set with DBOS.set_event.
+#   workflow_id, key, value (JSON), updated_at (epoch ms)
+#
+# streams: values a workflow wrote with DBOS.write_stream, in order.
+#   workflow_id, key, offset (0, 1, ...), value (JSON; NULL marks the stream closed)
+#
 # Example: sqlite3 app.sqlite "SELECT workflow_id, status, json_extract(output, '$') FROM
 # workflow_status ORDER BY created_at DESC LIMIT 5"
 
@@ -634,6 +671,37 @@ _MIGRATIONS: list[tuple[str, ...]] = [
     ),
 ]
 
+_MIGRATIONS.append((  # 2: messages, events and streams
+    """CREATE TABLE notifications (
+        message_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        destination_id TEXT NOT NULL
+            REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        message TEXT NOT NULL,
+        idempotency_key TEXT,
+        created_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX notifications_destination ON notifications (destination_id, topic, message_id)",
+    "CREATE UNIQUE INDEX notifications_idempotency ON notifications"
+    " (destination_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
+    """CREATE TABLE workflow_events (
+        workflow_id TEXT NOT NULL REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workflow_id, key)
+    )""",
+    """CREATE TABLE streams (
+        workflow_id TEXT NOT NULL REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        "offset" INTEGER NOT NULL,
+        value TEXT,
+        PRIMARY KEY (workflow_id, key, "offset")
+    )""",
+    "CREATE INDEX workflow_status_parent ON workflow_status (parent_workflow_id)"
+    " WHERE parent_workflow_id IS NOT NULL",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -662,7 +730,67 @@ _SQL_INSERT_OPERATION_IF_ABSENT = (
 # recovery elsewhere, or to DBOS.destroy) cannot write into a workflow another process now runs.
 _SQL_RECORD_OPERATION = (
     "INSERT INTO operation_outputs (" + _OPERATION_COLUMNS + ") SELECT ?,?,?,?,?,?,?,?"
-    " WHERE EXISTS (SELECT 1 FROM workflow_status WHERE workflow_id = ? AND owner = ?)"
+    " WHERE EXISTS (SELECT 1 FROM workflow_status"
+    "   WHERE workflow_id = ? AND owner = ? AND status = 'PENDING')"
+)
+# The operation recorded at a position, and the workflow's status, in one lookup: every durable
+# operation starts with it, so a cancellation is noticed at the next operation.
+_SQL_LOOKUP_OPERATION = (
+    "SELECT w.status, o.function_name, o.output, o.error, o.child_workflow_id,"
+    " o.started_at_epoch_ms, o.completed_at_epoch_ms"
+    " FROM workflow_status AS w LEFT JOIN operation_outputs AS o"
+    "   ON o.workflow_id = w.workflow_id AND o.function_id = ?2"
+    " WHERE w.workflow_id = ?1"
+)
+_SQL_CANCEL_WORKFLOW = (
+    "UPDATE workflow_status SET status = 'CANCELLED', owner = NULL, updated_at = ?"
+    " WHERE workflow_id = ? AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')"
+)
+_SQL_RESUME_WORKFLOW = (
+    "UPDATE workflow_status SET status = 'PENDING', owner = ?, executor_id = ?,"
+    " recovery_attempts = 1, deadline_epoch_ms = NULL, timeout_ms = NULL, error = NULL,"
+    " updated_at = ? WHERE workflow_id = ? AND status NOT IN ('SUCCESS', 'ERROR')"
+    " RETURNING " + _WORKFLOW_COLUMNS
+)
+_SQL_COPY_OPERATIONS = (
+    "INSERT INTO operation_outputs (" + _OPERATION_COLUMNS + ")"
+    " SELECT ?1, function_id, function_name, output, error, child_workflow_id,"
+    " started_at_epoch_ms, completed_at_epoch_ms FROM operation_outputs"
+    " WHERE workflow_id = ?2 AND function_id < ?3"
+)
+_SQL_LIST_DESCENDANTS = (
+    "WITH RECURSIVE descendants (workflow_id) AS ("
+    " SELECT workflow_id FROM workflow_status WHERE parent_workflow_id = ?"
+    " UNION SELECT w.workflow_id FROM workflow_status AS w"
+    "   JOIN descendants AS d ON w.parent_workflow_id = d.workflow_id)"
+    " SELECT workflow_id FROM descendants"
+)
+_SQL_DELETE_WORKFLOW = "DELETE FROM workflow_status WHERE workflow_id = ?"
+_SQL_INSERT_MESSAGE = (
+    "INSERT INTO notifications (destination_id, topic, message, idempotency_key, created_at)"
+    " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"
+)
+_SQL_HAS_MESSAGE = (
+    "SELECT 1 FROM notifications WHERE destination_id = ? AND topic = ? LIMIT 1"
+)
+_SQL_TAKE_MESSAGE = (
+    "DELETE FROM notifications WHERE message_id = (SELECT message_id FROM notifications"
+    " WHERE destination_id = ? AND topic = ? ORDER BY message_id LIMIT 1) RETURNING message"
+)
+_SQL_SET_EVENT = (
+    "INSERT INTO workflow_events (workflow_id, key, value, updated_at) VALUES (?,?,?,?)"
+    " ON CONFLICT (workflow_id, key) DO UPDATE SET value = excluded.value,"
+    " updated_at = excluded.updated_at"
+)
+_SQL_GET_EVENT = "SELECT value FROM workflow_events WHERE workflow_id = ? AND key = ?"
+_SQL_GET_ALL_EVENTS = "SELECT key, value FROM workflow_events WHERE workflow_id = ? ORDER BY key"
+_SQL_WRITE_STREAM = (
+    'INSERT INTO streams (workflow_id, key, "offset", value) SELECT ?1, ?2,'
+    ' coalesce(max("offset") + 1, 0), ?3 FROM streams WHERE workflow_id = ?1 AND key = ?2'
+)
+_SQL_READ_STREAM = (
+    'SELECT "offset", value FROM streams WHERE workflow_id = ? AND key = ? AND "offset" >= ?'
+    ' ORDER BY "offset"'
 )
 _SQL_GET_OPERATION = (
     "SELECT " + _OPERATION_COLUMNS + " FROM operation_outputs"
@@ -1003,12 +1131,126 @@ class Journal:
         rows = self._read(_SQL_GET_OPERATION, (workflow_id, function_id))
         return OperationRecord(*rows[0]) if rows else None
 
+    def lookup_operation(self, workflow_id: str, function_id: int) -> OperationLookup:
+        rows = self._read(_SQL_LOOKUP_OPERATION, (workflow_id, function_id))
+        if not rows:
+            return OperationLookup(None, None)
+        status, name, *rest = rows[0]
+        if name is None:
+            return OperationLookup(status, None)
+        return OperationLookup(status, OperationRecord(workflow_id, function_id, name, *rest))
+
+    @staticmethod
+    def _record_if_owner(conn: apsw.Connection, operation: OperationRecord | None,
+                         owner: str) -> bool:
+        """Insert an operation only while ``owner`` runs its PENDING workflow: a process that
+        lost the workflow (recovered elsewhere, cancelled, deleted) cannot record into it."""
+        if operation is None:
+            return True
+        conn.execute(_SQL_RECORD_OPERATION,
+                     (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
+        return conn.changes() == 1
+
     def record_operation(self, operation: OperationRecord, owner: str) -> bool:
-        """Record an operation's outcome if ``owner`` still owns its workflow; False if not."""
+        """Record an operation's outcome if ``owner`` still runs its workflow; False if not."""
         with self._write() as conn:
-            conn.execute(_SQL_RECORD_OPERATION,
-                         (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
-            return conn.changes() == 1
+            return self._record_if_owner(conn, operation, owner)
+
+    # -- management --
+
+    def cancel_workflows(self, workflow_ids: list[str]) -> None:
+        """Mark workflows CANCELLED unless they are finished; nobody owns them any more."""
+        with self._write() as conn:
+            for workflow_id in workflow_ids:
+                conn.execute(_SQL_CANCEL_WORKFLOW, (_now_ms(), workflow_id))
+
+    def resume_workflow(self, workflow_id: str, owner: str, executor_id: str
+                        ) -> WorkflowRecord | None:
+        """Make a workflow that is not SUCCESS or ERROR PENDING again, owned by ``owner``, with
+        its recovery attempts and deadline reset; None if it was finished (or absent)."""
+        with self._write() as conn:
+            rows = conn.execute(_SQL_RESUME_WORKFLOW,
+                                (owner, executor_id, _now_ms(), workflow_id)).fetchall()
+        return WorkflowRecord(*rows[0]) if rows else None
+
+    def fork_workflow(self, workflow: WorkflowRecord, original_id: str, start_step: int
+                      ) -> None:
+        """Insert a new workflow and copy the original's operations before ``start_step``."""
+        with self._write() as conn:
+            conn.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+            if conn.changes() != 1:
+                raise DBOSConflictingWorkflowError(
+                    workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
+            conn.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
+
+    def list_descendants(self, workflow_id: str) -> list[str]:
+        """The children of a workflow, their children, and so on."""
+        return [row[0] for row in self._read(_SQL_LIST_DESCENDANTS, (workflow_id,))]
+
+    def delete_workflows(self, workflow_ids: list[str]) -> None:
+        """Delete workflows with their operations, messages, events and streams."""
+        with self._write() as conn:
+            for workflow_id in workflow_ids:
+                conn.execute(_SQL_DELETE_WORKFLOW, (workflow_id,))
+
+    # -- messages, events, streams --
+
+    def send_message(self, message: MessageRecord, operation: OperationRecord | None,
+                     owner: str) -> bool:
+        """Queue a message (a repeated idempotency key is a no-op), recording the sender's
+        operation in the same transaction; False if the sender lost its workflow."""
+        with self._write() as conn:
+            if not self._record_if_owner(conn, operation, owner):
+                return False
+            try:
+                conn.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
+            except apsw.ConstraintError:
+                raise DBOSNonExistentWorkflowError(message.destination_id) from None
+            return True
+
+    def has_message(self, workflow_id: str, topic: str) -> bool:
+        return bool(self._read(_SQL_HAS_MESSAGE, (workflow_id, topic)))
+
+    def receive_message(self, workflow_id: str, topic: str, operation: OperationRecord,
+                        owner: str) -> OperationRecord | None:
+        """Take the oldest message of a topic and record it as ``operation``'s output, in one
+        transaction, so a message is consumed exactly once; None if there is none."""
+        with self._write() as conn:
+            rows = conn.execute(_SQL_TAKE_MESSAGE, (workflow_id, topic)).fetchall()
+            if not rows:
+                return None
+            received = msgspec.structs.replace(operation, output=rows[0][0])
+            if not self._record_if_owner(conn, received, owner):
+                raise _Fenced
+            return received
+
+    def set_event(self, workflow_id: str, key: str, value: str,
+                  operation: OperationRecord | None, owner: str) -> bool:
+        with self._write() as conn:
+            if not self._record_if_owner(conn, operation, owner):
+                return False
+            conn.execute(_SQL_SET_EVENT, (workflow_id, key, value, _now_ms()))
+            return True
+
+    def get_event(self, workflow_id: str, key: str) -> str | None:
+        rows = self._read(_SQL_GET_EVENT, (workflow_id, key))
+        return rows[0][0] if rows else None
+
+    def get_all_events(self, workflow_id: str) -> dict[str, str]:
+        return dict(self._read(_SQL_GET_ALL_EVENTS, (workflow_id,)))
+
+    def write_stream(self, workflow_id: str, key: str, value: str | None,
+                     operation: OperationRecord | None, owner: str) -> bool:
+        """Append a value (None closes the stream) at the stream's next offset."""
+        with self._write() as conn:
+            if not self._record_if_owner(conn, operation, owner):
+                return False
+            conn.execute(_SQL_WRITE_STREAM, (workflow_id, key, value))
+            return True
+
+    def read_stream(self, workflow_id: str, key: str, offset: int
+                    ) -> list[tuple[int, str | None]]:
+        return self._read(_SQL_READ_STREAM, (workflow_id, key, offset))
 
     def list_operations(self, workflow_id: str) -> list[OperationRecord]:
         return [OperationRecord(*row) for row in self._read(_SQL_LIST_OPERATIONS, (workflow_id,))]
@@ -1101,13 +1343,15 @@ def _process_is_alive(process: ProcessRecord, now_ms: int) -> bool:
 
 
 class _WorkflowContext:
-    """The workflow the current code runs in, and the id of its last durable operation."""
+    """The workflow the current code runs in, the id of its last durable operation, and its
+    deadline (epoch ms, or None)."""
 
-    __slots__ = ("workflow_id", "function_id")
+    __slots__ = ("workflow_id", "function_id", "deadline_ms")
 
-    def __init__(self, workflow_id: str):
+    def __init__(self, workflow_id: str, deadline_ms: int | None = None):
         self.workflow_id = workflow_id
         self.function_id = 0
+        self.deadline_ms = deadline_ms
 
     def next_function_id(self) -> int:
         self.function_id += 1
@@ -1119,6 +1363,10 @@ _current_workflow: contextvars.ContextVar[_WorkflowContext | None] = contextvars
 )
 _current_step: contextvars.ContextVar[StepStatus | None] = contextvars.ContextVar(
     "dbos_lite_step", default=None
+)
+_INHERIT = "inherit"  # no SetWorkflowTimeout in force: a child inherits its parent's deadline
+_workflow_timeout: contextvars.ContextVar[float | str | None] = contextvars.ContextVar(
+    "dbos_lite_workflow_timeout", default=_INHERIT
 )
 # SetWorkflowID puts a one-item list here; the next workflow started takes the id out of it.
 _assigned_workflow_id: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
@@ -1149,6 +1397,29 @@ class SetWorkflowID:
     def __exit__(self, *exc_info: Any) -> None:
         if self._token is not None:
             _assigned_workflow_id.reset(self._token)
+
+
+class SetWorkflowTimeout:
+    """Give the workflows started in this block a timeout of ``workflow_timeout_sec``; past it a
+    workflow is CANCELLED and stops at its next durable operation. Children inherit their
+    parent's deadline; ``SetWorkflowTimeout(None)`` starts them without one."""
+
+    def __init__(self, workflow_timeout_sec: float | None):
+        if workflow_timeout_sec is not None and not workflow_timeout_sec > 0:
+            raise DBOSException(
+                f"Invalid workflow timeout {workflow_timeout_sec!r}. Timeouts must be positive "
+                "numbers of seconds, or None for no timeout."
+            )
+        self.workflow_timeout_sec = workflow_timeout_sec
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> SetWorkflowTimeout:
+        self._token = _workflow_timeout.set(self.workflow_timeout_sec)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._token is not None:
+            _workflow_timeout.reset(self._token)
 
 
 def _take_assigned_workflow_id() -> str | None:
@@ -1263,8 +1534,11 @@ def _register_workflow(func: Callable, name: str | None, max_recovery_attempts: 
 # ==== Plans: the replay-or-run logic, written once for sync and async callers ====
 #
 # A plan is a generator: it does the journal work itself and yields an effect whenever it needs
-# user code run or time to pass. A driver runs the effects: _run_plan below for sync callers;
-# an async driver awaits the same effects, so the replay decision is never written twice.
+# user code run or has to wait. A driver runs the effects: _run_plan below for sync callers; an
+# async driver can await the same effects, so the replay decision is never written twice.
+
+_NOT_YET = object()  # what a wait's check returns while the awaited thing has not happened
+_STREAM_END = object()  # what reading a stream gives past its end
 
 
 class _Call:
@@ -1276,22 +1550,25 @@ class _Call:
         self.func, self.args, self.kwargs = func, args, kwargs
 
 
-class _Sleep:
-    """Effect: let time pass."""
+class _Watch:
+    """A waiter's doorbell: rung by whoever commits what the waiter may be waiting for."""
 
-    __slots__ = ("seconds",)
+    __slots__ = ("event",)
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def ring(self) -> None:
+        self.event.set()
 
 
-class _AwaitWorkflow:
-    """Effect: wait until a workflow is finished; resumes with its WorkflowRecord."""
+class _Wait:
+    """Effect: sleep until the watch rings or ``seconds`` pass (None: no limit)."""
 
-    __slots__ = ("executor", "workflow_id")
+    __slots__ = ("watch", "seconds")
 
-    def __init__(self, executor: _Executor, workflow_id: str):
-        self.executor, self.workflow_id = executor, workflow_id
+    def __init__(self, watch: _Watch, seconds: float | None):
+        self.watch, self.seconds = watch, seconds
 
 
 def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
@@ -1309,7 +1586,11 @@ def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
             value, failed = exc, True
 
 
-def _run_effect(effect: Any) -> Any:
+# Even with nobody ringing (a lost poll), a waiter looks again after this long.
+_MAX_WAIT_SEC = 60.0
+
+
+def _run_effect(effect: _Call | _Wait) -> Any:
     if isinstance(effect, _Call):
         result = effect.func(*effect.args, **effect.kwargs)
         if inspect.isawaitable(result):
@@ -1320,12 +1601,10 @@ def _run_effect(effect: Any) -> Any:
                 "calling it from sync code."
             )
         return result
-    if isinstance(effect, _Sleep):
-        time.sleep(effect.seconds)
-        return None
-    if isinstance(effect, _AwaitWorkflow):
-        return effect.executor.wait_for_workflow(effect.workflow_id)
-    raise TypeError(f"unknown effect {effect!r}")
+    seconds = _MAX_WAIT_SEC if effect.seconds is None else min(effect.seconds, _MAX_WAIT_SEC)
+    effect.watch.event.wait(seconds)
+    effect.watch.event.clear()
+    return None
 
 
 def _outcome(output: str | None, error: str | None, return_type: Any) -> Any:
@@ -1349,6 +1628,17 @@ def _return_type_of(name: str) -> Any:
     return workflow.return_type if workflow is not None else Any
 
 
+def _topic(topic: str | None) -> str:
+    return "__null__topic__" if topic is None else topic
+
+
+def _inside_step(what: str) -> DBOSException:
+    return DBOSException(
+        f"{what} cannot be called inside a step: a step is one unit of work that may be retried "
+        "as a whole. Call it from the workflow, between steps."
+    )
+
+
 class _Start(msgspec.Struct, frozen=True):
     """What starting a workflow decided: run its body here (``run``) or wait for it."""
 
@@ -1359,26 +1649,47 @@ class _Start(msgspec.Struct, frozen=True):
 # ==== Executor: steps, workflows, waiting and recovery ====
 
 
-class _Signal:
-    """Wakes waiters when something they may be waiting for changed: a local commit, or (seen
-    by the poller through ``PRAGMA data_version``) another process's commit. A waiter takes a
-    ticket before it looks at the journal, then sleeps until the ticket is stale."""
+class _Wakeups:
+    """Who waits for what. Waiters watch keys such as ("message", workflow_id); a local commit
+    rings the watches of its key, and a commit by another process (seen by the housekeeper
+    through ``PRAGMA data_version``) rings them all. Idle waiters cost nothing."""
 
     def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._generation = 0
+        self._lock = threading.Lock()
+        self._watches: dict[tuple, set[_Watch]] = {}
 
-    def ticket(self) -> int:
-        return self._generation
+    @contextlib.contextmanager
+    def watching(self, keys: list[tuple]) -> Iterator[_Watch]:
+        watch = _Watch()
+        with self._lock:
+            for key in keys:
+                self._watches.setdefault(key, set()).add(watch)
+        try:
+            yield watch
+        finally:
+            with self._lock:
+                for key in keys:
+                    watches = self._watches.get(key)
+                    if watches is not None:
+                        watches.discard(watch)
+                        if not watches:
+                            del self._watches[key]
 
-    def notify(self) -> None:
-        with self._condition:
-            self._generation += 1
-            self._condition.notify_all()
+    def notify(self, *keys: tuple) -> None:
+        with self._lock:
+            watches = [w for key in keys for w in self._watches.get(key, ())]
+        for watch in watches:
+            watch.ring()
 
-    def wait(self, ticket: int, timeout: float | None) -> None:
-        with self._condition:
-            self._condition.wait_for(lambda: self._generation != ticket, timeout)
+    def notify_all(self) -> None:
+        with self._lock:
+            watches = [w for group in self._watches.values() for w in group]
+        for watch in watches:
+            watch.ring()
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._watches
 
 
 class _Executor:
@@ -1395,24 +1706,21 @@ class _Executor:
         self.max_threads = max_threads
         self.polling_interval_sec = polling_interval_sec
         self.process_id = uuid.uuid4().hex
-        self.signal = _Signal()
+        self.wakeups = _Wakeups()
         self.journal: Journal | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._active_lock = threading.Lock()
         self._active: set[str] = set()  # workflows whose body runs in this process
+        self._deadlines: list[tuple[int, str]] = []  # heap of (deadline ms, workflow id)
 
     # -- lifecycle --
 
     def launch(self) -> None:
         self.journal = Journal(self.journal_path, synchronous=self.synchronous,
                                busy_timeout_sec=self.busy_timeout_sec)
-        now = _now_ms()
-        self.journal.add_process(ProcessRecord(
-            self.process_id, self.executor_id, _host_identity(), os.getpid(),
-            _process_started(os.getpid()), now, now,
-        ))
+        self.journal.add_process(self._process_record())
         self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="dbos_lite")
         self.recover()
         self._housekeeper = threading.Thread(
@@ -1420,13 +1728,18 @@ class _Executor:
         )
         self._housekeeper.start()
 
+    def _process_record(self) -> ProcessRecord:
+        now = _now_ms()
+        return ProcessRecord(self.process_id, self.executor_id, _host_identity(), os.getpid(),
+                             _process_started(os.getpid()), now, now)
+
     def destroy(self, workflow_completion_timeout_sec: float) -> None:
         self._stopping.set()
         if self._housekeeper is not None:
             self._housekeeper.join()
         deadline = time.monotonic() + workflow_completion_timeout_sec
         while self._active and time.monotonic() < deadline:
-            self.signal.wait(self.signal.ticket(), min(0.05, deadline - time.monotonic()))
+            time.sleep(0.01)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if self.journal is not None:
@@ -1434,7 +1747,7 @@ class _Executor:
                 # Workflows still running here become orphans that the next launch resumes.
                 self.journal.remove_processes([self.process_id])
             self.journal.close()
-        self.signal.notify()
+        self.wakeups.notify_all()
 
     def _journal(self) -> Journal:
         if self.journal is None:
@@ -1461,46 +1774,66 @@ class _Executor:
                     workflow.workflow_id, workflow.max_recovery_attempts)
                 logger.error("%s", error)
                 journal.set_workflow_error(workflow.workflow_id, encode_error(error))
-                self.signal.notify()
+                self.wakeups.notify(("workflow", workflow.workflow_id))
                 continue
             logger.info("Recovering workflow %s (%s).", workflow.workflow_id, workflow.name)
             self.submit(_workflows[workflow.name], workflow)
             resumed.append(workflow.workflow_id)
         for workflow in journal.list_unclaimable(sorted(_workflows)):
             error = DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name)
-            text = encode_error(error)
             if workflow.error is None or _error_decoder.decode(workflow.error).type != (
                     DBOSWorkflowFunctionNotFoundError.__qualname__):
                 logger.error("%s", error)
-                journal.set_workflow_error(workflow.workflow_id, text)
+                journal.set_workflow_error(workflow.workflow_id, encode_error(error))
         return resumed
 
     def _housekeep(self) -> None:
-        """Wake waiters when another process commits, renew this process's lease, and recover
-        the workflows of processes that died while this one runs."""
+        """Wake waiters when another process commits, cancel local workflows past their
+        deadline, renew this process's lease, and recover the workflows of processes that die
+        while this one runs."""
         journal = self._journal()
         next_heartbeat = time.monotonic() + HEARTBEAT_SEC
         version = journal.data_version()
         while not self._stopping.wait(self.polling_interval_sec):
             try:
-                current = journal.data_version()
-                if current != version:
-                    version = current
-                    self.signal.notify()
+                if not self.wakeups.idle():
+                    current = journal.data_version()
+                    if current != version:
+                        version = current
+                        self.wakeups.notify_all()
+                self._cancel_overdue()
                 if time.monotonic() >= next_heartbeat:
                     next_heartbeat = time.monotonic() + HEARTBEAT_SEC
                     if not journal.heartbeat(self.process_id):
-                        now = _now_ms()
-                        journal.add_process(ProcessRecord(
-                            self.process_id, self.executor_id, _host_identity(), os.getpid(),
-                            _process_started(os.getpid()), now, now))
+                        journal.add_process(self._process_record())
                     self.recover()
             except _OwnershipLost:
                 return
             except Exception:
                 logger.exception("dbos_lite housekeeping failed; retrying")
 
-    # -- running workflows --
+    def _watch_deadline(self, workflow_id: str, deadline_ms: int | None) -> None:
+        if deadline_ms is not None:
+            import heapq
+
+            with self._active_lock:
+                heapq.heappush(self._deadlines, (deadline_ms, workflow_id))
+
+    def _cancel_overdue(self) -> None:
+        import heapq
+
+        now = _now_ms()
+        overdue = []
+        with self._active_lock:
+            while self._deadlines and self._deadlines[0][0] <= now:
+                _, workflow_id = heapq.heappop(self._deadlines)
+                if workflow_id in self._active:
+                    overdue.append(workflow_id)
+        if overdue:
+            logger.info("Workflows %s passed their deadline; cancelling them.", overdue)
+            self.cancel(overdue)
+
+    # -- starting and running workflows --
 
     def submit(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord) -> None:
         """Run a claimed workflow's body on the thread pool, in a fresh context."""
@@ -1525,10 +1858,7 @@ class _Executor:
         """Record a workflow's start (or find it recorded) and decide who runs its body."""
         journal = self._journal()
         if _current_step.get() is not None:
-            raise DBOSException(
-                f"Cannot start workflow {workflow_function.name!r} inside a step: a step is "
-                "one unit of work that may be retried. Start it from the workflow instead."
-            )
+            raise _inside_step(f"Starting workflow {workflow_function.name!r}")
         assigned = _take_assigned_workflow_id()
         if recorded is not None and recorded.child_workflow_id is not None:
             workflow_id = recorded.child_workflow_id
@@ -1539,12 +1869,21 @@ class _Executor:
         else:
             workflow_id = str(uuid.uuid4())
         now = _now_ms()
+        timeout = _workflow_timeout.get()
+        if timeout == _INHERIT:
+            timeout_ms, deadline_ms = None, parent.deadline_ms if parent is not None else None
+        elif timeout is None:
+            timeout_ms, deadline_ms = None, None
+        else:
+            timeout_ms = int(float(timeout) * 1000)
+            deadline_ms = now + timeout_ms
         row = WorkflowRecord(
             workflow_id, WorkflowStatusString.PENDING, workflow_function.name,
             workflow_function.encode_inputs(args, kwargs), None, None, self.executor_id,
             self.process_id, self.application_version, now, now, 1,
             workflow_function.max_recovery_attempts,
-            parent.workflow_id if parent is not None else None, None, None, None, None,
+            parent.workflow_id if parent is not None else None, None, timeout_ms, deadline_ms,
+            None,
         )
         link = None
         if parent is not None and recorded is None:
@@ -1584,14 +1923,16 @@ class _Executor:
         return _Start(claimed, run=True)
 
     def body_plan(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord):
-        """Run a workflow body this process owns, and record its outcome."""
+        """Run a workflow body this process owns, and record its outcome. A cancelled workflow
+        raises DBOSWorkflowCancelledError out of here, with nothing recorded."""
         journal = self._journal()
         workflow_id = workflow.workflow_id
-        context = _WorkflowContext(workflow_id)
-        workflow_token = _current_workflow.set(context)
-        id_token = _assigned_workflow_id.set(None)
-        step_token = _current_step.set(None)
-        status, output, error = WorkflowStatusString.SUCCESS, None, None
+        context = _WorkflowContext(workflow_id, workflow.deadline_epoch_ms)
+        self._watch_deadline(workflow_id, workflow.deadline_epoch_ms)
+        tokens = [(_current_workflow, _current_workflow.set(context)),
+                  (_assigned_workflow_id, _assigned_workflow_id.set(None)),
+                  (_workflow_timeout, _workflow_timeout.set(_INHERIT)),
+                  (_current_step, _current_step.set(None))]
         try:
             args, kwargs = workflow_function.decode_inputs(workflow.inputs)
             try:
@@ -1600,9 +1941,10 @@ class _Executor:
                     value, f"The return value of workflow {workflow_function.name!r} "
                     f"({workflow_id!r})")
             except Exception as exc:
-                status, error = WorkflowStatusString.ERROR, encode_error(exc)
-                if not journal.finish_workflow(workflow_id, self.process_id, status, None, error):
-                    raise self._lost(workflow_id) from exc
+                error = encode_error(exc)
+                if not journal.finish_workflow(workflow_id, self.process_id,
+                                               WorkflowStatusString.ERROR, None, error):
+                    raise self._stopped(workflow_id) from exc
                 raise
             except (_OwnershipLost, DBOSWorkflowCancelledError):
                 raise
@@ -1612,60 +1954,123 @@ class _Executor:
                 with contextlib.suppress(Exception, _OwnershipLost):
                     journal.release_workflow(workflow_id, self.process_id)
                 raise
-            if not journal.finish_workflow(workflow_id, self.process_id, status, output, None):
-                raise self._lost(workflow_id)
+            if not journal.finish_workflow(workflow_id, self.process_id,
+                                           WorkflowStatusString.SUCCESS, output, None):
+                raise self._stopped(workflow_id)
             return decode_value(output, workflow_function.return_type)
         finally:
-            _current_step.reset(step_token)
-            _assigned_workflow_id.reset(id_token)
-            _current_workflow.reset(workflow_token)
+            for variable, token in reversed(tokens):
+                variable.reset(token)
             with self._active_lock:
                 self._active.discard(workflow_id)
-            self.signal.notify()
+            self.wakeups.notify(("workflow", workflow_id))
 
-    def _lost(self, workflow_id: str) -> BaseException:
+    def _stopped(self, workflow_id: str) -> BaseException:
+        """Why this process may no longer record into a workflow: it was cancelled, or it is
+        run elsewhere now (recovered by another process, deleted, or DBOS was destroyed)."""
+        with contextlib.suppress(_OwnershipLost):
+            workflow = self._journal().get_workflow(workflow_id)
+            if workflow is not None and workflow.status == WorkflowStatusString.CANCELLED:
+                return DBOSWorkflowCancelledError(
+                    f"Workflow {workflow_id} is cancelled. Aborting function.")
         return _OwnershipLost(
             f"Workflow {workflow_id!r} is no longer owned by this process (it was recovered "
-            "elsewhere, or DBOS was destroyed); this execution stops without recording."
+            "elsewhere, deleted, or DBOS was destroyed); this execution stops without recording."
         )
 
-    def wait_for_workflow(self, workflow_id: str, timeout: float | None = None
-                          ) -> WorkflowRecord:
-        """Block until the workflow is finished; its record."""
+    # -- waiting --
+
+    def _wait_plan(self, keys: list[tuple], check: Callable[[], Any], until: float | None,
+                   context: _WorkflowContext | None = None):
+        """Wait until ``check()`` returns something other than _NOT_YET (its result), or until
+        the epoch time ``until`` (_NOT_YET). Inside a workflow, the wait also ends when the
+        workflow is cancelled or passes its deadline, by raising DBOSWorkflowCancelledError."""
+        if context is not None:
+            keys = [*keys, ("workflow", context.workflow_id)]
+            if context.deadline_ms is not None:
+                deadline = context.deadline_ms / 1000
+                until = deadline if until is None else min(until, deadline)
+        with self.wakeups.watching(keys) as watch:
+            while True:
+                result = check()
+                if result is not _NOT_YET:
+                    return result
+                if context is not None:
+                    self._check_not_cancelled(context)
+                remaining = None if until is None else until - time.time()
+                if remaining is not None and remaining <= 0:
+                    return _NOT_YET
+                yield _Wait(watch, remaining)
+
+    def _check_not_cancelled(self, context: _WorkflowContext, status: str | None = None,
+                             read: bool = True) -> None:
+        """Raise DBOSWorkflowCancelledError if the workflow was cancelled or is past its
+        deadline (which cancels it)."""
+        if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
+            self.cancel([context.workflow_id])
+            raise self._stopped(context.workflow_id)
+        if status is None and read:
+            workflow = self._journal().get_workflow(context.workflow_id)
+            status = workflow.status if workflow is not None else None
+        if status is None and read or status == WorkflowStatusString.CANCELLED:
+            raise self._stopped(context.workflow_id)
+
+    def _await_plan(self, workflow_id: str, context: _WorkflowContext | None = None):
+        """Wait for a workflow to finish; its record."""
         journal = self._journal()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            ticket = self.signal.ticket()
+
+        def finished() -> Any:
             workflow = journal.get_workflow(workflow_id)
             if workflow is None:
                 raise DBOSNonExistentWorkflowError(workflow_id)
-            if workflow.status in _FINISHED:
-                return workflow
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"Workflow {workflow_id!r} did not finish in {timeout} s.")
-            # The poller notifies on other processes' commits; the timeout is a safety net.
-            self.signal.wait(ticket, min(remaining or 5.0, 5.0))
+            return workflow if workflow.status in _FINISHED else _NOT_YET
+
+        return (yield from self._wait_plan([("workflow", workflow_id)], finished, None, context))
+
+    def wait_for_workflow(self, workflow_id: str) -> WorkflowRecord:
+        return _run_plan(self._await_plan(workflow_id))
 
     # -- durable operations inside a workflow --
 
     def _replayed(self, context: _WorkflowContext, function_id: int, name: str
                   ) -> OperationRecord | None:
-        """The recorded outcome of operation ``function_id``, checked to be ``name``."""
-        recorded = self._journal().get_operation(context.workflow_id, function_id)
+        """The outcome recorded at ``function_id``, checked to be ``name``. Every durable
+        operation starts here, so this is where a cancelled workflow stops."""
+        lookup = self._journal().lookup_operation(context.workflow_id, function_id)
+        self._check_not_cancelled(context, lookup.status, read=False)
+        if lookup.status is None:
+            raise self._stopped(context.workflow_id)
+        recorded = lookup.operation
         if recorded is not None and recorded.function_name != name:
             raise DBOSUnexpectedStepError(context.workflow_id, function_id, name,
                                           recorded.function_name)
         return recorded
 
-    def _record(self, context: _WorkflowContext, function_id: int, name: str, *,
-                output: str | None = None, error: str | None = None,
-                child_workflow_id: str | None = None, started_at: int | None = None) -> None:
+    def _operation(self, context: _WorkflowContext, function_id: int, name: str, *,
+                   output: str | None = None, error: str | None = None,
+                   child_workflow_id: str | None = None, started_at: int | None = None
+                   ) -> OperationRecord:
         now = _now_ms()
-        operation = OperationRecord(context.workflow_id, function_id, name, output, error,
-                                    child_workflow_id, started_at or now, now)
+        return OperationRecord(context.workflow_id, function_id, name, output, error,
+                               child_workflow_id, started_at or now, now)
+
+    def _record(self, context: _WorkflowContext, function_id: int, name: str,
+                **fields: Any) -> None:
+        operation = self._operation(context, function_id, name, **fields)
         if not self._journal().record_operation(operation, self.process_id):
-            raise self._lost(context.workflow_id)
+            raise self._stopped(context.workflow_id)
+
+    def _recorded_deadline(self, context: _WorkflowContext, function_id: int,
+                           seconds: float | None) -> float | None:
+        """A ``DBOS.sleep`` operation holding a wake-up time (epoch seconds), recorded before
+        the wait so that a restarted workflow keeps the original time."""
+        recorded = self._replayed(context, function_id, "DBOS.sleep")
+        if recorded is not None:
+            return decode_value(recorded.output, typing.Optional[float])
+        until = None if seconds is None else time.time() + seconds
+        self._record(context, function_id, "DBOS.sleep",
+                     output=encode_value(until, "a wake-up time"))
+        return until
 
     def step_plan(self, step: _StepFunction, args: tuple, kwargs: dict):
         """A step: replay its recorded outcome, or run it with retries and record the outcome."""
@@ -1707,7 +2112,7 @@ class _Executor:
                 delay = step.retry_delay(attempt)
                 logger.warning("Step %r failed (attempt %d of %d): %r; retrying in %.3g s.",
                                step.name, attempt + 1, attempts, errors[-1], delay)
-                yield _Sleep(delay)
+                yield from self._wait_plan([], lambda: _NOT_YET, time.time() + delay, context)
         if failure is None:
             failure = DBOSMaxStepRetriesExceeded(step.name, attempts, errors)
         self._record(context, function_id, step.name, error=encode_error(failure),
@@ -1721,7 +2126,7 @@ class _Executor:
         parent = _current_workflow.get()
         if parent is None or _current_step.get() is not None:
             start = self.start(workflow_function, args, kwargs, None, None, None)
-            return (yield from self._result_plan(workflow_function, start))
+            return (yield from self._result_plan(workflow_function, start, None))
         function_id = parent.next_function_id()
         result_id = parent.next_function_id()
         recorded = self._replayed(parent, function_id, workflow_function.name)
@@ -1733,9 +2138,7 @@ class _Executor:
         child_id = start.workflow.workflow_id
         started_at = _now_ms()
         try:
-            value = yield from self._result_plan(workflow_function, start)
-        except (_OwnershipLost, DBOSWorkflowCancelledError):
-            raise
+            value = yield from self._result_plan(workflow_function, start, parent)
         except Exception as exc:
             self._record(parent, result_id, "DBOS.getResult", error=encode_error(exc),
                          child_workflow_id=child_id, started_at=started_at)
@@ -1745,12 +2148,16 @@ class _Executor:
                      child_workflow_id=child_id, started_at=started_at)
         return value
 
-    def _result_plan(self, workflow_function: _WorkflowFunction, start: _Start):
-        if start.run:
-            return (yield from self.body_plan(workflow_function, start.workflow))
+    def _result_plan(self, workflow_function: _WorkflowFunction, start: _Start,
+                     parent: _WorkflowContext | None):
         workflow = start.workflow
+        if start.run:
+            try:
+                return (yield from self.body_plan(workflow_function, workflow))
+            except DBOSWorkflowCancelledError:
+                raise DBOSAwaitedWorkflowCancelledError(workflow.workflow_id) from None
         if workflow.status not in _FINISHED:
-            workflow = yield _AwaitWorkflow(self, workflow.workflow_id)
+            workflow = yield from self._await_plan(workflow.workflow_id, parent)
         return _workflow_result(workflow, workflow_function.return_type)
 
     def start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
@@ -1769,19 +2176,19 @@ class _Executor:
         return start.workflow.workflow_id
         yield  # a plan, though it needs no effect
 
-    def await_plan(self, workflow_id: str, return_type: Any):
+    def get_result_plan(self, workflow_id: str, return_type: Any):
         """``handle.get_result()``: wait for a workflow; inside a workflow, a recorded
         ``DBOS.getResult`` operation."""
         context = _current_workflow.get()
         if context is None or _current_step.get() is not None:
-            workflow = yield _AwaitWorkflow(self, workflow_id)
+            workflow = yield from self._await_plan(workflow_id)
             return _workflow_result(workflow, return_type)
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, "DBOS.getResult")
         if recorded is not None:
             return _outcome(recorded.output, recorded.error, return_type)
         started_at = _now_ms()
-        workflow = yield _AwaitWorkflow(self, workflow_id)
+        workflow = yield from self._await_plan(workflow_id, context)
         try:
             value = _workflow_result(workflow, return_type)
         except Exception as exc:
@@ -1794,30 +2201,278 @@ class _Executor:
 
     def sleep_plan(self, seconds: float):
         """``DBOS.sleep``: the wake-up time is recorded first, so a workflow restarted after a
-        crash wakes at the original time."""
-        context = _current_workflow.get()
-        if _current_step.get() is not None:
-            raise DBOSException(
-                "DBOS.sleep() cannot be called inside a step: a step is retried as a whole. "
-                "Sleep in the workflow, between steps, or use time.sleep() in the step."
-            )
-        if context is None:
-            raise DBOSException("DBOS.sleep() must be called from within a workflow; use "
-                                "time.sleep() elsewhere.")
+        crash wakes at the original time. A cancellation ends the sleep at once."""
+        context = self._workflow_context("DBOS.sleep()")
         if seconds <= 0:
             return None
-        function_id = context.next_function_id()
-        recorded = self._replayed(context, function_id, "DBOS.sleep")
-        if recorded is not None:
-            wake_at = decode_value(recorded.output, float)
-        else:
-            wake_at = time.time() + seconds
-            self._record(context, function_id, "DBOS.sleep",
-                         output=encode_value(wake_at, "a wake-up time"))
-        remaining = wake_at - time.time()
-        if remaining > 0:
-            yield _Sleep(remaining)
+        until = self._recorded_deadline(context, context.next_function_id(), seconds)
+        yield from self._wait_plan([], lambda: _NOT_YET, until, context)
         return None
+
+    def _workflow_context(self, what: str) -> _WorkflowContext:
+        context = _current_workflow.get()
+        if _current_step.get() is not None:
+            raise _inside_step(what)
+        if context is None:
+            raise DBOSException(f"{what} must be called from within a workflow.")
+        return context
+
+    # -- messages --
+
+    def send(self, destination_id: str, message: Any, topic: str | None,
+             idempotency_key: str | None) -> None:
+        """Queue a message for a workflow; inside a workflow it is recorded (``DBOS.send``)
+        and not sent again on replay."""
+        journal = self._journal()
+        context = _current_workflow.get()
+        record = MessageRecord(destination_id, _topic(topic),
+                               encode_value(message, f"The message to {destination_id!r}"),
+                               idempotency_key, _now_ms())
+        if context is None or _current_step.get() is not None:
+            journal.send_message(record, None, self.process_id)
+        else:
+            function_id = context.next_function_id()
+            recorded = self._replayed(context, function_id, "DBOS.send")
+            if recorded is not None:
+                _outcome(None, recorded.error, Any)
+                return
+            operation = self._operation(context, function_id, "DBOS.send")
+            try:
+                sent = journal.send_message(record, operation, self.process_id)
+            except DBOSNonExistentWorkflowError as exc:
+                self._record(context, function_id, "DBOS.send", error=encode_error(exc))
+                raise
+            if not sent:
+                raise self._stopped(context.workflow_id)
+        self.wakeups.notify(("message", destination_id))
+
+    def recv_plan(self, topic: str | None, timeout_seconds: float | None):
+        """``DBOS.recv``: the oldest message of the topic, taken and recorded in one transaction
+        (``DBOS.recv``, after a ``DBOS.sleep`` holding the timeout); None on timeout."""
+        context = self._workflow_context("DBOS.recv()")
+        journal = self._journal()
+        receive_id = context.next_function_id()
+        sleep_id = context.next_function_id()
+        recorded = self._replayed(context, receive_id, "DBOS.recv")
+        if recorded is not None:
+            return _outcome(recorded.output, recorded.error, Any)
+        until = self._recorded_deadline(context, sleep_id, timeout_seconds)
+        workflow_id, topic_key = context.workflow_id, _topic(topic)
+        template = self._operation(context, receive_id, "DBOS.recv")
+
+        def take() -> Any:
+            if not journal.has_message(workflow_id, topic_key):
+                return _NOT_YET
+            try:
+                received = journal.receive_message(workflow_id, topic_key, template,
+                                                   self.process_id)
+            except _Fenced:
+                raise self._stopped(workflow_id) from None
+            return _NOT_YET if received is None else received.output
+
+        output = yield from self._wait_plan([("message", workflow_id)], take, until, context)
+        if output is _NOT_YET:
+            output = encode_value(None, "")
+            self._record(context, receive_id, "DBOS.recv", output=output)
+        return decode_value(output)
+
+    # -- events --
+
+    def set_event(self, key: str, value: Any) -> None:
+        """Publish a key's value for the current workflow (recorded as ``DBOS.setEvent``;
+        from a step, published without a record)."""
+        context = _current_workflow.get()
+        if context is None:
+            raise DBOSException("DBOS.set_event() must be called from within a workflow or step.")
+        encoded = encode_value(value, f"The value of event {key!r}")
+        operation = None
+        if _current_step.get() is None:
+            function_id = context.next_function_id()
+            if self._replayed(context, function_id, "DBOS.setEvent") is not None:
+                return
+            operation = self._operation(context, function_id, "DBOS.setEvent")
+        if not self._journal().set_event(context.workflow_id, key, encoded, operation,
+                                         self.process_id):
+            raise self._stopped(context.workflow_id)
+        self.wakeups.notify(("event", context.workflow_id))
+
+    def get_event_plan(self, workflow_id: str, key: str, timeout_seconds: float | None):
+        """``DBOS.get_event``: wait for a key's value; inside a workflow the value is recorded
+        (``DBOS.getEvent``, after a ``DBOS.sleep`` holding the timeout)."""
+        journal = self._journal()
+
+        def value() -> Any:
+            found = journal.get_event(workflow_id, key)
+            return _NOT_YET if found is None else found
+
+        context = _current_workflow.get()
+        if context is None or _current_step.get() is not None:
+            until = None if timeout_seconds is None else time.time() + timeout_seconds
+            found = yield from self._wait_plan([("event", workflow_id)], value, until)
+            return None if found is _NOT_YET else decode_value(found)
+        event_id = context.next_function_id()
+        sleep_id = context.next_function_id()
+        recorded = self._replayed(context, event_id, "DBOS.getEvent")
+        if recorded is not None:
+            return _outcome(recorded.output, recorded.error, Any)
+        until = self._recorded_deadline(context, sleep_id, timeout_seconds)
+        found = yield from self._wait_plan([("event", workflow_id)], value, until, context)
+        output = encode_value(None, "") if found is _NOT_YET else found
+        self._record(context, event_id, "DBOS.getEvent", output=output)
+        return decode_value(output)
+
+    def get_all_events(self, workflow_id: str) -> dict[str, Any]:
+        """Every event of a workflow; inside a workflow recorded as ``DBOS.get_events``."""
+        context = _current_workflow.get()
+        if context is not None and _current_step.get() is None:
+            function_id = context.next_function_id()
+            recorded = self._replayed(context, function_id, "DBOS.get_events")
+            if recorded is not None:
+                return _outcome(recorded.output, recorded.error, dict[str, Any])
+        events = self._journal().get_all_events(workflow_id)
+        output = _encoder.encode({k: msgspec.Raw(v.encode()) for k, v in events.items()}).decode()
+        if context is not None and _current_step.get() is None:
+            self._record(context, function_id, "DBOS.get_events", output=output)
+        return decode_value(output, dict[str, Any])
+
+    # -- streams --
+
+    def write_stream(self, key: str, value: Any, close: bool = False) -> None:
+        """Append to (or, with ``close``, close) a stream of the current workflow; recorded as
+        ``DBOS.writeStream``/``DBOS.closeStream`` (from a step, written without a record)."""
+        what = "DBOS.close_stream()" if close else "DBOS.write_stream()"
+        context = _current_workflow.get()
+        if context is None:
+            raise DBOSException(f"{what} must be called from within a workflow or step.")
+        encoded = None if close else encode_value(value, f"The value written to stream {key!r}")
+        operation = None
+        if _current_step.get() is None:
+            name = "DBOS.closeStream" if close else "DBOS.writeStream"
+            function_id = context.next_function_id()
+            if self._replayed(context, function_id, name) is not None:
+                return
+            operation = self._operation(context, function_id, name)
+        if not self._journal().write_stream(context.workflow_id, key, encoded, operation,
+                                            self.process_id):
+            raise self._stopped(context.workflow_id)
+        self.wakeups.notify(("stream", context.workflow_id))
+
+    def read_stream_plan(self, workflow_id: str, key: str, offset: int):
+        """The stream's value at ``offset`` (JSON text), waiting for it; _STREAM_END once the
+        stream is closed, or its workflow finished without writing more. Inside a workflow
+        each value read is recorded (``DBOS.readStream``; the end as a row without output)."""
+        journal = self._journal()
+
+        def next_value() -> Any:
+            rows = journal.read_stream(workflow_id, key, offset)
+            if not rows:
+                workflow = journal.get_workflow(workflow_id)
+                if workflow is not None and workflow.status not in _FINISHED:
+                    return _NOT_YET
+                rows = journal.read_stream(workflow_id, key, offset)  # written just before end
+            if not rows or rows[0][1] is None:
+                return _STREAM_END
+            return rows[0][1]
+
+        keys = [("stream", workflow_id), ("workflow", workflow_id)]
+        context = _current_workflow.get()
+        if context is None or _current_step.get() is not None:
+            return (yield from self._wait_plan(keys, next_value, None))
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, "DBOS.readStream")
+        if recorded is not None:
+            return _STREAM_END if recorded.output is None else recorded.output
+        value = yield from self._wait_plan(keys, next_value, None, context)
+        self._record(context, function_id, "DBOS.readStream",
+                     output=None if value is _STREAM_END else value)
+        return value
+
+    # -- management --
+
+    def cancel(self, workflow_ids: list[str], cancel_children: bool = False) -> None:
+        """Mark workflows CANCELLED; each stops at its next durable operation."""
+        journal = self._journal()
+        ids = list(workflow_ids)
+        if cancel_children:
+            ids += [child for w in workflow_ids for child in journal.list_descendants(w)]
+        journal.cancel_workflows(ids)
+        self.wakeups.notify(*[("workflow", w) for w in ids])
+
+    def resume(self, workflow_id: str) -> None:
+        """Continue a cancelled, dead-lettered or orphaned workflow from its last completed
+        step, in this process (or, if this process lacks its function, in one that has it)."""
+        journal = self._journal()
+        workflow = journal.get_workflow(workflow_id)
+        if workflow is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        if workflow.status in (WorkflowStatusString.SUCCESS, WorkflowStatusString.ERROR):
+            return
+        if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None:
+            owner = next((p for p in journal.list_processes()
+                          if p.process_id == workflow.owner), None)
+            if owner is not None and _process_is_alive(owner, _now_ms()):
+                return  # it is running
+        function = _workflows.get(workflow.name)
+        owner = self.process_id if function is not None else None
+        resumed = journal.resume_workflow(workflow_id, owner or "", self.executor_id)
+        if resumed is None:
+            return
+        if function is None:
+            journal.release_workflow(workflow_id, "")
+        else:
+            self.submit(function, resumed)
+        self.wakeups.notify(("workflow", workflow_id))
+
+    def fork(self, workflow_id: str, start_step: int, application_version: str | None) -> str:
+        """Start a new workflow with the original's inputs, reusing the outcomes the original
+        recorded before operation ``start_step``."""
+        journal = self._journal()
+        original = journal.get_workflow(workflow_id)
+        if original is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        function = _workflows.get(original.name)
+        new_id = _take_assigned_workflow_id() or str(uuid.uuid4())
+        now = _now_ms()
+        fork = msgspec.structs.replace(
+            original, workflow_id=new_id, status=WorkflowStatusString.PENDING, output=None,
+            error=None, executor_id=self.executor_id,
+            owner=self.process_id if function is not None else None,
+            application_version=application_version or original.application_version,
+            created_at=now, updated_at=now, recovery_attempts=1, parent_workflow_id=None,
+            queue_name=None, timeout_ms=None, deadline_epoch_ms=None, forked_from=workflow_id,
+        )
+        journal.fork_workflow(fork, workflow_id, max(1, int(start_step)))
+        if function is not None:
+            self.submit(function, fork)
+        return new_id
+
+    def delete(self, workflow_id: str, delete_children: bool) -> None:
+        journal = self._journal()
+        ids = [workflow_id]
+        if delete_children:
+            ids += journal.list_descendants(workflow_id)
+        journal.delete_workflows(ids)
+        self.wakeups.notify(*[("workflow", w) for w in ids])
+
+    def patch(self, name: str, deprecated: bool) -> bool:
+        """``DBOS.patch``: True on the new code path. A workflow that recorded something else
+        at this position started before the patch and takes the old path (False)."""
+        context = self._workflow_context("DBOS.patch()")
+        marker = f"DBOS.patch-{name}"
+        function_id = context.function_id + 1
+        lookup = self._journal().lookup_operation(context.workflow_id, function_id)
+        self._check_not_cancelled(context, lookup.status, read=False)
+        recorded = lookup.operation
+        if recorded is not None and recorded.function_name == marker:
+            context.function_id = function_id
+            return True
+        if deprecated:
+            return True
+        if recorded is not None:
+            return False
+        context.function_id = function_id
+        self._record(context, function_id, marker)
+        return True
 
 
 # ==== Handles ====
@@ -1837,7 +2492,7 @@ class WorkflowHandle:
         """Wait for the workflow to finish; its return value, or its error raised. A cancelled
         workflow raises DBOSAwaitedWorkflowCancelledError. Inside a workflow the result is
         recorded (``DBOS.getResult``), so a replay does not wait again."""
-        return _run_plan(_launched().await_plan(self.workflow_id, self._return_type))
+        return _run_plan(_launched().get_result_plan(self.workflow_id, self._return_type))
 
     def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
@@ -2202,6 +2857,104 @@ class DBOS:
         """Sleep durably: the wake-up time is recorded, so a workflow killed mid-sleep and
         restarted wakes at the original time. Only in a workflow, not in a step."""
         _run_plan(_launched().sleep_plan(seconds))
+
+    @classmethod
+    def send(cls, destination_id: str, message: Any, topic: str | None = None, *,
+             idempotency_key: str | None = None) -> None:
+        """Send a message to a workflow, for its ``DBOS.recv(topic)``. From a workflow the send
+        is recorded and happens once, even across a crash; elsewhere an ``idempotency_key``
+        makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
+        no such workflow."""
+        _launched().send(destination_id, message, topic, idempotency_key)
+
+    @classmethod
+    def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
+        """Receive the oldest message of ``topic`` sent to this workflow, waiting up to
+        ``timeout_seconds`` (None on timeout). Only in a workflow, not in a step. A message is
+        consumed exactly once, even across a crash."""
+        return _run_plan(_launched().recv_plan(topic, timeout_seconds))
+
+    @classmethod
+    def set_event(cls, key: str, value: Any) -> None:
+        """Publish ``value`` under ``key`` for this workflow (the latest value wins); others
+        read it with ``DBOS.get_event``. In a workflow or a step."""
+        _launched().set_event(key, value)
+
+    @classmethod
+    def get_event(cls, workflow_id: str, key: str, timeout_seconds: float | None = 60) -> Any:
+        """The value a workflow published under ``key``, waiting up to ``timeout_seconds`` for
+        it (None on timeout). Inside a workflow the value read is recorded."""
+        return _run_plan(_launched().get_event_plan(workflow_id, key, timeout_seconds))
+
+    @classmethod
+    def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
+        """Every key a workflow published, with its latest value."""
+        return _launched().get_all_events(workflow_id)
+
+    @classmethod
+    def write_stream(cls, key: str, value: Any) -> None:
+        """Append ``value`` to this workflow's stream ``key``; readers get values in order."""
+        _launched().write_stream(key, value)
+
+    @classmethod
+    def close_stream(cls, key: str) -> None:
+        """Close this workflow's stream ``key``: its readers stop after the last value."""
+        _launched().write_stream(key, None, close=True)
+
+    @classmethod
+    def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
+        the stream is closed or the workflow has finished."""
+        executor = _launched()
+        offset = 0
+        while True:
+            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset))
+            if value is _STREAM_END:
+                return
+            yield decode_value(value)
+            offset += 1
+
+    # -- managing workflows --
+
+    @classmethod
+    def cancel_workflow(cls, workflow_id: str, *, cancel_children: bool = False) -> None:
+        """Cancel a workflow that has not finished: it becomes CANCELLED and stops at its next
+        durable operation (nothing more is recorded); awaiting it raises
+        DBOSAwaitedWorkflowCancelledError. ``DBOS.resume_workflow`` continues it."""
+        _launched().cancel([workflow_id], cancel_children)
+
+    @classmethod
+    def resume_workflow(cls, workflow_id: str) -> WorkflowHandle:
+        """Continue a cancelled or dead-lettered workflow from its last completed step (its
+        recovery attempts and deadline are reset). A finished workflow is left as it is."""
+        _launched().resume(workflow_id)
+        return cls.retrieve_workflow(workflow_id)
+
+    @classmethod
+    def fork_workflow(cls, workflow_id: str, start_step: int, *,
+                      application_version: str | None = None) -> WorkflowHandle:
+        """Start a new workflow (id from SetWorkflowID, or new) with the original's inputs; the
+        outcomes recorded before operation ``start_step`` are reused, the rest runs again."""
+        new_id = _launched().fork(workflow_id, start_step, application_version)
+        return cls.retrieve_workflow(new_id)
+
+    @classmethod
+    def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
+        """Delete a workflow from the journal, with its operations, messages, events and
+        streams (and its descendants' with ``delete_children``)."""
+        _launched().delete(workflow_id, delete_children)
+
+    @classmethod
+    def patch(cls, patch_name: str) -> bool:
+        """True if this workflow runs the patched code: it started after the patch, or had not
+        reached this point when the patch was deployed. Old workflows get False."""
+        return _launched().patch(patch_name, deprecated=False)
+
+    @classmethod
+    def deprecate_patch(cls, patch_name: str) -> bool:
+        """Replaces ``DBOS.patch(name)`` once no workflow needs the old path: always True,
+        and still replays workflows that recorded the patch."""
+        return _launched().patch(patch_name, deprecated=True)
 
     # -- where the code runs --
 

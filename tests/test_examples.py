@@ -12,19 +12,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 
 
-def run_example(name, tmp_path, timeout=60):
+def run_example(name, tmp_path, *args, timeout=60):
     """Run a copy of the example in tmp_path, so its journal lands there."""
     script = tmp_path / name
     if not script.exists():
         shutil.copy(os.path.join(EXAMPLES, name), script)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def test_every_example_is_tested():
     """A new example needs a test here; this list is the examples this file runs."""
-    tested = {"01_hello.py", "02_retries.py", "03_crash_and_resume.py"}
+    tested = {"01_hello.py", "02_retries.py", "03_crash_and_resume.py", "04_approval.py",
+              "05_progress.py", "06_cancel_resume_fork.py"}
     assert {n for n in os.listdir(EXAMPLES) if n.endswith(".py")} == tested
 
 
@@ -59,3 +60,31 @@ def test_crash_and_resume(tmp_path):
     third = run_example("03_crash_and_resume.py", tmp_path)
     assert third.returncode == 0 and "running" not in third.stdout
     assert third.stdout.count("replayed from journal") == 5
+
+
+def test_approval(tmp_path):
+    result = run_example("04_approval.py", tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "waiting for approval" in result.stdout
+    assert "Decision: approved by" in result.stdout
+    again = run_example("04_approval.py", tmp_path)  # the recorded decision, no new wait
+    assert again.returncode == 0 and "Decision: approved by" in again.stdout
+    assert "waiting for approval" not in again.stdout
+
+
+def test_progress(tmp_path):
+    result = run_example("05_progress.py", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for i in range(5):
+        assert f"[watcher] photo{i}.jpg resized" in result.stdout
+    assert "[watcher] stream closed" in result.stdout and "Resized 5 images" in result.stdout
+
+
+def test_cancel_resume_fork(tmp_path):
+    result = run_example("06_cancel_resume_fork.py", tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "status: CANCELLED" in out and "forked from: pipeline-1" in out
+    assert out.count("running stage 1") == 1
+    assert out.count("running stage 2") == 2  # interrupted by the cancel, run again on resume
+    assert out.count("running stage 3") == 2  # once on resume, once in the fork
