@@ -827,6 +827,12 @@ _SQL_CLAIM_ORPHANS = (
     " AND name IN (SELECT value FROM json_each(?4))"
     " RETURNING " + _WORKFLOW_COLUMNS
 )
+# Workflows this process is running, released by a process that wrongly judged it dead (its
+# lease ran out while it was suspended), are taken back without counting a recovery.
+_SQL_READOPT_RUNNING = (
+    "UPDATE workflow_status SET owner = ?1 WHERE status = 'PENDING' AND owner IS NULL"
+    " AND workflow_id IN (SELECT value FROM json_each(?2))"
+)
 _SQL_LIST_UNCLAIMABLE = (
     "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE status = 'PENDING'"
     " AND owner IS NULL AND name NOT IN (SELECT value FROM json_each(?))"
@@ -1079,12 +1085,15 @@ class Journal:
             ).fetchall()
         return WorkflowRecord(*rows[0]) if rows else None
 
-    def claim_orphans(self, owner: str, executor_id: str, names: list[str]
-                      ) -> list[WorkflowRecord]:
-        """Release the workflows of processes that are gone, then claim every PENDING workflow
-        owned by nobody whose function is in ``names``."""
+    def claim_orphans(self, owner: str, executor_id: str, names: list[str],
+                      running: list[str]) -> list[WorkflowRecord]:
+        """Release the workflows of processes that are gone, take back the ones ``owner`` is
+        still ``running``, then claim every PENDING workflow owned by nobody whose function is
+        in ``names``."""
         with self._write() as conn:
             conn.execute(_SQL_RELEASE_ORPHANS)
+            if running:
+                conn.execute(_SQL_READOPT_RUNNING, (owner, _encoder.encode(running).decode()))
             rows = conn.execute(
                 _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _encoder.encode(names).decode())
             ).fetchall()
@@ -1767,8 +1776,10 @@ class _Executor:
             logger.info("Processes %s are gone; recovering their workflows.", dead)
             journal.remove_processes(dead)
         resumed = []
+        with self._active_lock:
+            running = sorted(self._active)
         for workflow in journal.claim_orphans(self.process_id, self.executor_id,
-                                              sorted(_workflows)):
+                                              sorted(_workflows), running):
             if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
                 error = MaxRecoveryAttemptsExceededError(
                     workflow.workflow_id, workflow.max_recovery_attempts)

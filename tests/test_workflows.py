@@ -317,3 +317,39 @@ def test_unregistered_workflow_is_reported_and_left_for_another_process(dbos, co
     DBOS(config=config)
     DBOS.launch()
     assert DBOS.retrieve_workflow("u").get_result() == 7
+
+
+def test_a_process_judged_dead_takes_back_its_running_workflows(dbos, journal_path,
+                                                                monkeypatch):
+    """Another host's process may release this process's workflows after its lease ran out
+    (say it was suspended). On its next heartbeat this process takes back what it is still
+    running, without running it a second time."""
+    import sqlite3
+
+    import dbos_lite
+
+    monkeypatch.setattr(dbos_lite, "HEARTBEAT_SEC", 0.2)
+    runs = []
+
+    @DBOS.step()
+    def slow(k: int) -> int:
+        runs.append(k)
+        time.sleep(1.0 if k == 1 else 0)
+        return k
+
+    @DBOS.workflow()
+    def work() -> int:
+        return slow(1) + slow(2)
+
+    DBOS.launch()
+    with SetWorkflowID("w"):
+        handle = DBOS.start_workflow(work)
+    time.sleep(0.3)
+    other = sqlite3.connect(journal_path, timeout=10)
+    other.execute("DELETE FROM processes")
+    other.execute("UPDATE workflow_status SET owner = NULL WHERE status = 'PENDING'")
+    other.commit()
+    other.close()
+    assert handle.get_result() == 3
+    assert runs == [1, 2]
+    assert handle.get_status().recovery_attempts == 1
