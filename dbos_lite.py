@@ -48,6 +48,7 @@ __all__ = [
     "SetWorkflowTimeout",
     # Public records
     "WorkflowHandle",
+    "WorkflowHandleAsync",
     "WorkflowStatus",
     "WorkflowStatusString",
     "StepInfo",
@@ -1453,6 +1454,7 @@ class _Function:
     def __init__(self, func: Callable, name: str):
         self.func = func
         self.name = name
+        self.is_async = inspect.iscoroutinefunction(func)
         hints = _annotations(func)
         self.return_type = hints.get("return", Any)
         try:
@@ -1560,15 +1562,27 @@ class _Call:
 
 
 class _Watch:
-    """A waiter's doorbell: rung by whoever commits what the waiter may be waiting for."""
+    """A waiter's doorbell: rung (from any thread) by whoever commits what the waiter may be
+    waiting for. A thread waits on ``event``; a coroutine on a future of its event loop."""
 
-    __slots__ = ("event",)
+    __slots__ = ("event", "loop", "future")
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.loop: Any = None
+        self.future: Any = None
 
     def ring(self) -> None:
         self.event.set()
+        loop, future = self.loop, self.future
+        if future is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: Any) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class _Wait:
@@ -1614,6 +1628,58 @@ def _run_effect(effect: _Call | _Wait) -> Any:
     effect.watch.event.wait(seconds)
     effect.watch.event.clear()
     return None
+
+
+async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
+    """Drive a plan on the running event loop: coroutines are awaited, sync user code runs in
+    a worker thread, and waits never block the loop."""
+    value: Any = None
+    failed = False
+    while True:
+        try:
+            effect = plan.throw(value) if failed else plan.send(value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            value, failed = await _run_effect_async(effect), False
+        except BaseException as exc:
+            value, failed = exc, True
+
+
+async def _run_effect_async(effect: _Call | _Wait) -> Any:
+    import asyncio
+
+    if isinstance(effect, _Call):
+        func, args, kwargs = effect.func, effect.args, effect.kwargs
+        if inspect.iscoroutinefunction(func):
+            return await func(*args, **kwargs)
+        context = contextvars.copy_context()  # the thread sees the step's context
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(context.run, func, *args, **kwargs))
+        return await result if inspect.isawaitable(result) else result
+    loop = asyncio.get_running_loop()
+    watch = effect.watch
+    watch.future, watch.loop = loop.create_future(), loop
+    try:
+        if not watch.event.is_set():
+            seconds = _MAX_WAIT_SEC if effect.seconds is None else min(effect.seconds,
+                                                                        _MAX_WAIT_SEC)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(watch.future, seconds)
+    finally:
+        watch.future = watch.loop = None
+        watch.event.clear()
+    return None
+
+
+def _refuse_running_loop(name: str) -> None:
+    """Sync calls that wait would block an event loop: DBOS Transact refuses them there."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        raise RuntimeError(
+            f"DBOS.{name}() was called while an event loop is running. "
+            f"Use await DBOS.{name}_async(...) instead."
+        )
 
 
 def _outcome(output: str | None, error: str | None, return_type: Any) -> Any:
@@ -1723,6 +1789,7 @@ class _Executor:
         self._active_lock = threading.Lock()
         self._active: set[str] = set()  # workflows whose body runs in this process
         self._deadlines: list[tuple[int, str]] = []  # heap of (deadline ms, workflow id)
+        self._tasks: set[Any] = set()  # async workflows started on the caller's event loop
 
     # -- lifecycle --
 
@@ -1854,10 +1921,37 @@ class _Executor:
         context = contextvars.Context()
         self._pool.submit(context.run, self._run_in_background, workflow_function, workflow)
 
+    def submit_task(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord
+                    ) -> None:
+        """Run a claimed async workflow's body as a task of the running event loop."""
+        import asyncio
+
+        with self._active_lock:
+            self._active.add(workflow.workflow_id)
+        context = contextvars.Context()
+        task = context.run(asyncio.get_running_loop().create_task,
+                           self._run_in_background_async(workflow_function, workflow))
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
     def _run_in_background(self, workflow_function: _WorkflowFunction,
                            workflow: WorkflowRecord) -> None:
+        if workflow_function.is_async:
+            import asyncio
+
+            asyncio.run(self._run_in_background_async(workflow_function, workflow))
+            return
         try:
             _run_plan(self.body_plan(workflow_function, workflow))
+        except _OwnershipLost as exc:
+            logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
+        except BaseException:
+            pass  # the outcome is in the journal, for whoever awaits the workflow
+
+    async def _run_in_background_async(self, workflow_function: _WorkflowFunction,
+                                       workflow: WorkflowRecord) -> None:
+        try:
+            await _run_plan_async(self.body_plan(workflow_function, workflow))
         except _OwnershipLost as exc:
             logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
         except BaseException:
@@ -2105,8 +2199,10 @@ class _Executor:
             try:
                 value = yield _Call(step.func, args, kwargs)
             except Exception as exc:
-                if not step.retries_allowed or (
-                        step.should_retry is not None and not step.should_retry(exc)):
+                retry = step.retries_allowed
+                if retry and step.should_retry is not None:
+                    retry = (yield _Call(step.should_retry, (exc,), {})) is not False
+                if not retry:
                     failure = exc
                     break
                 errors.append(exc)
@@ -2172,8 +2268,8 @@ class _Executor:
         return _workflow_result(workflow, workflow_function.return_type)
 
     def start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
-        """``DBOS.start_workflow``: record the start here, run the body on the thread pool.
-        Inside a workflow the start is operation N of the parent."""
+        """``DBOS.start_workflow``: record the start here; the caller runs the body in the
+        background if ``run``. Inside a workflow the start is operation N of the parent."""
         parent = _current_workflow.get()
         function_id = recorded = None
         if parent is not None and _current_step.get() is None:
@@ -2181,10 +2277,7 @@ class _Executor:
             recorded = self._replayed(parent, function_id, workflow_function.name)
         else:
             parent = None
-        start = self.start(workflow_function, args, kwargs, parent, function_id, recorded)
-        if start.run:
-            self.submit(workflow_function, start.workflow)
-        return start.workflow.workflow_id
+        return self.start(workflow_function, args, kwargs, parent, function_id, recorded)
         yield  # a plan, though it needs no effect
 
     def get_result_plan(self, workflow_id: str, return_type: Any):
@@ -2503,6 +2596,7 @@ class WorkflowHandle:
         """Wait for the workflow to finish; its return value, or its error raised. A cancelled
         workflow raises DBOSAwaitedWorkflowCancelledError. Inside a workflow the result is
         recorded (``DBOS.getResult``), so a replay does not wait again."""
+        _refuse_running_loop("get_result")
         return _run_plan(_launched().get_result_plan(self.workflow_id, self._return_type))
 
     def get_status(self) -> WorkflowStatus:
@@ -2514,6 +2608,28 @@ class WorkflowHandle:
 
     def __repr__(self) -> str:
         return f"WorkflowHandle({self.workflow_id!r})"
+
+
+class WorkflowHandleAsync:
+    """A started workflow, for async code: the same as WorkflowHandle with awaitables."""
+
+    def __init__(self, workflow_id: str, return_type: Any = Any):
+        self.workflow_id = workflow_id
+        self._return_type = return_type
+
+    def get_workflow_id(self) -> str:
+        return self.workflow_id
+
+    async def get_result(self, *, polling_interval_sec: float | None = None) -> Any:
+        """Wait (without blocking the event loop) for the workflow's result or error."""
+        return await _run_plan_async(
+            _launched().get_result_plan(self.workflow_id, self._return_type))
+
+    async def get_status(self) -> WorkflowStatus:
+        return WorkflowHandle(self.workflow_id).get_status()
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandleAsync({self.workflow_id!r})"
 
 
 # ==== The DBOS facade ====
@@ -2742,8 +2858,14 @@ class DBOS:
                           max_recovery_attempts: int | None = _DEFAULT_MAX_RECOVERY_ATTEMPTS
                           ) -> Callable:
         """``@DBOS.workflow()`` as a call: register ``func`` and return the wrapped function."""
-        _refuse_async(func, "workflow")
         workflow = _register_workflow(func, name, max_recovery_attempts)
+        if workflow.is_async:
+            @functools.wraps(func)
+            async def run_workflow_async(*args: Any, **kwargs: Any) -> Any:
+                return await _run_plan_async(_launched().call_plan(workflow, args, kwargs))
+
+            run_workflow_async._dbos_lite_workflow = workflow  # type: ignore[attr-defined]
+            return run_workflow_async
 
         @functools.wraps(func)
         def run_workflow(*args: Any, **kwargs: Any) -> Any:
@@ -2773,8 +2895,15 @@ class DBOS:
     @classmethod
     def register_step(cls, func: Callable, **options: Any) -> Callable:
         """``@DBOS.step(**options)`` as a call: returns the wrapped function."""
-        _refuse_async(func, "step")
         step = _StepFunction(func, typing.cast(StepOptions, options))
+        if step.is_async:
+            @functools.wraps(func)
+            async def run_step_async(*args: Any, **kwargs: Any) -> Any:
+                if _current_workflow.get() is None or _current_step.get() is not None:
+                    return await func(*args, **kwargs)
+                return await _run_plan_async(_launched().step_plan(step, args, kwargs))
+
+            return run_step_async
 
         @functools.wraps(func)
         def run_step(*args: Any, **kwargs: Any) -> Any:
@@ -2794,6 +2923,16 @@ class DBOS:
         step = _StepFunction(func, options or {})
         return _run_plan(_launched().step_plan(step, args, kwargs))
 
+    @classmethod
+    async def run_step_async(cls, options: StepOptions | None, func: Callable, *args: Any,
+                             **kwargs: Any) -> Any:
+        """``run_step`` for async code: a coroutine function is awaited, a sync function runs
+        in a worker thread so that it never blocks the event loop."""
+        step = _StepFunction(func, options or {})
+        if _current_workflow.get() is None or _current_step.get() is not None:
+            return await _run_plan_async(_plain_call_plan(step, args, kwargs))
+        return await _run_plan_async(_launched().step_plan(step, args, kwargs))
+
     # -- starting and inspecting workflows --
 
     @classmethod
@@ -2802,8 +2941,25 @@ class DBOS:
         recorded before this returns; a conflicting id raises here."""
         workflow = _workflow_of(func)
         executor = _launched()
-        workflow_id = _run_plan(executor.start_plan(workflow, args, kwargs))
-        return WorkflowHandle(workflow_id, workflow.return_type)
+        start = _run_plan(executor.start_plan(workflow, args, kwargs))
+        if start.run:
+            executor.submit(workflow, start.workflow)
+        return WorkflowHandle(start.workflow.workflow_id, workflow.return_type)
+
+    @classmethod
+    async def start_workflow_async(cls, func: Callable, *args: Any, **kwargs: Any
+                                   ) -> WorkflowHandleAsync:
+        """``start_workflow`` for async code: an async workflow runs as a task of the running
+        event loop, a sync one on the thread pool."""
+        workflow = _workflow_of(func)
+        executor = _launched()
+        start = _run_plan(executor.start_plan(workflow, args, kwargs))
+        if start.run:
+            if workflow.is_async:
+                executor.submit_task(workflow, start.workflow)
+            else:
+                executor.submit(workflow, start.workflow)
+        return WorkflowHandleAsync(start.workflow.workflow_id, workflow.return_type)
 
     @classmethod
     def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True
@@ -2867,7 +3023,13 @@ class DBOS:
     def sleep(cls, seconds: float) -> None:
         """Sleep durably: the wake-up time is recorded, so a workflow killed mid-sleep and
         restarted wakes at the original time. Only in a workflow, not in a step."""
+        _refuse_running_loop("sleep")
         _run_plan(_launched().sleep_plan(seconds))
+
+    @classmethod
+    async def sleep_async(cls, seconds: float) -> None:
+        """``DBOS.sleep`` for async workflows."""
+        await _run_plan_async(_launched().sleep_plan(seconds))
 
     @classmethod
     def send(cls, destination_id: str, message: Any, topic: str | None = None, *,
@@ -2883,7 +3045,20 @@ class DBOS:
         """Receive the oldest message of ``topic`` sent to this workflow, waiting up to
         ``timeout_seconds`` (None on timeout). Only in a workflow, not in a step. A message is
         consumed exactly once, even across a crash."""
+        _refuse_running_loop("recv")
         return _run_plan(_launched().recv_plan(topic, timeout_seconds))
+
+    @classmethod
+    async def recv_async(cls, topic: str | None = None,
+                         timeout_seconds: float | None = 60) -> Any:
+        """``DBOS.recv`` for async workflows."""
+        return await _run_plan_async(_launched().recv_plan(topic, timeout_seconds))
+
+    @classmethod
+    async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
+                         idempotency_key: str | None = None) -> None:
+        """``DBOS.send`` for async code (one short journal transaction)."""
+        cls.send(destination_id, message, topic, idempotency_key=idempotency_key)
 
     @classmethod
     def set_event(cls, key: str, value: Any) -> None:
@@ -2895,7 +3070,25 @@ class DBOS:
     def get_event(cls, workflow_id: str, key: str, timeout_seconds: float | None = 60) -> Any:
         """The value a workflow published under ``key``, waiting up to ``timeout_seconds`` for
         it (None on timeout). Inside a workflow the value read is recorded."""
+        _refuse_running_loop("get_event")
         return _run_plan(_launched().get_event_plan(workflow_id, key, timeout_seconds))
+
+    @classmethod
+    async def get_event_async(cls, workflow_id: str, key: str,
+                              timeout_seconds: float | None = 60) -> Any:
+        """``DBOS.get_event`` for async code."""
+        return await _run_plan_async(
+            _launched().get_event_plan(workflow_id, key, timeout_seconds))
+
+    @classmethod
+    async def set_event_async(cls, key: str, value: Any) -> None:
+        """``DBOS.set_event`` for async code."""
+        cls.set_event(key, value)
+
+    @classmethod
+    async def get_all_events_async(cls, workflow_id: str) -> dict[str, Any]:
+        """``DBOS.get_all_events`` for async code."""
+        return cls.get_all_events(workflow_id)
 
     @classmethod
     def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
@@ -2916,6 +3109,7 @@ class DBOS:
     def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
         """Yield the values of a workflow's stream in order, waiting for new ones; ends when
         the stream is closed or the workflow has finished."""
+        _refuse_running_loop("read_stream")
         executor = _launched()
         offset = 0
         while True:
@@ -2924,6 +3118,28 @@ class DBOS:
                 return
             yield decode_value(value)
             offset += 1
+
+    @classmethod
+    async def read_stream_async(cls, workflow_id: str, key: str) -> typing.AsyncIterator[Any]:
+        """``DBOS.read_stream`` for async code: an async generator."""
+        executor = _launched()
+        offset = 0
+        while True:
+            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset))
+            if value is _STREAM_END:
+                return
+            yield decode_value(value)
+            offset += 1
+
+    @classmethod
+    async def write_stream_async(cls, key: str, value: Any) -> None:
+        """``DBOS.write_stream`` for async code."""
+        cls.write_stream(key, value)
+
+    @classmethod
+    async def close_stream_async(cls, key: str) -> None:
+        """``DBOS.close_stream`` for async code."""
+        cls.close_stream(key)
 
     # -- managing workflows --
 
@@ -2956,10 +3172,66 @@ class DBOS:
         _launched().delete(workflow_id, delete_children)
 
     @classmethod
+    async def cancel_workflow_async(cls, workflow_id: str, *,
+                                    cancel_children: bool = False) -> None:
+        """``DBOS.cancel_workflow`` for async code."""
+        cls.cancel_workflow(workflow_id, cancel_children=cancel_children)
+
+    @classmethod
+    async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
+        """``DBOS.resume_workflow`` for async code."""
+        return _async_handle(cls.resume_workflow(workflow_id))
+
+    @classmethod
+    async def fork_workflow_async(cls, workflow_id: str, start_step: int, *,
+                                  application_version: str | None = None
+                                  ) -> WorkflowHandleAsync:
+        """``DBOS.fork_workflow`` for async code."""
+        return _async_handle(cls.fork_workflow(workflow_id, start_step,
+                                               application_version=application_version))
+
+    @classmethod
+    async def delete_workflow_async(cls, workflow_id: str, *,
+                                    delete_children: bool = False) -> None:
+        """``DBOS.delete_workflow`` for async code."""
+        cls.delete_workflow(workflow_id, delete_children=delete_children)
+
+    @classmethod
+    async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
+                                      ) -> WorkflowHandleAsync:
+        """``DBOS.retrieve_workflow`` for async code."""
+        return _async_handle(cls.retrieve_workflow(workflow_id, existing_workflow))
+
+    @classmethod
+    async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
+        """``DBOS.get_workflow_status`` for async code."""
+        return cls.get_workflow_status(workflow_id)
+
+    @classmethod
+    async def list_workflows_async(cls, **filters: Any) -> list[WorkflowStatus]:
+        """``DBOS.list_workflows`` for async code."""
+        return cls.list_workflows(**filters)
+
+    @classmethod
+    async def list_workflow_steps_async(cls, workflow_id: str) -> list[StepInfo]:
+        """``DBOS.list_workflow_steps`` for async code."""
+        return cls.list_workflow_steps(workflow_id)
+
+    @classmethod
     def patch(cls, patch_name: str) -> bool:
         """True if this workflow runs the patched code: it started after the patch, or had not
         reached this point when the patch was deployed. Old workflows get False."""
         return _launched().patch(patch_name, deprecated=False)
+
+    @classmethod
+    async def patch_async(cls, patch_name: str) -> bool:
+        """``DBOS.patch`` for async workflows."""
+        return cls.patch(patch_name)
+
+    @classmethod
+    async def deprecate_patch_async(cls, patch_name: str) -> bool:
+        """``DBOS.deprecate_patch`` for async workflows."""
+        return cls.deprecate_patch(patch_name)
 
     @classmethod
     def deprecate_patch(cls, patch_name: str) -> bool:
@@ -3002,12 +3274,13 @@ class DBOS:
         return _dbos._executor.application_version if _dbos is not None else None
 
 
-def _refuse_async(func: Callable, kind: str) -> None:
-    if inspect.iscoroutinefunction(func):
-        raise DBOSException(
-            f"{_qualname(func)} is an async function; this version of dbos_lite runs sync "
-            f"{kind}s only. Make it a plain def."
-        )
+def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
+    return WorkflowHandleAsync(handle.workflow_id, handle._return_type)
+
+
+def _plain_call_plan(step: _StepFunction, args: tuple, kwargs: dict):
+    """A plan that only calls the step's function (outside a workflow)."""
+    return (yield _Call(step.func, args, kwargs))
 
 
 def _workflow_of(func: Callable) -> _WorkflowFunction:

@@ -25,7 +25,7 @@ def run_example(name, tmp_path, *args, timeout=60):
 def test_every_example_is_tested():
     """A new example needs a test here; this list is the examples this file runs."""
     tested = {"01_hello.py", "02_retries.py", "03_crash_and_resume.py", "04_approval.py",
-              "05_progress.py", "06_cancel_resume_fork.py"}
+              "05_progress.py", "06_cancel_resume_fork.py", "07_async_fanout.py"}
     assert {n for n in os.listdir(EXAMPLES) if n.endswith(".py")} == tested
 
 
@@ -88,3 +88,14 @@ def test_cancel_resume_fork(tmp_path):
     assert out.count("running stage 1") == 1
     assert out.count("running stage 2") == 2  # interrupted by the cancel, run again on resume
     assert out.count("running stage 3") == 2  # once on resume, once in the fork
+
+
+def test_async_fanout_killed_and_resumed(tmp_path):
+    first = run_example("07_async_fanout.py", tmp_path)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    assert first.stdout.count("fetching") == 4
+    second = run_example("07_async_fanout.py", tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "Total items: 220" in second.stdout
+    assert "fetching users" not in second.stdout and "fetching orders" not in second.stdout
+    assert "replayed from the journal: ['users', 'orders']" in second.stdout

@@ -1,0 +1,299 @@
+"""asyncio parity: async workflows and steps with the same guarantees as sync ones."""
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from dbos_lite import (
+    DBOS,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSMaxStepRetriesExceeded,
+    SetWorkflowID,
+    SetWorkflowTimeout,
+    WorkflowHandleAsync,
+)
+
+
+def test_importing_dbos_lite_does_not_import_asyncio():
+    code = "import sys, dbos_lite; print('asyncio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=sys.path[0])
+    assert out.stdout.strip() == "False"
+
+
+def test_async_workflow_and_steps_record_and_replay(dbos):
+    calls = []
+
+    @DBOS.step()
+    async def fetch(name: str) -> tuple[str, int]:
+        calls.append(name)
+        await asyncio.sleep(0.01)
+        return (name, len(name))
+
+    @DBOS.workflow()
+    async def job(names: list[str]) -> list[tuple[str, int]]:
+        return [await fetch(n) for n in names]
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("job"):
+            first = await job(["a", "bb"])
+        with SetWorkflowID("job"):
+            again = await job(["a", "bb"])
+        return first, again
+
+    first, again = asyncio.run(main())
+    assert first == again == [("a", 1), ("bb", 2)]
+    assert calls == ["a", "bb"]
+
+
+def test_gather_assigns_ids_in_call_order(dbos):
+    @DBOS.step()
+    async def fetch(i: int) -> int:
+        await asyncio.sleep(0.02 * (5 - i))  # finish in reverse order
+        return i
+
+    @DBOS.workflow()
+    async def fanout() -> list[int]:
+        return list(await asyncio.gather(*[fetch(i) for i in range(5)]))
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("f"):
+            return await fanout()
+
+    assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+    steps = DBOS.list_workflow_steps("f")
+    assert [(s["function_id"], s["output"]) for s in steps] == [(i + 1, i) for i in range(5)]
+
+
+def test_gather_over_child_workflows(dbos):
+    @DBOS.workflow()
+    async def child(i: int) -> int:
+        await DBOS.sleep_async(0.01 * (3 - i))
+        return i * 10
+
+    @DBOS.workflow()
+    async def parent() -> list[int]:
+        return list(await asyncio.gather(child(0), child(1), child(2)))
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("p"):
+            return await parent()
+
+    assert asyncio.run(main()) == [0, 10, 20]
+    names = [(s["function_id"], s["function_name"], s["child_workflow_id"])
+             for s in DBOS.list_workflow_steps("p")]
+    assert [n for n in names if n[1] != "DBOS.getResult"] == [
+        (1, child.__qualname__, "p-1"), (3, child.__qualname__, "p-3"),
+        (5, child.__qualname__, "p-5")]
+
+
+def test_sync_code_runs_off_the_event_loop(dbos):
+    threads = []
+
+    def blocking(x: int) -> int:
+        threads.append(threading.get_ident())
+        time.sleep(0.2)
+        return x * 2
+
+    @DBOS.workflow()
+    async def job() -> int:
+        return await DBOS.run_step_async({"name": "blocking"}, blocking, 21)
+
+    async def main():
+        DBOS.launch()
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        result = await job()
+        task.cancel()
+        return result, threading.get_ident(), ticks
+
+    result, loop_thread, ticks = asyncio.run(main())
+    assert result == 42
+    assert threads and threads[0] != loop_thread
+    assert ticks >= 5  # the loop kept running while the step blocked its worker thread
+
+
+def test_retries_back_off_without_blocking_the_loop(dbos):
+    attempts = []
+
+    @DBOS.step(retries_allowed=True, max_attempts=3, interval_seconds=0.1, backoff_rate=2)
+    async def flaky() -> str:
+        attempts.append(time.monotonic())
+        raise ConnectionError("down")
+
+    @DBOS.workflow()
+    async def job() -> str:
+        return await flaky()
+
+    async def main():
+        DBOS.launch()
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        with pytest.raises(DBOSMaxStepRetriesExceeded):
+            await job()
+        task.cancel()
+        return ticks
+
+    ticks = asyncio.run(main())
+    assert len(attempts) == 3
+    assert attempts[1] - attempts[0] >= 0.09 and attempts[2] - attempts[1] >= 0.18
+    assert ticks >= 15
+
+
+def test_async_twins_of_coordination(dbos):
+    @DBOS.workflow()
+    async def worker() -> list:
+        await DBOS.set_event_async("state", "ready")
+        message = await DBOS.recv_async("work", timeout_seconds=5)
+        await DBOS.write_stream_async("out", message)
+        await DBOS.close_stream_async("out")
+        return [message, await DBOS.get_all_events_async(DBOS.workflow_id)]
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("w"):
+            handle = await DBOS.start_workflow_async(worker)
+        assert isinstance(handle, WorkflowHandleAsync)
+        assert await DBOS.get_event_async("w", "state", timeout_seconds=5) == "ready"
+        await DBOS.send_async("w", "job-1", "work")
+        streamed = [v async for v in DBOS.read_stream_async("w", "out")]
+        result = await handle.get_result()
+        status = await handle.get_status()
+        retrieved = await (await DBOS.retrieve_workflow_async("w")).get_result()
+        return streamed, result, status.status, retrieved
+
+    streamed, result, status, retrieved = asyncio.run(main())
+    assert streamed == ["job-1"]
+    assert result == retrieved == ["job-1", {"state": "ready"}]
+    assert status == "SUCCESS"
+
+
+@pytest.mark.parametrize("call", ["recv", "sleep", "get_event", "get_result"])
+def test_sync_waits_on_a_running_loop_name_the_async_variant(dbos, call):
+    @DBOS.workflow()
+    def quick() -> int:
+        return 1
+
+    async def main():
+        DBOS.launch()
+        with pytest.raises(RuntimeError, match=f"{call}_async"):
+            if call == "recv":
+                DBOS.recv()
+            elif call == "sleep":
+                DBOS.sleep(1)
+            elif call == "get_event":
+                DBOS.get_event("x", "y")
+            else:
+                (await DBOS.start_workflow_async(quick))  # noqa: B018
+                DBOS.retrieve_workflow(DBOS.list_workflows()[0].workflow_id).get_result()
+
+    asyncio.run(main())
+
+
+def test_async_cancel_and_timeout(dbos):
+    @DBOS.workflow()
+    async def endless() -> None:
+        while True:
+            await DBOS.sleep_async(0.05)
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowTimeout(0.3):
+            timed = await DBOS.start_workflow_async(endless)
+        cancelled = await DBOS.start_workflow_async(endless)
+        await asyncio.sleep(0.1)
+        await DBOS.cancel_workflow_async(cancelled.workflow_id)
+        outcomes = []
+        for handle in (timed, cancelled):
+            try:
+                await handle.get_result()
+            except DBOSAwaitedWorkflowCancelledError:
+                outcomes.append((await handle.get_status()).status)
+        return outcomes
+
+    assert asyncio.run(main()) == ["CANCELLED", "CANCELLED"]
+
+
+def test_cancelling_the_awaiting_task_leaves_the_workflow_intact(dbos, config):
+    ran = []
+
+    @DBOS.step()
+    async def step(i: int) -> int:
+        ran.append(i)
+        await asyncio.sleep(0.3 if i == 2 else 0)
+        return i
+
+    @DBOS.workflow()
+    async def job() -> list[int]:
+        return [await step(1), await step(2), await step(3)]
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("j"):
+            task = asyncio.create_task(job())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    # Nothing half-written: step 1 recorded, step 2 not; the workflow is PENDING and resumable.
+    status = DBOS.get_workflow_status("j")
+    assert status.status == "PENDING"
+    assert [s["function_id"] for s in DBOS.list_workflow_steps("j")] == [1]
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()
+    assert DBOS.retrieve_workflow("j").get_result() == [1, 2, 3]
+    assert ran[0] == 1 and ran.count(1) == 1 and ran[-1] == 3
+
+
+def test_async_workflow_recovered_after_a_crash(dbos, config):
+    gate = threading.Event()
+    ran = []
+
+    @DBOS.step()
+    async def step(i: int) -> int:
+        ran.append(i)
+        if i == 2 and ran.count(2) == 1:
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 5)
+            raise SystemExit  # the process "dies" here: never recorded
+        return i
+
+    @DBOS.workflow()
+    async def job() -> list[int]:
+        return [await step(1), await step(2), await step(3)]
+
+    DBOS.launch()
+    with SetWorkflowID("r"):
+        DBOS.start_workflow(job)  # a sync caller: the async body runs on its own loop
+    deadline = time.monotonic() + 5
+    while ran != [1, 2] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    DBOS.destroy()
+    gate.set()
+    DBOS(config=config)
+    DBOS.launch()
+    assert DBOS.retrieve_workflow("r").get_result() == [1, 2, 3]
+    assert ran == [1, 2, 2, 3]
