@@ -495,13 +495,36 @@ def _decoder_for(annotation: Any) -> msgspec.json.Decoder:
 def encode_value(value: Any, what: str) -> str:
     """Encode a value for the journal; ``what`` names it in the error if it cannot be encoded."""
     try:
-        return _encoder.encode(value).decode()
+        encoded = _encoder.encode(value)
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
         raise TypeError(
             f"{what} cannot be recorded in the journal: {exc}. Use JSON-like values (str, int, "
             "float, bool, None, list, dict, tuple), dataclasses, msgspec Structs, datetime, "
             "UUID, Decimal, bytes or enums."
         ) from None
+    # JSON has no NaN or infinity: msgspec writes them as null. Only a value whose JSON holds
+    # a null can hide one, so only then is the value searched.
+    if b"null" in encoded and _has_non_finite_float(value):
+        raise TypeError(
+            f"{what} cannot be recorded in the journal: it contains NaN or an infinite float, "
+            "which JSON cannot represent. Return None, a string such as 'inf', or a Decimal."
+        )
+    return encoded.decode()
+
+
+def _has_non_finite_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_has_non_finite_float(v) for v in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_has_non_finite_float(v) for v in value)
+    if isinstance(value, msgspec.Struct):
+        return any(_has_non_finite_float(v) for v in msgspec.structs.astuple(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_has_non_finite_float(getattr(value, f.name))
+                   for f in dataclasses.fields(value))
+    return False
 
 
 def decode_value(text: str | None, annotation: Any = Any) -> Any:
@@ -743,6 +766,13 @@ _SQL_LOOKUP_OPERATION = (
     "   ON o.workflow_id = w.workflow_id AND o.function_id = ?2"
     " WHERE w.workflow_id = ?1"
 )
+_SQL_LAST_FUNCTION_ID = (
+    "SELECT coalesce(max(function_id), 0) FROM operation_outputs WHERE workflow_id = ?"
+)
+_SQL_NOT_RUNNING = (
+    "SELECT value FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM workflow_status"
+    " WHERE workflow_id = value AND status = 'PENDING' AND owner = ?2)"
+)
 _SQL_CANCEL_WORKFLOW = (
     "UPDATE workflow_status SET status = 'CANCELLED', owner = NULL, updated_at = ?"
     " WHERE workflow_id = ? AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')"
@@ -930,12 +960,17 @@ def _journal_path(url: str) -> str:
     return path
 
 
+_SQL_READ_HEADER = (
+    "SELECT (SELECT application_id FROM pragma_application_id),"
+    " (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)"
+)
+
+
 def _check_journal_header(conn: apsw.Connection, path: str) -> int:
     """The schema version of an existing file; refuses files that are not ours or are newer."""
     try:
-        application_id = conn.execute("PRAGMA application_id").fetchall()[0][0]
-        version = conn.execute("PRAGMA user_version").fetchall()[0][0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]
+        # One statement, so one snapshot: another process may be creating the journal.
+        application_id, version, tables = conn.execute(_SQL_READ_HEADER).fetchall()[0]
     except (apsw.NotADBError, apsw.CorruptError) as exc:
         raise DBOSInitializationError(
             f"{path} is not a SQLite database ({exc}); it was not modified. Point "
@@ -954,6 +989,19 @@ def _check_journal_header(conn: apsw.Connection, path: str) -> int:
             f"{SCHEMA_VERSION}); it was not modified. Upgrade dbos_lite to open it."
         )
     return version
+
+
+def _retry_while_busy(action: Callable[[], Any], timeout_sec: float) -> Any:
+    """Changing the journal mode does not wait on SQLite's busy handler: retry it for up to
+    the busy timeout while another process holds the file."""
+    deadline = time.monotonic() + timeout_sec
+    while True:
+        try:
+            return action()
+        except apsw.BusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 class Journal:
@@ -981,7 +1029,7 @@ class Journal:
         try:
             conn.set_busy_timeout(int(busy_timeout_sec * 1000))
             version = _check_journal_header(conn, path)
-            self._configure(conn, synchronous)
+            self._configure(conn, synchronous, busy_timeout_sec)
             if version < SCHEMA_VERSION:
                 self._migrate(conn)
         except BaseException:
@@ -990,10 +1038,11 @@ class Journal:
         self._conn = conn
 
     @staticmethod
-    def _configure(conn: apsw.Connection, synchronous: str) -> None:
+    def _configure(conn: apsw.Connection, synchronous: str, busy_timeout_sec: float) -> None:
         """WAL lets readers work while one process writes; synchronous decides what survives a
         power loss; foreign keys make deleting a workflow delete its operations."""
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
+        mode = _retry_while_busy(
+            lambda: conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0], busy_timeout_sec)
         if mode.lower() != "wal":
             raise DBOSInitializationError(
                 f"The journal could not be put in WAL mode (got {mode!r}); it must be on a local "
@@ -1008,11 +1057,12 @@ class Journal:
         try:
             # Re-read inside the write lock: another process may have migrated meanwhile.
             version = conn.execute("PRAGMA user_version").fetchall()[0][0]
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number]:
-                    conn.execute(statement)
-            conn.execute("PRAGMA application_id = " + str(APPLICATION_ID))
-            conn.execute("PRAGMA user_version = " + str(SCHEMA_VERSION))
+            if version < SCHEMA_VERSION:
+                for number in range(version, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[number]:
+                        conn.execute(statement)
+                conn.execute("PRAGMA application_id = " + str(APPLICATION_ID))
+                conn.execute("PRAGMA user_version = " + str(SCHEMA_VERSION))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -1140,6 +1190,15 @@ class Journal:
     def get_operation(self, workflow_id: str, function_id: int) -> OperationRecord | None:
         rows = self._read(_SQL_GET_OPERATION, (workflow_id, function_id))
         return OperationRecord(*rows[0]) if rows else None
+
+    def last_function_id(self, workflow_id: str) -> int:
+        return self._read(_SQL_LAST_FUNCTION_ID, (workflow_id,))[0][0]
+
+    def not_running(self, workflow_ids: list[str], owner: str) -> list[str]:
+        """Those of ``workflow_ids`` that ``owner`` may no longer run: cancelled, finished
+        elsewhere, deleted, or taken over by another process."""
+        rows = self._read(_SQL_NOT_RUNNING, (_encoder.encode(workflow_ids).decode(), owner))
+        return [row[0] for row in rows]
 
     def lookup_operation(self, workflow_id: str, function_id: int) -> OperationLookup:
         rows = self._read(_SQL_LOOKUP_OPERATION, (workflow_id, function_id))
@@ -1353,15 +1412,19 @@ def _process_is_alive(process: ProcessRecord, now_ms: int) -> bool:
 
 
 class _WorkflowContext:
-    """The workflow the current code runs in, the id of its last durable operation, and its
-    deadline (epoch ms, or None)."""
+    """The workflow the current code runs in, the id of its last durable operation, its
+    deadline (epoch ms, or None), and how far its journal needs replaying."""
 
-    __slots__ = ("workflow_id", "function_id", "deadline_ms")
+    __slots__ = ("workflow_id", "function_id", "deadline_ms", "recorded_until")
 
-    def __init__(self, workflow_id: str, deadline_ms: int | None = None):
+    def __init__(self, workflow_id: str, deadline_ms: int | None = None,
+                 recorded_until: int = 0):
         self.workflow_id = workflow_id
         self.function_id = 0
         self.deadline_ms = deadline_ms
+        # Operations past this id were not recorded when this execution began, and only this
+        # execution records into the workflow: it need not look them up in the journal.
+        self.recorded_until = recorded_until
 
     def next_function_id(self) -> int:
         self.function_id += 1
@@ -1719,6 +1782,7 @@ class _Start(msgspec.Struct, frozen=True):
 
     workflow: WorkflowRecord
     run: bool
+    fresh: bool = False  # created by this start: nothing recorded to replay
 
 
 # ==== Executor: steps, workflows, waiting and recovery ====
@@ -1790,6 +1854,10 @@ class _Executor:
         self._active: set[str] = set()  # workflows whose body runs in this process
         self._deadlines: list[tuple[int, str]] = []  # heap of (deadline ms, workflow id)
         self._tasks: set[Any] = set()  # async workflows started on the caller's event loop
+        # Workflows running here that must stop at their next durable operation (cancelled,
+        # or taken from this process): filled by cancel() and by the housekeeper.
+        self._stop_requested: set[str] = set()
+        self._resume_when_stopped: set[str] = set()
 
     # -- lifecycle --
 
@@ -1874,10 +1942,11 @@ class _Executor:
         version = journal.data_version()
         while not self._stopping.wait(self.polling_interval_sec):
             try:
-                if not self.wakeups.idle():
+                if self._active or not self.wakeups.idle():
                     current = journal.data_version()
                     if current != version:
                         version = current
+                        self._notice_stopped_elsewhere()
                         self.wakeups.notify_all()
                 self._cancel_overdue()
                 if time.monotonic() >= next_heartbeat:
@@ -1889,6 +1958,16 @@ class _Executor:
                 return
             except Exception:
                 logger.exception("dbos_lite housekeeping failed; retrying")
+
+    def _notice_stopped_elsewhere(self) -> None:
+        """Another process committed: if it cancelled (or took) a workflow running here, the
+        workflow stops at its next durable operation."""
+        with self._active_lock:
+            active = sorted(self._active)
+        if active:
+            stopped = self._journal().not_running(active, self.process_id)
+            with self._active_lock:
+                self._stop_requested.update(w for w in stopped if w in self._active)
 
     def _watch_deadline(self, workflow_id: str, deadline_ms: int | None) -> None:
         if deadline_ms is not None:
@@ -1913,16 +1992,18 @@ class _Executor:
 
     # -- starting and running workflows --
 
-    def submit(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord) -> None:
+    def submit(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord,
+               fresh: bool = False) -> None:
         """Run a claimed workflow's body on the thread pool, in a fresh context."""
         assert self._pool is not None
         with self._active_lock:
             self._active.add(workflow.workflow_id)
         context = contextvars.Context()
-        self._pool.submit(context.run, self._run_in_background, workflow_function, workflow)
+        self._pool.submit(context.run, self._run_in_background, workflow_function, workflow,
+                          fresh)
 
-    def submit_task(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord
-                    ) -> None:
+    def submit_task(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord,
+                    fresh: bool = False) -> None:
         """Run a claimed async workflow's body as a task of the running event loop."""
         import asyncio
 
@@ -1930,28 +2011,28 @@ class _Executor:
             self._active.add(workflow.workflow_id)
         context = contextvars.Context()
         task = context.run(asyncio.get_running_loop().create_task,
-                           self._run_in_background_async(workflow_function, workflow))
+                           self._run_in_background_async(workflow_function, workflow, fresh))
         self._tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
 
     def _run_in_background(self, workflow_function: _WorkflowFunction,
-                           workflow: WorkflowRecord) -> None:
+                           workflow: WorkflowRecord, fresh: bool) -> None:
         if workflow_function.is_async:
             import asyncio
 
-            asyncio.run(self._run_in_background_async(workflow_function, workflow))
+            asyncio.run(self._run_in_background_async(workflow_function, workflow, fresh))
             return
         try:
-            _run_plan(self.body_plan(workflow_function, workflow))
+            _run_plan(self.body_plan(workflow_function, workflow, fresh))
         except _OwnershipLost as exc:
             logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
         except BaseException:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 
     async def _run_in_background_async(self, workflow_function: _WorkflowFunction,
-                                       workflow: WorkflowRecord) -> None:
+                                       workflow: WorkflowRecord, fresh: bool) -> None:
         try:
-            await _run_plan_async(self.body_plan(workflow_function, workflow))
+            await _run_plan_async(self.body_plan(workflow_function, workflow, fresh))
         except _OwnershipLost as exc:
             logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
         except BaseException:
@@ -2000,7 +2081,7 @@ class _Executor:
         if started.created:
             with self._active_lock:
                 self._active.add(workflow_id)
-            return _Start(existing, run=True)
+            return _Start(existing, run=True, fresh=True)
         if existing.name != workflow_function.name:
             raise DBOSConflictingWorkflowError(
                 workflow_id,
@@ -2027,12 +2108,15 @@ class _Executor:
             self._active.add(workflow.workflow_id)
         return _Start(claimed, run=True)
 
-    def body_plan(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord):
+    def body_plan(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord,
+                  fresh: bool = False):
         """Run a workflow body this process owns, and record its outcome. A cancelled workflow
-        raises DBOSWorkflowCancelledError out of here, with nothing recorded."""
+        raises DBOSWorkflowCancelledError out of here, with nothing recorded. A ``fresh``
+        workflow (just created) has nothing to replay."""
         journal = self._journal()
         workflow_id = workflow.workflow_id
-        context = _WorkflowContext(workflow_id, workflow.deadline_epoch_ms)
+        context = _WorkflowContext(workflow_id, workflow.deadline_epoch_ms,
+                                   0 if fresh else journal.last_function_id(workflow_id))
         self._watch_deadline(workflow_id, workflow.deadline_epoch_ms)
         tokens = [(_current_workflow, _current_workflow.set(context)),
                   (_assigned_workflow_id, _assigned_workflow_id.set(None)),
@@ -2068,16 +2152,37 @@ class _Executor:
                 variable.reset(token)
             with self._active_lock:
                 self._active.discard(workflow_id)
+                self._stop_requested.discard(workflow_id)
+                resume = workflow_id in self._resume_when_stopped
+                self._resume_when_stopped.discard(workflow_id)
+            if resume:
+                self._resume_now(workflow_function, workflow_id)
             self.wakeups.notify(("workflow", workflow_id))
 
-    def _stopped(self, workflow_id: str) -> BaseException:
+    def _resume_now(self, workflow_function: _WorkflowFunction, workflow_id: str) -> None:
+        with contextlib.suppress(_OwnershipLost):
+            workflow = self._journal().get_workflow(workflow_id)
+            if workflow is not None and workflow.status == WorkflowStatusString.PENDING \
+                    and workflow.owner == self.process_id:
+                self.submit(workflow_function, workflow)
+
+    @typing.overload
+    def _stopped(self, workflow_id: str) -> BaseException: ...
+    @typing.overload
+    def _stopped(self, workflow_id: str, confirm: bool) -> BaseException | None: ...
+
+    def _stopped(self, workflow_id: str, confirm: bool = False) -> BaseException | None:
         """Why this process may no longer record into a workflow: it was cancelled, or it is
-        run elsewhere now (recovered by another process, deleted, or DBOS was destroyed)."""
+        run elsewhere now (recovered by another process, deleted, or DBOS was destroyed).
+        With ``confirm``, None if the journal shows the workflow is still this process's."""
         with contextlib.suppress(_OwnershipLost):
             workflow = self._journal().get_workflow(workflow_id)
             if workflow is not None and workflow.status == WorkflowStatusString.CANCELLED:
                 return DBOSWorkflowCancelledError(
                     f"Workflow {workflow_id} is cancelled. Aborting function.")
+            if confirm and workflow is not None and workflow.owner == self.process_id \
+                    and workflow.status == WorkflowStatusString.PENDING:
+                return None
         return _OwnershipLost(
             f"Workflow {workflow_id!r} is no longer owned by this process (it was recovered "
             "elsewhere, deleted, or DBOS was destroyed); this execution stops without recording."
@@ -2107,18 +2212,18 @@ class _Executor:
                     return _NOT_YET
                 yield _Wait(watch, remaining)
 
-    def _check_not_cancelled(self, context: _WorkflowContext, status: str | None = None,
-                             read: bool = True) -> None:
+    def _check_not_cancelled(self, context: _WorkflowContext) -> None:
         """Raise DBOSWorkflowCancelledError if the workflow was cancelled or is past its
-        deadline (which cancels it)."""
+        deadline (which cancels it). Reads no journal: cancellations are noticed by cancel()
+        in this process and by the housekeeper for other processes."""
         if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
             self.cancel([context.workflow_id])
-            raise self._stopped(context.workflow_id)
-        if status is None and read:
-            workflow = self._journal().get_workflow(context.workflow_id)
-            status = workflow.status if workflow is not None else None
-        if status is None and read or status == WorkflowStatusString.CANCELLED:
-            raise self._stopped(context.workflow_id)
+        if context.workflow_id in self._stop_requested:
+            stop = self._stopped(context.workflow_id, confirm=True)
+            if stop is not None:
+                raise stop
+            with self._active_lock:  # a false alarm: this process took the workflow back
+                self._stop_requested.discard(context.workflow_id)
 
     def _await_plan(self, workflow_id: str, context: _WorkflowContext | None = None):
         """Wait for a workflow to finish; its record."""
@@ -2141,9 +2246,11 @@ class _Executor:
                   ) -> OperationRecord | None:
         """The outcome recorded at ``function_id``, checked to be ``name``. Every durable
         operation starts here, so this is where a cancelled workflow stops."""
+        self._check_not_cancelled(context)
+        if function_id > context.recorded_until:
+            return None
         lookup = self._journal().lookup_operation(context.workflow_id, function_id)
-        self._check_not_cancelled(context, lookup.status, read=False)
-        if lookup.status is None:
+        if lookup.status != WorkflowStatusString.PENDING:
             raise self._stopped(context.workflow_id)
         recorded = lookup.operation
         if recorded is not None and recorded.function_name != name:
@@ -2260,7 +2367,7 @@ class _Executor:
         workflow = start.workflow
         if start.run:
             try:
-                return (yield from self.body_plan(workflow_function, workflow))
+                return (yield from self.body_plan(workflow_function, workflow, start.fresh))
             except DBOSWorkflowCancelledError:
                 raise DBOSAwaitedWorkflowCancelledError(workflow.workflow_id) from None
         if workflow.status not in _FINISHED:
@@ -2500,6 +2607,8 @@ class _Executor:
         if cancel_children:
             ids += [child for w in workflow_ids for child in journal.list_descendants(w)]
         journal.cancel_workflows(ids)
+        with self._active_lock:
+            self._stop_requested.update(w for w in ids if w in self._active)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
     def resume(self, workflow_id: str) -> None:
@@ -2518,12 +2627,18 @@ class _Executor:
                 return  # it is running
         function = _workflows.get(workflow.name)
         owner = self.process_id if function is not None else None
-        resumed = journal.resume_workflow(workflow_id, owner or "", self.executor_id)
+        with self._active_lock:
+            # A cancelled execution still running here (in a long step) stops at its next
+            # durable operation; the resumed one starts when it has (see body_plan).
+            running_here = workflow_id in self._active
+            resumed = journal.resume_workflow(workflow_id, owner or "", self.executor_id)
+            if resumed is not None and running_here:
+                self._resume_when_stopped.add(workflow_id)
         if resumed is None:
             return
         if function is None:
             journal.release_workflow(workflow_id, "")
-        else:
+        elif not running_here:
             self.submit(function, resumed)
         self.wakeups.notify(("workflow", workflow_id))
 
@@ -2556,6 +2671,8 @@ class _Executor:
         if delete_children:
             ids += journal.list_descendants(workflow_id)
         journal.delete_workflows(ids)
+        with self._active_lock:
+            self._stop_requested.update(w for w in ids if w in self._active)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
     def patch(self, name: str, deprecated: bool) -> bool:
@@ -2564,9 +2681,11 @@ class _Executor:
         context = self._workflow_context("DBOS.patch()")
         marker = f"DBOS.patch-{name}"
         function_id = context.function_id + 1
-        lookup = self._journal().lookup_operation(context.workflow_id, function_id)
-        self._check_not_cancelled(context, lookup.status, read=False)
-        recorded = lookup.operation
+        self._check_not_cancelled(context)
+        recorded = None
+        if function_id <= context.recorded_until:
+            recorded = self._journal().lookup_operation(context.workflow_id,
+                                                        function_id).operation
         if recorded is not None and recorded.function_name == marker:
             context.function_id = function_id
             return True
@@ -2830,11 +2949,19 @@ class DBOS:
         path = executor.journal_path
         if not os.path.exists(path):
             return
+        existed = {suffix for suffix in ("-wal", "-shm") if os.path.exists(path + suffix)}
         conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
         try:
             _check_journal_header(conn, path)
-        finally:
+        except DBOSInitializationError:
             conn.close()
+            # A read-only look at a WAL database leaves -wal/-shm behind; remove what it made.
+            for suffix in {"-wal", "-shm"} - existed:
+                with contextlib.suppress(FileNotFoundError):
+                    if suffix == "-shm" or os.path.getsize(path + suffix) == 0:
+                        os.remove(path + suffix)
+            raise
+        conn.close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path + suffix)
@@ -2943,7 +3070,7 @@ class DBOS:
         executor = _launched()
         start = _run_plan(executor.start_plan(workflow, args, kwargs))
         if start.run:
-            executor.submit(workflow, start.workflow)
+            executor.submit(workflow, start.workflow, start.fresh)
         return WorkflowHandle(start.workflow.workflow_id, workflow.return_type)
 
     @classmethod
@@ -2956,9 +3083,9 @@ class DBOS:
         start = _run_plan(executor.start_plan(workflow, args, kwargs))
         if start.run:
             if workflow.is_async:
-                executor.submit_task(workflow, start.workflow)
+                executor.submit_task(workflow, start.workflow, start.fresh)
             else:
-                executor.submit(workflow, start.workflow)
+                executor.submit(workflow, start.workflow, start.fresh)
         return WorkflowHandleAsync(start.workflow.workflow_id, workflow.return_type)
 
     @classmethod
