@@ -492,11 +492,13 @@ def _decoder_for(annotation: Any) -> msgspec.json.Decoder:
         return _any_decoder
 
 
-def encode_value(value: Any, what: str) -> str:
-    """Encode a value for the journal; ``what`` names it in the error if it cannot be encoded."""
+def encode_value(value: Any, what: str | Callable[[], str]) -> str:
+    """Encode a value for the journal; ``what`` names it (or makes its name, only when needed)
+    in the error if it cannot be encoded."""
     try:
         encoded = _encoder.encode(value)
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        what = what() if callable(what) else what
         raise TypeError(
             f"{what} cannot be recorded in the journal: {exc}. Use JSON-like values (str, int, "
             "float, bool, None, list, dict, tuple), dataclasses, msgspec Structs, datetime, "
@@ -505,6 +507,7 @@ def encode_value(value: Any, what: str) -> str:
     # JSON has no NaN or infinity: msgspec writes them as null. Only a value whose JSON holds
     # a null can hide one, so only then is the value searched.
     if b"null" in encoded and _has_non_finite_float(value):
+        what = what() if callable(what) else what
         raise TypeError(
             f"{what} cannot be recorded in the journal: it contains NaN or an infinite float, "
             "which JSON cannot represent. Return None, a string such as 'inf', or a Decimal."
@@ -667,10 +670,10 @@ _MIGRATIONS: list[tuple[str, ...]] = [
             deadline_epoch_ms INTEGER,
             forked_from TEXT
         )""",
-        "CREATE INDEX workflow_status_created_at ON workflow_status (created_at)",
-        "CREATE INDEX workflow_status_status ON workflow_status (status, created_at)",
-        "CREATE INDEX workflow_status_pending_owner ON workflow_status (owner)"
-        " WHERE status = 'PENDING'",
+        # Only unfinished workflows are indexed by status and owner (what recovery and queues
+        # look for), so finishing a workflow shrinks the index instead of rewriting it.
+        "CREATE INDEX workflow_status_active ON workflow_status (status, owner)"
+        " WHERE status IN ('PENDING', 'ENQUEUED', 'DELAYED')",
         """CREATE TABLE operation_outputs (
             workflow_id TEXT NOT NULL
                 REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
@@ -896,13 +899,15 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?10 IS NULL OR queue_name = ?10)"
     " AND (?11 IS NULL OR forked_from = ?11)"
 )
+# Listed in the order they were created: the table's rowid order, which needs no index (an
+# index on created_at would cost every workflow start a page write).
 _SQL_LIST_WORKFLOWS_ASC = (
     "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
-    + " ORDER BY created_at, workflow_id LIMIT ?12 OFFSET ?13"
+    + " ORDER BY rowid LIMIT ?12 OFFSET ?13"
 )
 _SQL_LIST_WORKFLOWS_DESC = (
     "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
-    + " ORDER BY created_at DESC, workflow_id DESC LIMIT ?12 OFFSET ?13"
+    + " ORDER BY rowid DESC LIMIT ?12 OFFSET ?13"
 )
 
 
@@ -1004,6 +1009,18 @@ def _retry_while_busy(action: Callable[[], Any], timeout_sec: float) -> Any:
             time.sleep(0.01)
 
 
+class _WriteRequest:
+    """One thread's work waiting for the next group commit, and then its outcome."""
+
+    __slots__ = ("work", "args", "result", "error", "done")
+
+    def __init__(self, work: Callable[..., Any], args: tuple):
+        self.work, self.args = work, args
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
 class Journal:
     """The journal: a handful of verbs over one SQLite connection, and the only code that
     speaks SQL. It knows nothing of user functions, threads or context variables.
@@ -1017,7 +1034,11 @@ class Journal:
                 f"sqlite_synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}."
             )
         self.path = path
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the connection: one statement or transaction at a time
+        # The queue of writes waiting for the next commit (a plain Lock: cheaper than RLock).
+        self._group = threading.Condition(threading.Lock())
+        self._queue: list[_WriteRequest] = []
+        self._committing = False
         self._busy_timeout_sec = busy_timeout_sec
         try:
             conn = apsw.Connection(path)
@@ -1081,26 +1102,87 @@ class Journal:
             raise _OwnershipLost("The journal is closed (DBOS.destroy() was called).")
         return self._conn
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[apsw.Connection]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so the
-        transaction never fails half-way on a lock upgrade."""
+    def _transact(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run ``work(conn, *args)`` in a write transaction and return its result.
+
+        Group commit: while one thread commits, the work of other threads queues up; the next
+        committer runs the whole queue in one transaction, so one fsync makes many threads'
+        records durable, and each call returns only once its own work is committed. A thread
+        alone commits at once. If any work in a group fails, the group is rolled back and
+        each work is run again in a transaction of its own, so one failure touches no other."""
+        request = _WriteRequest(work, args)
+        with self._group:
+            self._queue.append(request)
+            while self._committing and not request.done:
+                self._group.wait()
+            if not request.done:
+                self._committing = True
+                batch, self._queue = self._queue, []
+        if not request.done:
+            try:
+                self._commit(batch)
+            finally:
+                with self._group:
+                    self._committing = False
+                    self._group.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _commit(self, batch: list[_WriteRequest]) -> None:
         with self._lock:
-            conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-            except apsw.BusyError:
-                raise DBOSException(
-                    f"The journal {self.path} stayed locked by another process for more than "
-                    f"{self._busy_timeout_sec} s. Retry later, or raise busy_timeout_sec."
-                ) from None
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if not conn.getautocommit():
-                    conn.execute("ROLLBACK")
-                raise
+                conn = self._connection()
+                if len(batch) == 1:  # the common case of one thread alone, kept short
+                    request = batch[0]
+                    self._begin(conn)
+                    try:
+                        request.result = request.work(conn, *request.args)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if not conn.getautocommit():
+                            conn.execute("ROLLBACK")
+                        raise
+                    return
+                if len(batch) > 1:
+                    try:
+                        self._begin(conn)
+                        results = [r.work(conn, *r.args) for r in batch]
+                        conn.execute("COMMIT")
+                    except Exception:
+                        if not conn.getautocommit():
+                            conn.execute("ROLLBACK")
+                    else:
+                        for request, result in zip(batch, results):
+                            request.result = result
+                        return
+                for request in batch:  # alone, or again one by one after a failed group
+                    try:
+                        self._begin(conn)
+                        request.result = request.work(conn, *request.args)
+                        conn.execute("COMMIT")
+                    except BaseException as exc:
+                        request.error = exc
+                        if not conn.getautocommit():
+                            conn.execute("ROLLBACK")
+            except BaseException as exc:
+                for request in batch:
+                    if request.error is None:
+                        request.error = exc
+            finally:
+                for request in batch:
+                    request.done = True
+
+    def _begin(self, conn: apsw.Connection) -> None:
+        """BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way
+        on a lock upgrade (and waits up to the busy timeout for another process's)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except apsw.BusyError:
+            raise DBOSException(
+                f"The journal {self.path} stayed locked by another process for more than "
+                f"{self._busy_timeout_sec} s. Retry later, or raise busy_timeout_sec."
+            ) from None
 
     def _read(self, sql: str, bindings: Any = ()) -> list[tuple]:
         with self._lock:
@@ -1112,14 +1194,19 @@ class Journal:
                        ) -> StartOutcome:
         """Insert a workflow unless its id exists, and return the row that is there. With a
         ``parent_operation``, record in the same transaction that the parent started it."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
-            created = conn.changes() == 1
+            if conn.changes() == 1:
+                existing, created = workflow, True
+            else:
+                row = conn.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
+                existing, created = WorkflowRecord(*row), False
             if parent_operation is not None:
                 conn.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
                              msgspec.structs.astuple(parent_operation))
-            row = conn.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
-        return StartOutcome(WorkflowRecord(*row), created)
+            return StartOutcome(existing, created)
+
+        return self._transact(work)
 
     def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
         rows = self._read(_SQL_GET_WORKFLOW, (workflow_id,))
@@ -1130,25 +1217,29 @@ class Journal:
         """Take over a PENDING workflow from ``previous_owner`` (dead, or None), counting a
         recovery attempt; None if another process took it first. Past its maximum recovery
         attempts it comes back MAX_RECOVERY_ATTEMPTS_EXCEEDED, owned by nobody."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             rows = conn.execute(
                 _SQL_CLAIM_WORKFLOW, (owner, executor_id, _now_ms(), workflow_id, previous_owner)
             ).fetchall()
-        return WorkflowRecord(*rows[0]) if rows else None
+            return WorkflowRecord(*rows[0]) if rows else None
+
+        return self._transact(work)
 
     def claim_orphans(self, owner: str, executor_id: str, names: list[str],
                       running: list[str]) -> list[WorkflowRecord]:
         """Release the workflows of processes that are gone, take back the ones ``owner`` is
         still ``running``, then claim every PENDING workflow owned by nobody whose function is
         in ``names``."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_RELEASE_ORPHANS)
             if running:
                 conn.execute(_SQL_READOPT_RUNNING, (owner, _encoder.encode(running).decode()))
             rows = conn.execute(
                 _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _encoder.encode(names).decode())
             ).fetchall()
-        return [WorkflowRecord(*row) for row in rows]
+            return [WorkflowRecord(*row) for row in rows]
+
+        return self._transact(work)
 
     def list_unclaimable(self, names: list[str]) -> list[WorkflowRecord]:
         """PENDING workflows owned by nobody whose function is not in ``names``."""
@@ -1156,21 +1247,27 @@ class Journal:
         return [WorkflowRecord(*row) for row in rows]
 
     def set_workflow_error(self, workflow_id: str, error: str | None) -> None:
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
+
+        return self._transact(work)
 
     def finish_workflow(self, workflow_id: str, owner: str, status: str, output: str | None,
                         error: str | None) -> bool:
         """Record a workflow's outcome if ``owner`` still owns it; False if it does not."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_FINISH_WORKFLOW,
                          (status, output, error, _now_ms(), workflow_id, owner))
             return conn.changes() == 1
 
+        return self._transact(work)
+
     def release_workflow(self, workflow_id: str, owner: str) -> None:
         """Give up a PENDING workflow without an outcome, for another run to take over."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
+
+        return self._transact(work)
 
     def list_workflows(self, query: WorkflowFilter) -> list[WorkflowRecord]:
         def as_json(values: list[str] | None) -> str | None:
@@ -1222,35 +1319,40 @@ class Journal:
 
     def record_operation(self, operation: OperationRecord, owner: str) -> bool:
         """Record an operation's outcome if ``owner`` still runs its workflow; False if not."""
-        with self._write() as conn:
-            return self._record_if_owner(conn, operation, owner)
+        return self._transact(self._record_if_owner, operation, owner)
 
     # -- management --
 
     def cancel_workflows(self, workflow_ids: list[str]) -> None:
         """Mark workflows CANCELLED unless they are finished; nobody owns them any more."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             for workflow_id in workflow_ids:
                 conn.execute(_SQL_CANCEL_WORKFLOW, (_now_ms(), workflow_id))
+
+        return self._transact(work)
 
     def resume_workflow(self, workflow_id: str, owner: str, executor_id: str
                         ) -> WorkflowRecord | None:
         """Make a workflow that is not SUCCESS or ERROR PENDING again, owned by ``owner``, with
         its recovery attempts and deadline reset; None if it was finished (or absent)."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             rows = conn.execute(_SQL_RESUME_WORKFLOW,
                                 (owner, executor_id, _now_ms(), workflow_id)).fetchall()
-        return WorkflowRecord(*rows[0]) if rows else None
+            return WorkflowRecord(*rows[0]) if rows else None
+
+        return self._transact(work)
 
     def fork_workflow(self, workflow: WorkflowRecord, original_id: str, start_step: int
                       ) -> None:
         """Insert a new workflow and copy the original's operations before ``start_step``."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
             if conn.changes() != 1:
                 raise DBOSConflictingWorkflowError(
                     workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
             conn.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
+
+        return self._transact(work)
 
     def list_descendants(self, workflow_id: str) -> list[str]:
         """The children of a workflow, their children, and so on."""
@@ -1258,9 +1360,11 @@ class Journal:
 
     def delete_workflows(self, workflow_ids: list[str]) -> None:
         """Delete workflows with their operations, messages, events and streams."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             for workflow_id in workflow_ids:
                 conn.execute(_SQL_DELETE_WORKFLOW, (workflow_id,))
+
+        return self._transact(work)
 
     # -- messages, events, streams --
 
@@ -1268,7 +1372,7 @@ class Journal:
                      owner: str) -> bool:
         """Queue a message (a repeated idempotency key is a no-op), recording the sender's
         operation in the same transaction; False if the sender lost its workflow."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             if not self._record_if_owner(conn, operation, owner):
                 return False
             try:
@@ -1277,6 +1381,8 @@ class Journal:
                 raise DBOSNonExistentWorkflowError(message.destination_id) from None
             return True
 
+        return self._transact(work)
+
     def has_message(self, workflow_id: str, topic: str) -> bool:
         return bool(self._read(_SQL_HAS_MESSAGE, (workflow_id, topic)))
 
@@ -1284,7 +1390,7 @@ class Journal:
                         owner: str) -> OperationRecord | None:
         """Take the oldest message of a topic and record it as ``operation``'s output, in one
         transaction, so a message is consumed exactly once; None if there is none."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             rows = conn.execute(_SQL_TAKE_MESSAGE, (workflow_id, topic)).fetchall()
             if not rows:
                 return None
@@ -1293,13 +1399,17 @@ class Journal:
                 raise _Fenced
             return received
 
+        return self._transact(work)
+
     def set_event(self, workflow_id: str, key: str, value: str,
                   operation: OperationRecord | None, owner: str) -> bool:
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             if not self._record_if_owner(conn, operation, owner):
                 return False
             conn.execute(_SQL_SET_EVENT, (workflow_id, key, value, _now_ms()))
             return True
+
+        return self._transact(work)
 
     def get_event(self, workflow_id: str, key: str) -> str | None:
         rows = self._read(_SQL_GET_EVENT, (workflow_id, key))
@@ -1311,11 +1421,13 @@ class Journal:
     def write_stream(self, workflow_id: str, key: str, value: str | None,
                      operation: OperationRecord | None, owner: str) -> bool:
         """Append a value (None closes the stream) at the stream's next offset."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             if not self._record_if_owner(conn, operation, owner):
                 return False
             conn.execute(_SQL_WRITE_STREAM, (workflow_id, key, value))
             return True
+
+        return self._transact(work)
 
     def read_stream(self, workflow_id: str, key: str, offset: int
                     ) -> list[tuple[int, str | None]]:
@@ -1327,24 +1439,30 @@ class Journal:
     # -- processes --
 
     def add_process(self, process: ProcessRecord) -> None:
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
+
+        return self._transact(work)
 
     def list_processes(self) -> list[ProcessRecord]:
         return [ProcessRecord(*row) for row in self._read(_SQL_LIST_PROCESSES)]
 
     def heartbeat(self, process_id: str) -> bool:
         """Renew a process's lease; False if its row is gone (another process judged it dead)."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             conn.execute(_SQL_HEARTBEAT, (_now_ms(), process_id))
             return conn.changes() == 1
 
+        return self._transact(work)
+
     def remove_processes(self, process_ids: list[str]) -> None:
         """Forget processes (gone, or shutting down); their PENDING workflows become orphans."""
-        with self._write() as conn:
+        def work(conn: apsw.Connection) -> Any:
             for process_id in process_ids:
                 conn.execute(_SQL_DELETE_PROCESS, (process_id,))
             conn.execute(_SQL_RELEASE_ORPHANS)
+
+        return self._transact(work)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap poll for other processes' work."""
@@ -1520,6 +1638,7 @@ class _Function:
         self.is_async = inspect.iscoroutinefunction(func)
         hints = _annotations(func)
         self.return_type = hints.get("return", Any)
+        self._return_decoder = _decoder_for(self.return_type)
         try:
             parameters = list(inspect.signature(func).parameters.values())
         except (TypeError, ValueError):
@@ -1538,6 +1657,13 @@ class _Function:
         self.var_keyword = next(
             (hints.get(p.name, Any) for p in parameters if p.kind is p.VAR_KEYWORD), Any
         )
+
+    def decode_output(self, text: str) -> Any:
+        """Decode a recorded return value (see decode_value), with the decoder made once."""
+        try:
+            return self._return_decoder.decode(text)
+        except msgspec.ValidationError:
+            return _any_decoder.decode(text)
 
     def encode_inputs(self, args: tuple, kwargs: dict) -> str:
         return encode_value({"args": args, "kwargs": kwargs}, f"An argument of workflow {self.name!r}")
@@ -1679,7 +1805,7 @@ _MAX_WAIT_SEC = 60.0
 def _run_effect(effect: _Call | _Wait) -> Any:
     if isinstance(effect, _Call):
         result = effect.func(*effect.args, **effect.kwargs)
-        if inspect.isawaitable(result):
+        if hasattr(type(result), "__await__"):
             if hasattr(result, "close"):
                 result.close()
             raise DBOSException(
@@ -2126,9 +2252,8 @@ class _Executor:
             args, kwargs = workflow_function.decode_inputs(workflow.inputs)
             try:
                 value = yield _Call(workflow_function.func, args, kwargs)
-                output = encode_value(
-                    value, f"The return value of workflow {workflow_function.name!r} "
-                    f"({workflow_id!r})")
+                output = encode_value(value, lambda: "The return value of workflow "
+                                      f"{workflow_function.name!r} ({workflow_id!r})")
             except Exception as exc:
                 error = encode_error(exc)
                 if not journal.finish_workflow(workflow_id, self.process_id,
@@ -2146,7 +2271,7 @@ class _Executor:
             if not journal.finish_workflow(workflow_id, self.process_id,
                                            WorkflowStatusString.SUCCESS, output, None):
                 raise self._stopped(workflow_id)
-            return decode_value(output, workflow_function.return_type)
+            return workflow_function.decode_output(output)
         finally:
             for variable, token in reversed(tokens):
                 variable.reset(token)
@@ -2314,12 +2439,11 @@ class _Executor:
                     break
                 errors.append(exc)
             else:
-                output = encode_value(
-                    value, f"The return value of step {step.name!r} in workflow "
-                    f"{context.workflow_id!r}")
+                output = encode_value(value, lambda: f"The return value of step {step.name!r} "
+                                      f"in workflow {context.workflow_id!r}")
                 self._record(context, function_id, step.name, output=output,
                              started_at=started_at)
-                return decode_value(output, step.return_type)
+                return step.decode_output(output)
             finally:
                 _current_step.reset(token)
             if attempt + 1 < attempts:
