@@ -636,8 +636,12 @@ def _rebuild_error(record: ErrorRecord) -> BaseException:
 #   destination_id   the receiving workflow
 #   topic            the topic, or '__null__topic__' for None (as in DBOS Transact)
 #   message          JSON of the message
-#   idempotency_key  a second send with the same key to the same workflow is a no-op
+#   idempotency_key  the key the sender gave, if any
 #   created_at       epoch ms
+#
+# message_keys: the idempotency keys used to send to each workflow, kept after the message is
+#   received, so that a send retried with the same key is a no-op.
+#   destination_id, idempotency_key
 #
 # workflow_events: the latest value of each key a workflow set with DBOS.set_event.
 #   workflow_id, key, value (JSON), updated_at (epoch ms)
@@ -709,8 +713,12 @@ _MIGRATIONS.append((  # 2: messages, events and streams
         created_at INTEGER NOT NULL
     )""",
     "CREATE INDEX notifications_destination ON notifications (destination_id, topic, message_id)",
-    "CREATE UNIQUE INDEX notifications_idempotency ON notifications"
-    " (destination_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
+    """CREATE TABLE message_keys (
+        destination_id TEXT NOT NULL
+            REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
+        idempotency_key TEXT NOT NULL,
+        PRIMARY KEY (destination_id, idempotency_key)
+    )""",
     """CREATE TABLE workflow_events (
         workflow_id TEXT NOT NULL REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
         key TEXT NOT NULL,
@@ -802,7 +810,11 @@ _SQL_LIST_DESCENDANTS = (
 _SQL_DELETE_WORKFLOW = "DELETE FROM workflow_status WHERE workflow_id = ?"
 _SQL_INSERT_MESSAGE = (
     "INSERT INTO notifications (destination_id, topic, message, idempotency_key, created_at)"
-    " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"
+    " VALUES (?,?,?,?,?)"
+)
+_SQL_INSERT_MESSAGE_KEY = (
+    "INSERT INTO message_keys (destination_id, idempotency_key) VALUES (?, ?)"
+    " ON CONFLICT DO NOTHING"
 )
 _SQL_HAS_MESSAGE = (
     "SELECT 1 FROM notifications WHERE destination_id = ? AND topic = ? LIMIT 1"
@@ -1009,16 +1021,21 @@ def _retry_while_busy(action: Callable[[], Any], timeout_sec: float) -> Any:
             time.sleep(0.01)
 
 
+_GROUP_LIMIT = 256  # requests in one group commit, so that a busy queue still commits
+
+
 class _WriteRequest:
     """One thread's work waiting for the next group commit, and then its outcome."""
 
-    __slots__ = ("work", "args", "result", "error", "done")
+    __slots__ = ("work", "args", "result", "error", "done", "wake")
 
     def __init__(self, work: Callable[..., Any], args: tuple):
         self.work, self.args = work, args
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
+        self.wake = threading.Lock()  # held until the request is done or must lead
+        self.wake.acquire()
 
 
 class Journal:
@@ -1035,8 +1052,7 @@ class Journal:
             )
         self.path = path
         self._lock = threading.RLock()  # the connection: one statement or transaction at a time
-        # The queue of writes waiting for the next commit (a plain Lock: cheaper than RLock).
-        self._group = threading.Condition(threading.Lock())
+        self._group = threading.Lock()  # guards the queue of writes waiting for a commit
         self._queue: list[_WriteRequest] = []
         self._committing = False
         self._busy_timeout_sec = busy_timeout_sec
@@ -1113,65 +1129,73 @@ class Journal:
         request = _WriteRequest(work, args)
         with self._group:
             self._queue.append(request)
-            while self._committing and not request.done:
-                self._group.wait()
-            if not request.done:
-                self._committing = True
-                batch, self._queue = self._queue, []
+            leading = not self._committing
+            self._committing = True
+        if not leading:
+            request.wake.acquire()  # released when the request is done, or must lead
         if not request.done:
-            try:
-                self._commit(batch)
-            finally:
-                with self._group:
-                    self._committing = False
-                    self._group.notify_all()
+            self._lead()
         if request.error is not None:
             raise request.error
         return request.result
 
+    def _lead(self) -> None:
+        """Commit what is queued as one group, wake its threads, then hand the lead to the
+        oldest request that arrived meanwhile (only the threads that must run are woken)."""
+        with self._group:
+            batch, self._queue = self._queue, []
+        try:
+            with self._lock:
+                self._commit(batch)
+        finally:
+            for request in batch:
+                request.done = True
+                if request.wake.locked():
+                    request.wake.release()
+            with self._group:
+                if self._queue:
+                    self._queue[0].wake.release()
+                else:
+                    self._committing = False
+
     def _commit(self, batch: list[_WriteRequest]) -> None:
-        with self._lock:
+        """One transaction for the batch, and for work that arrives while it runs (up to
+        _GROUP_LIMIT requests): a thread that comes during the statements joins this group
+        instead of waiting for the next fsync."""
+        try:
+            conn = self._connection()
+            self._begin(conn)
+        except BaseException as exc:
+            for request in batch:
+                request.error = exc
+            return
+        try:
+            index = 0
+            while index < len(batch):
+                request = batch[index]
+                request.result = request.work(conn, *request.args)
+                index += 1
+                if index == len(batch) and len(batch) < _GROUP_LIMIT:
+                    with self._group:
+                        batch += self._queue
+                        self._queue = []
+            conn.execute("COMMIT")
+            return
+        except BaseException as exc:
+            if not conn.getautocommit():
+                conn.execute("ROLLBACK")
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+        for request in batch:  # one failed: each again in a transaction of its own
             try:
-                conn = self._connection()
-                if len(batch) == 1:  # the common case of one thread alone, kept short
-                    request = batch[0]
-                    self._begin(conn)
-                    try:
-                        request.result = request.work(conn, *request.args)
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        if not conn.getautocommit():
-                            conn.execute("ROLLBACK")
-                        raise
-                    return
-                if len(batch) > 1:
-                    try:
-                        self._begin(conn)
-                        results = [r.work(conn, *r.args) for r in batch]
-                        conn.execute("COMMIT")
-                    except Exception:
-                        if not conn.getautocommit():
-                            conn.execute("ROLLBACK")
-                    else:
-                        for request, result in zip(batch, results):
-                            request.result = result
-                        return
-                for request in batch:  # alone, or again one by one after a failed group
-                    try:
-                        self._begin(conn)
-                        request.result = request.work(conn, *request.args)
-                        conn.execute("COMMIT")
-                    except BaseException as exc:
-                        request.error = exc
-                        if not conn.getautocommit():
-                            conn.execute("ROLLBACK")
+                self._begin(conn)
+                request.result = request.work(conn, *request.args)
+                conn.execute("COMMIT")
             except BaseException as exc:
-                for request in batch:
-                    if request.error is None:
-                        request.error = exc
-            finally:
-                for request in batch:
-                    request.done = True
+                request.error = exc
+                if not conn.getautocommit():
+                    conn.execute("ROLLBACK")
 
     def _begin(self, conn: apsw.Connection) -> None:
         """BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way
@@ -1376,6 +1400,11 @@ class Journal:
             if not self._record_if_owner(conn, operation, owner):
                 return False
             try:
+                if message.idempotency_key is not None:
+                    conn.execute(_SQL_INSERT_MESSAGE_KEY,
+                                 (message.destination_id, message.idempotency_key))
+                    if conn.changes() == 0:
+                        return True  # sent before with this key
                 conn.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
             except apsw.ConstraintError:
                 raise DBOSNonExistentWorkflowError(message.destination_id) from None
