@@ -73,20 +73,18 @@ __all__ = [
 
 import contextlib
 import contextvars
-import dataclasses
 import functools
-import inspect
-import logging
 import os
-import socket
 import sys
 import threading
 import time
-import traceback
 import typing
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, TypedDict
+
+# Imported where first needed, to keep `import dbos_lite` fast for command-line tools (each
+# costs milliseconds): asyncio, concurrent.futures, hashlib, heapq, inspect, logging, socket,
+# traceback.
 
 import apsw
 import msgspec
@@ -125,7 +123,17 @@ _CONFIG_KEYS = frozenset(
     }
 )
 
-logger = logging.getLogger("dbos_lite")
+class _Logger:
+    """``logging.getLogger("dbos_lite")``, imported at its first use: importing logging costs
+    a command-line tool several milliseconds at startup. Configure it as any logger."""
+
+    def __getattr__(self, name: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger("dbos_lite"), name)
+
+
+logger: Any = _Logger()
 
 
 class WorkflowStatusString:
@@ -443,8 +451,7 @@ class DBOSConfig(TypedDict, total=False):
     busy_timeout_sec: float
 
 
-@dataclasses.dataclass
-class WorkflowStatus:
+class WorkflowStatus(msgspec.Struct, kw_only=True):
     """The state of one workflow, as ``get_workflow_status`` and ``list_workflows`` return it.
     ``input`` is ``{"args": [...], "kwargs": {...}}``; ``output`` and ``error`` are decoded."""
 
@@ -484,7 +491,7 @@ _inputs_decoder = msgspec.json.Decoder(_Inputs)
 @functools.lru_cache(maxsize=512)
 def _decoder_for(annotation: Any) -> msgspec.json.Decoder:
     """A typed decoder, or the untyped one for an annotation msgspec cannot decode into."""
-    if annotation is Any or annotation is inspect.Parameter.empty:
+    if annotation is Any:
         return _any_decoder
     try:
         return msgspec.json.Decoder(annotation)
@@ -524,9 +531,9 @@ def _has_non_finite_float(value: Any) -> bool:
         return any(_has_non_finite_float(v) for v in value)
     if isinstance(value, msgspec.Struct):
         return any(_has_non_finite_float(v) for v in msgspec.structs.astuple(value))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return any(_has_non_finite_float(getattr(value, f.name))
-                   for f in dataclasses.fields(value))
+    fields = getattr(type(value), "__dataclass_fields__", None)  # a dataclass instance
+    if fields is not None:
+        return any(_has_non_finite_float(getattr(value, name)) for name in fields)
     return False
 
 
@@ -566,9 +573,15 @@ def _error_record(exc: BaseException) -> ErrorRecord:
         module=cls.__module__,
         message=str(exc),
         args=args,
-        traceback="".join(traceback.format_exception(cls, exc, exc.__traceback__)),
+        traceback=_format_traceback(exc),
         errors=errors,
     )
+
+
+def _format_traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def decode_error(text: str | None) -> BaseException | None:
@@ -1501,11 +1514,17 @@ class Journal:
 # ==== Processes: who owns a workflow, and whether that process is still alive ====
 
 
+def _host_name() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
 @functools.lru_cache(maxsize=1)
 def _host_identity() -> str:
     """Hostname, boot id and pid namespace: two processes with the same identity can judge each
     other's liveness by pid. A reboot or another container gives a different identity."""
-    parts = [socket.gethostname()]
+    parts = [_host_name()]
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             parts.append(f.read().strip())
@@ -1664,6 +1683,8 @@ class _Function:
     def __init__(self, func: Callable, name: str):
         self.func = func
         self.name = name
+        import inspect
+
         self.is_async = inspect.iscoroutinefunction(func)
         hints = _annotations(func)
         self.return_type = hints.get("return", Any)
@@ -1864,17 +1885,23 @@ async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
             value, failed = exc, True
 
 
+def _is_coroutine_function(func: Callable) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(func)
+
+
 async def _run_effect_async(effect: _Call | _Wait) -> Any:
     import asyncio
 
     if isinstance(effect, _Call):
         func, args, kwargs = effect.func, effect.args, effect.kwargs
-        if inspect.iscoroutinefunction(func):
+        if _is_coroutine_function(func):
             return await func(*args, **kwargs)
         context = contextvars.copy_context()  # the thread sees the step's context
         result = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(context.run, func, *args, **kwargs))
-        return await result if inspect.isawaitable(result) else result
+        return await result if hasattr(type(result), "__await__") else result
     loop = asyncio.get_running_loop()
     watch = effect.watch
     watch.future, watch.loop = loop.create_future(), loop
@@ -2002,7 +2029,7 @@ class _Executor:
         self.process_id = uuid.uuid4().hex
         self.wakeups = _Wakeups()
         self.journal: Journal | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Any = None  # a ThreadPoolExecutor once launched
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._active_lock = threading.Lock()
@@ -2020,6 +2047,8 @@ class _Executor:
         self.journal = Journal(self.journal_path, synchronous=self.synchronous,
                                busy_timeout_sec=self.busy_timeout_sec)
         self.journal.add_process(self._process_record())
+        from concurrent.futures import ThreadPoolExecutor
+
         self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="dbos_lite")
         self.recover()
         self._housekeeper = threading.Thread(
@@ -2854,15 +2883,20 @@ class _Executor:
 # ==== Handles ====
 
 
-class WorkflowHandle:
-    """A started workflow: its id, its status, and (waiting for it) its result."""
-
+class _Handle:
     def __init__(self, workflow_id: str, return_type: Any = Any):
         self.workflow_id = workflow_id
-        self._return_type = return_type
+        self._return_type = return_type  # the workflow function's, to decode its result
 
     def get_workflow_id(self) -> str:
         return self.workflow_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.workflow_id!r})"
+
+
+class WorkflowHandle(_Handle):
+    """A started workflow: its id, its status, and (waiting for it) its result."""
 
     def get_result(self, *, polling_interval_sec: float | None = None) -> Any:
         """Wait for the workflow to finish; its return value, or its error raised. A cancelled
@@ -2878,19 +2912,9 @@ class WorkflowHandle:
             raise DBOSNonExistentWorkflowError(self.workflow_id)
         return status
 
-    def __repr__(self) -> str:
-        return f"WorkflowHandle({self.workflow_id!r})"
 
-
-class WorkflowHandleAsync:
+class WorkflowHandleAsync(_Handle):
     """A started workflow, for async code: the same as WorkflowHandle with awaitables."""
-
-    def __init__(self, workflow_id: str, return_type: Any = Any):
-        self.workflow_id = workflow_id
-        self._return_type = return_type
-
-    def get_workflow_id(self) -> str:
-        return self.workflow_id
 
     async def get_result(self, *, polling_interval_sec: float | None = None) -> Any:
         """Wait (without blocking the event loop) for the workflow's result or error."""
@@ -2899,9 +2923,6 @@ class WorkflowHandleAsync:
 
     async def get_status(self) -> WorkflowStatus:
         return WorkflowHandle(self.workflow_id).get_status()
-
-    def __repr__(self) -> str:
-        return f"WorkflowHandleAsync({self.workflow_id!r})"
 
 
 # ==== The DBOS facade ====
@@ -2981,6 +3002,7 @@ def _application_version() -> str:
     """As in DBOS Transact: a hash of the registered workflows' source, so a code change makes a
     new version."""
     import hashlib
+    import inspect
 
     digest = hashlib.md5()
     for name in sorted(_workflows):
@@ -3039,6 +3061,8 @@ class DBOS:
                 f"0.001 seconds, got {polling}."
             )
         if config.get("log_level"):
+            import logging
+
             logger.setLevel(str(config["log_level"]).upper())
             if not logger.handlers and not logging.getLogger().handlers:
                 handler = logging.StreamHandler()
@@ -3049,7 +3073,7 @@ class DBOS:
             synchronous=synchronous,
             busy_timeout_sec=float(config.get("busy_timeout_sec") or _DEFAULT_BUSY_TIMEOUT_SEC),
             executor_id=config.get("executor_id")
-            or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            or f"{_host_name()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
             application_version=config.get("application_version") or "",
             max_threads=int(config.get("max_executor_threads") or _DEFAULT_MAX_EXECUTOR_THREADS),
             polling_interval_sec=polling,
@@ -3539,9 +3563,11 @@ class DBOS:
         return _current_step.get()
 
     @_classproperty
-    def logger(cls) -> logging.Logger:
+    def logger(cls) -> Any:
         """dbos_lite's logger (``logging.getLogger("dbos_lite")``)."""
-        return logger
+        import logging
+
+        return logging.getLogger("dbos_lite")
 
     @_classproperty
     def executor_id(cls) -> str | None:
