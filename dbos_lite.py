@@ -69,6 +69,7 @@ __all__ = [
     "MaxRecoveryAttemptsExceededError",
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSRecordedError",
+    "DBOSJournalError",
 ]
 
 import contextlib
@@ -299,6 +300,13 @@ class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(DBOSException):
         )
 
 
+class DBOSJournalError(DBOSException):
+    """The journal could not be read or written: disk full, I/O error, locked by another process
+    for longer than the busy timeout, read-only, corrupt, or deleted while the process ran.
+    Nothing is recorded as the workflow's outcome: it stays PENDING and resumes once the fault
+    is gone (run it again with its id, relaunch, or call ``DBOS.resume_workflow``)."""
+
+
 class DBOSRecordedError(DBOSException):
     """An error read back from the journal whose class this process cannot rebuild (its module
     is not imported, or its constructor refuses the recorded arguments). Carries the recorded
@@ -315,6 +323,15 @@ class DBOSRecordedError(DBOSException):
 class _Fenced(Exception):
     """Inside the journal: an operation was refused because its process lost the workflow;
     the transaction is rolled back and the verb returns None."""
+
+
+class _JournalFailure(BaseException):
+    """Carries a DBOSJournalError out of a workflow body: user code cannot swallow it with
+    ``except Exception`` and go on as if the failed operation had been recorded."""
+
+    def __init__(self, error: DBOSJournalError):
+        super().__init__(error)
+        self.error = error
 
 
 class _OwnershipLost(BaseException):
@@ -504,7 +521,7 @@ def encode_value(value: Any, what: str | Callable[[], str]) -> str:
     in the error if it cannot be encoded."""
     try:
         encoded = _encoder.encode(value)
-    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+    except (TypeError, ValueError, msgspec.EncodeError, OverflowError, RecursionError) as exc:
         what = what() if callable(what) else what
         raise TypeError(
             f"{what} cannot be recorded in the journal: {exc}. Use JSON-like values (str, int, "
@@ -513,13 +530,20 @@ def encode_value(value: Any, what: str | Callable[[], str]) -> str:
         ) from None
     # JSON has no NaN or infinity: msgspec writes them as null. Only a value whose JSON holds
     # a null can hide one, so only then is the value searched.
-    if b"null" in encoded and _has_non_finite_float(value):
+    if b"null" in encoded and _has_non_finite_float_safe(value):
         what = what() if callable(what) else what
         raise TypeError(
             f"{what} cannot be recorded in the journal: it contains NaN or an infinite float, "
             "which JSON cannot represent. Return None, a string such as 'inf', or a Decimal."
         )
     return encoded.decode()
+
+
+def _has_non_finite_float_safe(value: Any) -> bool:
+    try:
+        return _has_non_finite_float(value)
+    except RecursionError:  # msgspec encoded it, so it is not too deep for the journal
+        return False
 
 
 def _has_non_finite_float(value: Any) -> bool:
@@ -1021,6 +1045,20 @@ def _check_journal_header(conn: apsw.Connection, path: str) -> int:
     return version
 
 
+def _check_journal_pages(conn: apsw.Connection, path: str) -> None:
+    """Refuse a damaged journal before writing anything into it. quick_check reads every page
+    (about a second per few hundred MB), which launch() can afford."""
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
+    except (apsw.CorruptError, apsw.NotADBError, apsw.IOError) as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        raise DBOSInitializationError(
+            f"The journal {path} is corrupt ({'; '.join(problems)}); it was not modified. "
+            "Restore it from a backup, or move it away to start a new journal."
+        )
+
+
 def _retry_while_busy(action: Callable[[], Any], timeout_sec: float) -> Any:
     """Changing the journal mode does not wait on SQLite's busy handler: retry it for up to
     the busy timeout while another process holds the file."""
@@ -1079,13 +1117,29 @@ class Journal:
         try:
             conn.set_busy_timeout(int(busy_timeout_sec * 1000))
             version = _check_journal_header(conn, path)
+            if version > 0:
+                _check_journal_pages(conn, path)
+            if conn.readonly("main"):
+                raise DBOSInitializationError(
+                    f"The journal {path} is read-only; it was not modified. Make the file (and "
+                    "its directory, where SQLite keeps -wal and -shm files) writable."
+                )
             self._configure(conn, synchronous, busy_timeout_sec)
             if version < SCHEMA_VERSION:
                 self._migrate(conn)
+        except apsw.Error as exc:
+            conn.close()
+            raise DBOSInitializationError(
+                f"Cannot open the journal {path}: {type(exc).__name__}: {exc}. Check that the "
+                "file and its directory are writable and the disk is not full."
+            ) from None
         except BaseException:
             conn.close()
             raise
         self._conn = conn
+        stat = os.stat(path)
+        self._identity = (stat.st_dev, stat.st_ino)
+        self._replaced: DBOSJournalError | None = None
 
     @staticmethod
     def _configure(conn: apsw.Connection, synchronous: str, busy_timeout_sec: float) -> None:
@@ -1129,7 +1183,26 @@ class Journal:
     def _connection(self) -> apsw.Connection:
         if self._conn is None:
             raise _OwnershipLost("The journal is closed (DBOS.destroy() was called).")
+        if self._replaced is not None:
+            raise self._replaced
         return self._conn
+
+    def check_file(self) -> None:
+        """Notice that the journal's file was deleted or replaced while this process has it open:
+        what it would write then goes to a file nobody will read. From then on every operation
+        raises DBOSJournalError."""
+        try:
+            stat = os.stat(self.path)
+            same = (stat.st_dev, stat.st_ino) == self._identity
+        except OSError:
+            same = False
+        if not same and self._replaced is None:
+            self._replaced = DBOSJournalError(
+                f"The journal {self.path} was deleted or replaced while this process was using "
+                "it; nothing more is recorded. Restart the program: it opens the journal now at "
+                "that path (restore the old one first if it was removed by mistake)."
+            )
+            logger.error("%s", self._replaced)
 
     def _transact(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run ``work(conn, *args)`` in a write transaction and return its result.
@@ -1180,7 +1253,7 @@ class Journal:
             self._begin(conn)
         except BaseException as exc:
             for request in batch:
-                request.error = exc
+                request.error = self._failure(exc)
             return
         try:
             index = 0
@@ -1195,10 +1268,9 @@ class Journal:
             conn.execute("COMMIT")
             return
         except BaseException as exc:
-            if not conn.getautocommit():
-                conn.execute("ROLLBACK")
+            self._rollback(conn)
             if len(batch) == 1:
-                batch[0].error = exc
+                batch[0].error = self._failure(exc)
                 return
         for request in batch:  # one failed: each again in a transaction of its own
             try:
@@ -1206,24 +1278,49 @@ class Journal:
                 request.result = request.work(conn, *request.args)
                 conn.execute("COMMIT")
             except BaseException as exc:
-                request.error = exc
-                if not conn.getautocommit():
-                    conn.execute("ROLLBACK")
+                request.error = self._failure(exc)
+                self._rollback(conn)
+
+    @staticmethod
+    def _rollback(conn: apsw.Connection) -> None:
+        with contextlib.suppress(apsw.Error):  # SQLite may have rolled back already
+            if not conn.getautocommit():
+                conn.execute("ROLLBACK")
 
     def _begin(self, conn: apsw.Connection) -> None:
         """BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way
         on a lock upgrade (and waits up to the busy timeout for another process's)."""
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except apsw.BusyError:
-            raise DBOSException(
-                f"The journal {self.path} stayed locked by another process for more than "
-                f"{self._busy_timeout_sec} s. Retry later, or raise busy_timeout_sec."
-            ) from None
+        conn.execute("BEGIN IMMEDIATE")
 
     def _read(self, sql: str, bindings: Any = ()) -> list[tuple]:
         with self._lock:
-            return self._connection().execute(sql, bindings).fetchall()
+            conn = self._connection()
+            try:
+                return conn.execute(sql, bindings).fetchall()
+            except apsw.Error as exc:
+                raise self._failure(exc) from None
+
+    def _failure(self, exc: BaseException) -> BaseException:
+        """What a caller sees for an error of SQLite: a DBOSJournalError that says what to do
+        (errors that are not the journal's fault, and ours, pass unchanged)."""
+        if not isinstance(exc, apsw.Error) or isinstance(exc, apsw.ConstraintError):
+            return exc
+        if isinstance(exc, apsw.FullError):
+            what, todo = "the disk holding it is full", "Free disk space"
+        elif isinstance(exc, apsw.BusyError):
+            what = (f"another process kept it locked for more than {self._busy_timeout_sec} s "
+                    "(busy_timeout_sec)")
+            todo = "Retry when that process is done, or raise busy_timeout_sec"
+        elif isinstance(exc, apsw.ReadOnlyError):
+            what, todo = "it is read-only", "Make the file and its directory writable"
+        elif isinstance(exc, (apsw.CorruptError, apsw.NotADBError)):
+            what, todo = f"it is corrupt ({exc})", "Restore it from a backup"
+        else:
+            what, todo = f"{type(exc).__name__}: {exc}", "Check the disk and the file"
+        return DBOSJournalError(
+            f"The journal {self.path} could not be read or written: {what}. This operation was "
+            f"not recorded. {todo}, then run the workflow again (or DBOS.resume_workflow())."
+        )
 
     # -- workflows --
 
@@ -1842,10 +1939,17 @@ def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
             effect = plan.throw(value) if failed else plan.send(value)
         except StopIteration as stop:
             return stop.value
+        except DBOSJournalError as exc:
+            raise _journal_failure(exc) from None
         try:
             value, failed = _run_effect(effect), False
         except BaseException as exc:
             value, failed = exc, True
+
+
+def _journal_failure(error: DBOSJournalError) -> BaseException:
+    """Inside a workflow, a journal failure must travel up through user code unswallowed."""
+    return _JournalFailure(error) if _current_workflow.get() is not None else error
 
 
 # Even with nobody ringing (a lost poll), a waiter looks again after this long.
@@ -1879,6 +1983,8 @@ async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
             effect = plan.throw(value) if failed else plan.send(value)
         except StopIteration as stop:
             return stop.value
+        except DBOSJournalError as exc:
+            raise _journal_failure(exc) from None
         try:
             value, failed = await _run_effect_async(effect), False
         except BaseException as exc:
@@ -2040,6 +2146,8 @@ class _Executor:
         # or taken from this process): filled by cancel() and by the housekeeper.
         self._stop_requested: set[str] = set()
         self._resume_when_stopped: set[str] = set()
+        # Workflows this process gave up (a journal failure) but could not release.
+        self._stranded: set[str] = set()
 
     # -- lifecycle --
 
@@ -2126,6 +2234,7 @@ class _Executor:
         version = journal.data_version()
         while not self._stopping.wait(self.polling_interval_sec):
             try:
+                journal.check_file()
                 if self._active or not self.wakeups.idle():
                     current = journal.data_version()
                     if current != version:
@@ -2277,8 +2386,14 @@ class _Executor:
     def _take_over_if_orphaned(self, workflow: WorkflowRecord) -> _Start:
         """A PENDING workflow whose owner is gone is claimed and run here; any other is waited
         for (a live owner finishes it; a finished one has its outcome recorded)."""
-        if workflow.status != WorkflowStatusString.PENDING or workflow.owner == self.process_id:
+        if workflow.status != WorkflowStatusString.PENDING:
             return _Start(workflow, run=False)
+        if workflow.owner == self.process_id:
+            with self._active_lock:
+                stranded = workflow.workflow_id in self._stranded
+                self._stranded.discard(workflow.workflow_id)
+            if not stranded:
+                return _Start(workflow, run=False)  # running in another thread here
         if workflow.owner is not None:
             owner = next((p for p in self._journal().list_processes()
                           if p.process_id == workflow.owner), None)
@@ -2312,10 +2427,13 @@ class _Executor:
                 value = yield _Call(workflow_function.func, args, kwargs)
                 output = encode_value(value, lambda: "The return value of workflow "
                                       f"{workflow_function.name!r} ({workflow_id!r})")
+            except _JournalFailure as failure:
+                # The journal failed under an operation: not an outcome of the workflow.
+                self._give_up(workflow_id)
+                raise failure.error from None
             except Exception as exc:
                 error = encode_error(exc)
-                if not journal.finish_workflow(workflow_id, self.process_id,
-                                               WorkflowStatusString.ERROR, None, error):
+                if not self._finish(workflow_id, WorkflowStatusString.ERROR, None, error):
                     raise self._stopped(workflow_id) from exc
                 raise
             except (_OwnershipLost, DBOSWorkflowCancelledError):
@@ -2323,11 +2441,9 @@ class _Executor:
             except BaseException:
                 # KeyboardInterrupt, SystemExit...: not an outcome. Leave the workflow PENDING,
                 # owned by nobody, so that the next launch (or call with its id) resumes it.
-                with contextlib.suppress(Exception, _OwnershipLost):
-                    journal.release_workflow(workflow_id, self.process_id)
+                self._give_up(workflow_id)
                 raise
-            if not journal.finish_workflow(workflow_id, self.process_id,
-                                           WorkflowStatusString.SUCCESS, output, None):
+            if not self._finish(workflow_id, WorkflowStatusString.SUCCESS, output, None):
                 raise self._stopped(workflow_id)
             return workflow_function.decode_output(output)
         finally:
@@ -2341,6 +2457,25 @@ class _Executor:
             if resume:
                 self._resume_now(workflow_function, workflow_id)
             self.wakeups.notify(("workflow", workflow_id))
+
+    def _finish(self, workflow_id: str, status: str, output: str | None,
+                error: str | None) -> bool:
+        try:
+            return self._journal().finish_workflow(workflow_id, self.process_id, status,
+                                                   output, error)
+        except DBOSJournalError:
+            self._give_up(workflow_id)
+            raise
+
+    def _give_up(self, workflow_id: str) -> None:
+        """Leave a workflow PENDING and owned by nobody, for a later run to resume. If even that
+        cannot be written (the journal is failing), remember it: this process may take the
+        workflow up again although the journal says it owns it."""
+        try:
+            self._journal().release_workflow(workflow_id, self.process_id)
+        except (DBOSJournalError, _OwnershipLost):
+            with self._active_lock:
+                self._stranded.add(workflow_id)
 
     def _resume_now(self, workflow_function: _WorkflowFunction, workflow_id: str) -> None:
         with contextlib.suppress(_OwnershipLost):
@@ -2535,6 +2670,8 @@ class _Executor:
         started_at = _now_ms()
         try:
             value = yield from self._result_plan(workflow_function, start, parent)
+        except DBOSJournalError:
+            raise  # the journal failed, not the child: nothing to record
         except Exception as exc:
             self._record(parent, result_id, "DBOS.getResult", error=encode_error(exc),
                          child_workflow_id=child_id, started_at=started_at)
@@ -2802,7 +2939,8 @@ class _Executor:
             raise DBOSNonExistentWorkflowError(workflow_id)
         if workflow.status in (WorkflowStatusString.SUCCESS, WorkflowStatusString.ERROR):
             return
-        if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None:
+        if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None \
+                and workflow.workflow_id not in self._stranded:
             owner = next((p for p in journal.list_processes()
                           if p.process_id == workflow.owner), None)
             if owner is not None and _process_is_alive(owner, _now_ms()):
@@ -3342,7 +3480,7 @@ class DBOS:
         is recorded and happens once, even across a crash; elsewhere an ``idempotency_key``
         makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
         no such workflow."""
-        _launched().send(destination_id, message, topic, idempotency_key)
+        _not_swallowed(_launched().send, destination_id, message, topic, idempotency_key)
 
     @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
@@ -3368,7 +3506,7 @@ class DBOS:
     def set_event(cls, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` for this workflow (the latest value wins); others
         read it with ``DBOS.get_event``. In a workflow or a step."""
-        _launched().set_event(key, value)
+        _not_swallowed(_launched().set_event, key, value)
 
     @classmethod
     def get_event(cls, workflow_id: str, key: str, timeout_seconds: float | None = 60) -> Any:
@@ -3397,17 +3535,17 @@ class DBOS:
     @classmethod
     def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
         """Every key a workflow published, with its latest value."""
-        return _launched().get_all_events(workflow_id)
+        return _not_swallowed(_launched().get_all_events, workflow_id)
 
     @classmethod
     def write_stream(cls, key: str, value: Any) -> None:
         """Append ``value`` to this workflow's stream ``key``; readers get values in order."""
-        _launched().write_stream(key, value)
+        _not_swallowed(_launched().write_stream, key, value)
 
     @classmethod
     def close_stream(cls, key: str) -> None:
         """Close this workflow's stream ``key``: its readers stop after the last value."""
-        _launched().write_stream(key, None, close=True)
+        _not_swallowed(_launched().write_stream, key, None, True)
 
     @classmethod
     def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
@@ -3525,7 +3663,7 @@ class DBOS:
     def patch(cls, patch_name: str) -> bool:
         """True if this workflow runs the patched code: it started after the patch, or had not
         reached this point when the patch was deployed. Old workflows get False."""
-        return _launched().patch(patch_name, deprecated=False)
+        return _not_swallowed(_launched().patch, patch_name, False)
 
     @classmethod
     async def patch_async(cls, patch_name: str) -> bool:
@@ -3541,7 +3679,7 @@ class DBOS:
     def deprecate_patch(cls, patch_name: str) -> bool:
         """Replaces ``DBOS.patch(name)`` once no workflow needs the old path: always True,
         and still replays workflows that recorded the patch."""
-        return _launched().patch(patch_name, deprecated=True)
+        return _not_swallowed(_launched().patch, patch_name, True)
 
     # -- where the code runs --
 
@@ -3578,6 +3716,15 @@ class DBOS:
     def application_version(cls) -> str | None:
         """The application version recorded with the workflows this process starts."""
         return _dbos._executor.application_version if _dbos is not None else None
+
+
+def _not_swallowed(operation: Callable[..., Any], *args: Any) -> Any:
+    """Run a durable operation that needs no plan; a journal failure inside a workflow
+    escapes user code as it does for steps."""
+    try:
+        return operation(*args)
+    except DBOSJournalError as exc:
+        raise _journal_failure(exc) from None
 
 
 def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:

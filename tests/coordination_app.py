@@ -35,17 +35,13 @@ At the end the process prints "SUMMARY <json>": {"workflows": {id: {...}}, "extr
 for every workflow in the journal. Exit status 0, or 3 if the workflows did not finish in time.
 """
 
-import json
 import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from dbos_lite import DBOS, SetWorkflowID  # noqa: E402
-
-FINISHED = {"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
+# app_support (found in this script's directory) puts dbos_lite on sys.path.
+from app_support import append_line, await_all, describe, print_summary, start_all, wait_finished
+from dbos_lite import DBOS, SetWorkflowID
 
 JOURNAL, LOGFILE, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -67,13 +63,7 @@ TIMEOUT_SEC = env_float("COORD_TIMEOUT_SEC", "60")
 
 
 def log(workflow_id, event, arg):
-    line = f"{os.getpid()} {workflow_id} {event} {arg} {time.time():.6f}\n".encode()
-    fd = os.open(LOGFILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(LOGFILE, f"{os.getpid()} {workflow_id} {event} {arg} {time.time():.6f}")
 
 
 DBOS(config={
@@ -176,30 +166,6 @@ def waiter() -> str:
     return str(DBOS.recv("wake", timeout_seconds=60))
 
 
-# ---- reporting ----
-
-
-def describe(status):
-    return {
-        "status": status.status,
-        "output": status.output,
-        "error": None if status.error is None else f"{type(status.error).__name__}: {status.error}",
-        "recovery_attempts": status.recovery_attempts,
-        "parent": status.parent_workflow_id,
-        "steps": [s["function_name"] for s in DBOS.list_workflow_steps(status.workflow_id)],
-    }
-
-
-def wait_all_finished(deadline):
-    while True:
-        statuses = DBOS.list_workflows()
-        if all(s.status in FINISHED for s in statuses):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-
-
 def main():
     deadline = time.monotonic() + TIMEOUT_SEC
     DBOS.launch()
@@ -225,19 +191,13 @@ def main():
         elif MODE != "recover":
             print(f"unknown mode {MODE!r}", file=sys.stderr)
             return 2
-        handles = []
-        for workflow_id, func, args in starts:
-            with SetWorkflowID(workflow_id):
-                handles.append(DBOS.start_workflow(func, *args))
+        handles = start_all(starts)
         log("-", "started", len(handles))
-        for h in handles:
-            try:
-                h.get_result()
-            except Exception:
-                pass  # reported in the summary
-        finished = wait_all_finished(deadline)
-        workflows = {s.workflow_id: describe(s) for s in DBOS.list_workflows()}
-        print("SUMMARY " + json.dumps({"workflows": workflows, "extra": extra}), flush=True)
+        await_all(handles)
+        finished = wait_finished(DBOS.list_workflows, deadline)
+        workflows = {s.workflow_id: describe(s, parent=s.parent_workflow_id)
+                     for s in DBOS.list_workflows()}
+        print_summary({"workflows": workflows, "extra": extra})
         return 0 if finished else 3
     finally:
         DBOS.destroy()

@@ -29,18 +29,14 @@ for, its status, output, error, recovery_attempts, executor_id and recorded oper
 Exit status 0 on success, 3 if the workflows did not finish within CRASH_APP_TIMEOUT_SEC.
 """
 
-import json
 import os
 import signal
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from dbos_lite import DBOS, SetWorkflowID  # noqa: E402
-
-FINISHED = {"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
+# app_support (found in this script's directory) puts dbos_lite on sys.path.
+from app_support import append_line, await_all, describe, print_summary, start_all, wait_finished
+from dbos_lite import DBOS, SetWorkflowID
 
 JOURNAL = sys.argv[1]
 LOGFILE = sys.argv[2]
@@ -57,14 +53,7 @@ STEPS = 5
 
 
 def log(workflow_id, event, k):
-    """Append one line durably: O_APPEND keeps concurrent writers' lines whole."""
-    line = f"{os.getpid()} {workflow_id} {event} {k}\n".encode()
-    fd = os.open(LOGFILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(LOGFILE, f"{os.getpid()} {workflow_id} {event} {k}")
 
 
 DBOS(config={
@@ -134,29 +123,9 @@ def doomed(start: int) -> int:
     return acc
 
 
-def describe(workflow_id):
+def summarize(workflow_id):
     status = DBOS.get_workflow_status(workflow_id)
-    if status is None:
-        return None
-    return {
-        "status": status.status,
-        "output": status.output,
-        "error": None if status.error is None else f"{type(status.error).__name__}: {status.error}",
-        "recovery_attempts": status.recovery_attempts,
-        "executor_id": status.executor_id,
-        "steps": [s["function_name"] for s in DBOS.list_workflow_steps(workflow_id)],
-    }
-
-
-def wait_finished(workflow_ids, deadline):
-    """Poll until every workflow is finished; False if the deadline passed first."""
-    while True:
-        statuses = [DBOS.get_workflow_status(w) for w in workflow_ids]
-        if all(s is not None and s.status in FINISHED for s in statuses):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
+    return None if status is None else describe(status, executor_id=status.executor_id)
 
 
 def main():
@@ -182,19 +151,12 @@ def main():
             else:
                 print(f"unknown mode {MODE!r}", file=sys.stderr)
                 return 2
-            handles = []
-            for workflow_id, func, args in starts:
-                with SetWorkflowID(workflow_id):
-                    handles.append(DBOS.start_workflow(func, *args))
+            handles = start_all(starts)
             workflow_ids = [h.get_workflow_id() for h in handles]
-            for handle in handles:
-                try:
-                    handle.get_result()
-                except Exception:
-                    pass  # reported in the summary
-        finished = wait_finished(workflow_ids, deadline)
-        summary = {w: describe(w) for w in workflow_ids}
-        print("SUMMARY " + json.dumps(summary), flush=True)
+            await_all(handles)
+        finished = wait_finished(
+            lambda: [DBOS.get_workflow_status(w) for w in workflow_ids], deadline)
+        print_summary({w: summarize(w) for w in workflow_ids})
         return 0 if finished else 3
     finally:
         DBOS.destroy()

@@ -12,151 +12,22 @@ has to send messages or wait for events, as a second process would."""
 
 import json
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from dbos_lite import DBOS, DBOSNonExistentWorkflowError
-
-APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "coordination_app.py")
+from harness import CoordinationApps
 
 
 # ---- helpers: running, watching and killing coordination_app.py ----
 
 
-class Apps:
-    """Starts coordination_app.py processes for one test and kills whatever is left."""
-
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.journal = str(tmp_path / "journal.sqlite")
-        self.log = str(tmp_path / "events.log")
-        self.procs = []
-
-    def start(self, mode, **env):
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
-        environ.update({k: str(v) for k, v in env.items()})
-        n = len(self.procs)
-        out = open(self.tmp_path / f"stdout-{n}.txt", "wb")
-        err = open(self.tmp_path / f"stderr-{n}.txt", "wb")
-        try:
-            proc = subprocess.Popen([sys.executable, APP, self.journal, self.log, mode],
-                                    stdout=out, stderr=err, env=environ)
-        finally:
-            out.close()
-            err.close()
-        proc.index = n
-        self.procs.append(proc)
-        return proc
-
-    def output(self, proc):
-        with open(self.tmp_path / f"stdout-{proc.index}.txt") as f:
-            stdout = f.read()
-        with open(self.tmp_path / f"stderr-{proc.index}.txt") as f:
-            stderr = f.read()
-        return stdout, stderr
-
-    def finish(self, proc, timeout=30.0):
-        """Wait for a process to exit on its own; its return code and SUMMARY."""
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill(proc)
-            stdout, stderr = self.output(proc)
-            pytest.fail(f"coordination_app did not finish in {timeout} s.\nstdout:\n{stdout}\n"
-                        f"stderr:\n{stderr}\nlog:\n{self.log_text()}")
-        stdout, stderr = self.output(proc)
-        summaries = [line[len("SUMMARY "):] for line in stdout.splitlines()
-                     if line.startswith("SUMMARY ")]
-        assert proc.returncode == 0, f"exit {proc.returncode}\n{stdout}\n{stderr}"
-        assert summaries, f"no SUMMARY\n{stdout}\n{stderr}"
-        return json.loads(summaries[-1])
-
-    @staticmethod
-    def kill(proc):
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def kill_all(self):
-        for proc in self.procs:
-            self.kill(proc)
-
-    def log_text(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def lines(self, event=None, arg=None, workflow_id=None, pid=None):
-        """Log lines as (pid, workflow_id, event, arg, epoch seconds), filtered."""
-        result = []
-        for line in self.log_text().splitlines():
-            p, w, e, a, t = line.split(" ")
-            if ((event is None or e == event) and (arg is None or a == str(arg))
-                    and (workflow_id is None or w == workflow_id)
-                    and (pid is None or int(p) == pid)):
-                result.append((int(p), w, e, a, float(t)))
-        return result
-
-    def count(self, event, arg, workflow_id, pid=None):
-        return len(self.lines(event, arg, workflow_id, pid))
-
-    def wait_for_line(self, proc, event, arg, workflow_id, timeout=20.0):
-        """Wait until ``proc`` has logged ``event arg`` for the workflow; that line."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.lines(event, arg, workflow_id, proc.pid)
-            if found:
-                return found[0]
-            if proc.poll() is not None:
-                stdout, stderr = self.output(proc)
-                pytest.fail(f"coordination_app exited ({proc.returncode}) before logging "
-                            f"{event} {arg}.\nstdout:\n{stdout}\nstderr:\n{stderr}\n"
-                            f"log:\n{self.log_text()}")
-            if time.monotonic() > deadline:
-                stdout, stderr = self.output(proc)
-                pytest.fail(f"no '{event} {arg}' for {workflow_id} from pid {proc.pid} in "
-                            f"{timeout} s.\nstdout:\n{stdout}\nstderr:\n{stderr}\n"
-                            f"log:\n{self.log_text()}")
-            time.sleep(0.01)
-
-    def query(self, sql, args=()):
-        """Read the journal directly (read-only), as the sqlite3 shell would."""
-        conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
-
-    def wait_for_query(self, sql, args=(), predicate=bool, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                rows = self.query(sql, args)
-            except sqlite3.OperationalError:  # the journal is not created yet
-                rows = []
-            if predicate(rows):
-                return rows
-            if time.monotonic() > deadline:
-                pytest.fail(f"{sql} {args} never matched; last rows {rows}\n"
-                            f"log:\n{self.log_text()}")
-            time.sleep(0.02)
-
-
 @pytest.fixture
 def apps(tmp_path):
-    runner = Apps(tmp_path)
-    try:
+    with CoordinationApps(tmp_path) as runner:
         yield runner
-    finally:
-        runner.kill_all()
 
 
 @pytest.fixture

@@ -4,19 +4,12 @@ live owner's workflow is never taken over, and calling its id from another proce
 
 Log lines carry the pid of the process that ran the step, so who ran what is read from the log."""
 
-import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
 
 import dbos_lite
-
-APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash_app.py")
+from harness import CrashApps
 
 
 def expected(i):
@@ -27,125 +20,10 @@ def expected(i):
 # ---- helpers: running, watching and killing crash_app.py ----
 
 
-class Apps:
-    """Starts crash_app.py processes for one test and kills whatever is left at the end."""
-
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.journal = str(tmp_path / "journal.sqlite")
-        self.log = str(tmp_path / "steps.log")
-        self.procs = []
-
-    def start(self, mode, sync="FULL", **env):
-        extra = {f"CRASH_APP_{key.upper()}": str(value) for key, value in env.items()}
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("CRASH_APP_")}
-        environ.update(extra)
-        n = len(self.procs)
-        out = open(self.tmp_path / f"stdout-{n}.txt", "wb")
-        err = open(self.tmp_path / f"stderr-{n}.txt", "wb")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, APP, self.journal, self.log, mode, sync],
-                stdout=out, stderr=err, env=environ,
-            )
-        finally:
-            out.close()
-            err.close()
-        proc.index = n
-        self.procs.append(proc)
-        return proc
-
-    def output(self, proc):
-        with open(self.tmp_path / f"stdout-{proc.index}.txt") as f:
-            stdout = f.read()
-        with open(self.tmp_path / f"stderr-{proc.index}.txt") as f:
-            stderr = f.read()
-        return stdout, stderr
-
-    def finish(self, proc, timeout=30.0):
-        """Wait for a process to exit on its own; its return code and SUMMARY."""
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill(proc)
-            stdout, stderr = self.output(proc)
-            pytest.fail(f"crash_app did not finish in {timeout} s.\nstdout:\n{stdout}\n"
-                        f"stderr:\n{stderr}\nlog:\n{self.log_text()}")
-        stdout, stderr = self.output(proc)
-        summaries = [line[len("SUMMARY "):] for line in stdout.splitlines()
-                     if line.startswith("SUMMARY ")]
-        summary = json.loads(summaries[-1]) if summaries else None
-        return proc.returncode, summary, stderr
-
-    @staticmethod
-    def kill(proc):
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def kill_all(self):
-        for proc in self.procs:
-            self.kill(proc)
-
-    def log_text(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def lines(self):
-        """The log as (pid, workflow_id, event, step) tuples."""
-        result = []
-        for line in self.log_text().splitlines():
-            pid, workflow_id, event, arg = line.split(" ", 3)
-            result.append((int(pid), workflow_id, event, arg))
-        return result
-
-    def count(self, event, step, workflow_id="job-1", pid=None):
-        return sum(1 for p, w, e, k in self.lines()
-                   if w == workflow_id and e == event and k == str(step)
-                   and (pid is None or p == pid))
-
-    def wait_for_line(self, proc, event, step, workflow_id="job-1", timeout=20.0):
-        """Wait until ``proc`` has logged ``event step`` for the workflow."""
-        deadline = time.monotonic() + timeout
-        while self.count(event, step, workflow_id, pid=proc.pid) == 0:
-            if proc.poll() is not None:
-                stdout, stderr = self.output(proc)
-                pytest.fail(f"crash_app exited ({proc.returncode}) before logging {event} "
-                            f"{step}.\nstdout:\n{stdout}\nstderr:\n{stderr}\n"
-                            f"log:\n{self.log_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no '{event} {step}' from pid {proc.pid} in {timeout} s.\n"
-                            f"log:\n{self.log_text()}")
-            time.sleep(0.02)
-
-    def query(self, sql, args=()):
-        """Read the journal directly (read-only), as the sqlite3 shell would."""
-        conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
-
-
 @pytest.fixture
 def apps(tmp_path):
-    runner = Apps(tmp_path)
-    try:
+    with CrashApps(tmp_path) as runner:
         yield runner
-    finally:
-        runner.kill_all()
-
-
-def assert_ran_once(apps, steps, pid, workflow_id="job-1"):
-    for k in steps:
-        for event in ("start", "end"):
-            assert apps.count(event, k, workflow_id) == 1, (
-                f"{event} {k} of {workflow_id} ran {apps.count(event, k, workflow_id)} times\n"
-                f"{apps.log_text()}")
-            assert apps.count(event, k, workflow_id, pid=pid) == 1, apps.log_text()
 
 
 def steps_by_pid(apps, workflow_id):
