@@ -1847,6 +1847,7 @@ class _StepFunction(_Function):
         self.max_attempts = int(options.get("max_attempts", 3))
         self.backoff_rate = float(options.get("backoff_rate", 2.0))
         self.should_retry = options.get("should_retry")
+        self.warned = False  # about blocking an event loop
         if self.retries_allowed and self.max_attempts < 1:
             raise DBOSException(f"Step {self.name!r}: max_attempts must be at least 1.")
         if self.interval_seconds < 0 or self.backoff_rate <= 0:
@@ -2021,6 +2022,18 @@ async def _run_effect_async(effect: _Call | _Wait) -> Any:
         watch.future = watch.loop = None
         watch.event.clear()
     return None
+
+
+def _warn_if_blocking_a_loop(step: _StepFunction) -> None:
+    """A sync step called straight from an async workflow blocks its event loop (as in DBOS
+    Transact): say so once per step."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and not step.warned and asyncio._get_running_loop() is not None:
+        step.warned = True
+        logger.warning(
+            "Sync step %r was called from async code and blocks the event loop while it runs. "
+            "Make it async, or call it with await DBOS.run_step_async(None, func, ...), which "
+            "runs it in a worker thread.", step.name)
 
 
 def _refuse_running_loop(name: str) -> None:
@@ -3351,6 +3364,7 @@ class DBOS:
         def run_step(*args: Any, **kwargs: Any) -> Any:
             if _current_workflow.get() is None or _current_step.get() is not None:
                 return func(*args, **kwargs)
+            _warn_if_blocking_a_loop(step)
             return _run_plan(_launched().step_plan(step, args, kwargs))
 
         return run_step

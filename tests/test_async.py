@@ -297,3 +297,22 @@ def test_async_workflow_recovered_after_a_crash(dbos, config):
     DBOS.launch()
     assert DBOS.retrieve_workflow("r").get_result() == [1, 2, 3]
     assert ran == [1, 2, 2, 3]
+
+
+def test_a_sync_step_called_from_async_code_warns_once(dbos, caplog):
+    @DBOS.step()
+    def blocking() -> int:
+        return 1
+
+    @DBOS.workflow()
+    async def job() -> int:
+        return blocking() + blocking()
+
+    async def main():
+        DBOS.launch()
+        return await job()
+
+    with caplog.at_level("WARNING", logger="dbos_lite"):
+        assert asyncio.run(main()) == 2
+    warnings = [r for r in caplog.records if "blocks the event loop" in r.getMessage()]
+    assert len(warnings) == 1 and "run_step_async" in warnings[0].getMessage()
