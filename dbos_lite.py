@@ -875,10 +875,6 @@ _SQL_READ_STREAM = (
     'SELECT "offset", value FROM streams WHERE workflow_id = ? AND key = ? AND "offset" >= ?'
     ' ORDER BY "offset"'
 )
-_SQL_GET_OPERATION = (
-    "SELECT " + _OPERATION_COLUMNS + " FROM operation_outputs"
-    " WHERE workflow_id = ? AND function_id = ?"
-)
 _SQL_LIST_OPERATIONS = (
     "SELECT " + _OPERATION_COLUMNS + " FROM operation_outputs"
     " WHERE workflow_id = ? ORDER BY function_id"
@@ -1417,10 +1413,6 @@ class Journal:
         return [WorkflowRecord(*row) for row in rows]
 
     # -- operations --
-
-    def get_operation(self, workflow_id: str, function_id: int) -> OperationRecord | None:
-        rows = self._read(_SQL_GET_OPERATION, (workflow_id, function_id))
-        return OperationRecord(*rows[0]) if rows else None
 
     def last_function_id(self, workflow_id: str) -> int:
         return self._read(_SQL_LAST_FUNCTION_ID, (workflow_id,))[0][0]
@@ -2567,9 +2559,6 @@ class _Executor:
             return workflow if workflow.status in _FINISHED else _NOT_YET
 
         return (yield from self._wait_plan([("workflow", workflow_id)], finished, None, context))
-
-    def wait_for_workflow(self, workflow_id: str) -> WorkflowRecord:
-        return _run_plan(self._await_plan(workflow_id))
 
     # -- durable operations inside a workflow --
 
