@@ -530,7 +530,7 @@ def encode_value(value: Any, what: str | Callable[[], str]) -> str:
         ) from None
     # JSON has no NaN or infinity: msgspec writes them as null. Only a value whose JSON holds
     # a null can hide one, so only then is the value searched.
-    if b"null" in encoded and _has_non_finite_float_safe(value):
+    if b"null" in encoded and _has_non_finite_float(value):
         what = what() if callable(what) else what
         raise TypeError(
             f"{what} cannot be recorded in the journal: it contains NaN or an infinite float, "
@@ -539,25 +539,24 @@ def encode_value(value: Any, what: str | Callable[[], str]) -> str:
     return encoded.decode()
 
 
-def _has_non_finite_float_safe(value: Any) -> bool:
-    try:
-        return _has_non_finite_float(value)
-    except RecursionError:  # msgspec encoded it, so it is not too deep for the journal
-        return False
-
-
 def _has_non_finite_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return value != value or value in (float("inf"), float("-inf"))
-    if isinstance(value, dict):
-        return any(_has_non_finite_float(v) for v in value.values())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(_has_non_finite_float(v) for v in value)
-    if isinstance(value, msgspec.Struct):
-        return any(_has_non_finite_float(v) for v in msgspec.structs.astuple(value))
-    fields = getattr(type(value), "__dataclass_fields__", None)  # a dataclass instance
-    if fields is not None:
-        return any(_has_non_finite_float(getattr(value, name)) for name in fields)
+    """Search a value for NaN or infinity, without recursion (values may be deeply nested)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
+        elif isinstance(item, msgspec.Struct):
+            pending.extend(msgspec.structs.astuple(item))
+        else:
+            fields = getattr(type(item), "__dataclass_fields__", None)  # a dataclass instance
+            if fields is not None:
+                pending.extend(getattr(item, name) for name in fields)
     return False
 
 
@@ -565,12 +564,37 @@ def decode_value(text: str | None, annotation: Any = Any) -> Any:
     """Decode a recorded value, typed by ``annotation`` when the recorded JSON matches it."""
     if text is None:
         return None
+    return _decode(_decoder_for(annotation), text)
+
+
+def _decode(decoder: msgspec.json.Decoder, text: str) -> Any:
     try:
-        return _decoder_for(annotation).decode(text)
+        return decoder.decode(text)
     except msgspec.ValidationError:
         # The annotation does not describe what was returned; decode it as plain JSON. The same
         # text always decodes the same way, so the first run and replays still agree.
-        return _any_decoder.decode(text)
+        return _decode(_any_decoder, text)
+    except RecursionError:
+        # A deeply nested value recorded from a shallow stack: decode it on a fresh one.
+        return _on_fresh_stack(decoder.decode, text)
+
+
+def _on_fresh_stack(function: Callable[[Any], Any], argument: Any) -> Any:
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, function(argument)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="dbos_lite-decode")
+    thread.start()
+    thread.join()
+    ok, result = outcome[0]
+    if not ok:
+        raise result
+    return result
 
 
 def encode_error(exc: BaseException) -> str:
@@ -581,8 +605,9 @@ def encode_error(exc: BaseException) -> str:
 def _error_record(exc: BaseException) -> ErrorRecord:
     cls = type(exc)
     try:
-        args = _any_decoder.decode(_encoder.encode(list(exc.args)))
-    except (TypeError, msgspec.EncodeError, OverflowError):
+        args = _any_decoder.decode(_encoder.encode(
+            [_utf8(a) if isinstance(a, str) else a for a in exc.args]))
+    except (TypeError, ValueError, msgspec.EncodeError, OverflowError, RecursionError):
         args = None
     nested = getattr(exc, "errors", None)
     errors = (
@@ -593,13 +618,23 @@ def _error_record(exc: BaseException) -> ErrorRecord:
     if isinstance(exc, DBOSRecordedError):  # keep the original's identity through re-recording
         return ErrorRecord(exc.type_name, "", exc.message, None, exc.traceback_text, errors)
     return ErrorRecord(
-        type=cls.__qualname__,
-        module=cls.__module__,
-        message=str(exc),
+        type=_utf8(cls.__qualname__),
+        module=_utf8(cls.__module__),
+        message=_utf8(str(exc)),
         args=args,
-        traceback=_format_traceback(exc),
+        traceback=_utf8(_format_traceback(exc)),
         errors=errors,
     )
+
+
+def _utf8(text: str) -> str:
+    """Text the journal can store: a lone surrogate (say from os.fsdecode of a file name that is
+    not UTF-8) becomes a backslash escape instead of failing the recording."""
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _format_traceback(exc: BaseException) -> str:
@@ -939,7 +974,9 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)"
     " AND (?6 IS NULL OR application_version = ?6)"
     " AND (?7 IS NULL OR executor_id = ?7)"
-    " AND (?8 IS NULL OR substr(workflow_id, 1, length(?8)) = ?8)"
+    # Compared as bytes: text functions such as length() stop at a NUL character.
+    " AND (?8 IS NULL OR substr(CAST(workflow_id AS BLOB), 1, length(CAST(?8 AS BLOB)))"
+    "   = CAST(?8 AS BLOB))"
     " AND (?9 IS NULL OR parent_workflow_id = ?9)"
     " AND (?10 IS NULL OR queue_name = ?10)"
     " AND (?11 IS NULL OR forked_from = ?11)"
@@ -1041,6 +1078,27 @@ def _check_journal_header(conn: apsw.Connection, path: str) -> int:
     return version
 
 
+def _cannot_open(path: str, exc: apsw.Error) -> DBOSInitializationError:
+    return DBOSInitializationError(
+        f"Cannot open the journal {path} ({type(exc).__name__}: {exc}). The file or its "
+        "directory may be read-only (SQLite must be able to write the file and create -wal and "
+        "-shm files beside it), the directory may not exist, or the disk may be full."
+    )
+
+
+def _side_files(path: str) -> set[str]:
+    return {suffix for suffix in ("-wal", "-shm") if os.path.exists(path + suffix)}
+
+
+def _remove_side_files(path: str, existed: set[str]) -> None:
+    """Remove the -wal/-shm files that opening a journal we then refused left behind (SQLite
+    removes them itself when the last connection that can write closes)."""
+    for suffix in {"-wal", "-shm"} - existed:
+        with contextlib.suppress(OSError):
+            if suffix == "-shm" or os.path.getsize(path + suffix) == 0:
+                os.remove(path + suffix)
+
+
 def _check_journal_pages(conn: apsw.Connection, path: str) -> None:
     """Refuse a damaged journal before writing anything into it. quick_check reads every page
     (about a second per few hundred MB), which launch() can afford."""
@@ -1103,34 +1161,29 @@ class Journal:
         self._queue: list[_WriteRequest] = []
         self._committing = False
         self._busy_timeout_sec = busy_timeout_sec
+        existed = _side_files(path)
         try:
             conn = apsw.Connection(path)
-        except apsw.CantOpenError as exc:
-            raise DBOSInitializationError(
-                f"Cannot open the journal {path}: {exc}. Check that its directory exists and is "
-                "writable."
-            ) from None
+        except apsw.Error as exc:
+            raise _cannot_open(path, exc) from None
         try:
             conn.set_busy_timeout(int(busy_timeout_sec * 1000))
-            version = _check_journal_header(conn, path)
-            if version > 0:
-                _check_journal_pages(conn, path)
             if conn.readonly("main"):
                 raise DBOSInitializationError(
                     f"The journal {path} is read-only; it was not modified. Make the file (and "
-                    "its directory, where SQLite keeps -wal and -shm files) writable."
+                    "its directory, where SQLite keeps the -wal and -shm files) writable."
                 )
+            version = _check_journal_header(conn, path)
+            if version > 0:
+                _check_journal_pages(conn, path)
             self._configure(conn, synchronous, busy_timeout_sec)
             if version < SCHEMA_VERSION:
                 self._migrate(conn)
-        except apsw.Error as exc:
+        except BaseException as exc:
             conn.close()
-            raise DBOSInitializationError(
-                f"Cannot open the journal {path}: {type(exc).__name__}: {exc}. Check that the "
-                "file and its directory are writable and the disk is not full."
-            ) from None
-        except BaseException:
-            conn.close()
+            _remove_side_files(path, existed)
+            if isinstance(exc, apsw.Error):
+                raise _cannot_open(path, exc) from None
             raise
         self._conn = conn
         stat = os.stat(path)
@@ -1770,6 +1823,15 @@ class _Function:
     once: its name, its return type and its parameters' types for typed decoding."""
 
     def __init__(self, func: Callable, name: str):
+        if not isinstance(name, str) or not name:
+            raise DBOSException(f"The name of {func!r} must be a non-empty string, not {name!r}.")
+        try:
+            name.encode()
+        except UnicodeEncodeError:
+            raise DBOSException(
+                f"The name {name!r} of {func!r} is not valid text (it holds a lone surrogate); "
+                "give the function another name."
+            ) from None
         self.func = func
         self.name = name
         import inspect
@@ -1799,10 +1861,7 @@ class _Function:
 
     def decode_output(self, text: str) -> Any:
         """Decode a recorded return value (see decode_value), with the decoder made once."""
-        try:
-            return self._return_decoder.decode(text)
-        except msgspec.ValidationError:
-            return _any_decoder.decode(text)
+        return _decode(self._return_decoder, text)
 
     def encode_inputs(self, args: tuple, kwargs: dict) -> str:
         return encode_value({"args": args, "kwargs": kwargs}, f"An argument of workflow {self.name!r}")
@@ -2157,11 +2216,17 @@ class _Executor:
     # -- lifecycle --
 
     def launch(self) -> None:
-        self.journal = Journal(self.journal_path, synchronous=self.synchronous,
-                               busy_timeout_sec=self.busy_timeout_sec)
-        self.journal.add_process(self._process_record())
+        """Open the journal, join it as a process, recover; on failure nothing is launched."""
         from concurrent.futures import ThreadPoolExecutor
 
+        journal = Journal(self.journal_path, synchronous=self.synchronous,
+                          busy_timeout_sec=self.busy_timeout_sec)
+        try:
+            journal.add_process(self._process_record())
+        except BaseException:
+            journal.close()
+            raise
+        self.journal = journal
         self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="dbos_lite")
         self.recover()
         self._housekeeper = threading.Thread(
@@ -2399,7 +2464,7 @@ class _Executor:
                 self._stranded.discard(workflow.workflow_id)
             if not stranded:
                 return _Start(workflow, run=False)  # running in another thread here
-        if workflow.owner is not None:
+        elif workflow.owner is not None:
             owner = next((p for p in self._journal().list_processes()
                           if p.process_id == workflow.owner), None)
             if owner is not None and _process_is_alive(owner, _now_ms()):
@@ -3266,17 +3331,13 @@ class DBOS:
         path = executor.journal_path
         if not os.path.exists(path):
             return
-        existed = {suffix for suffix in ("-wal", "-shm") if os.path.exists(path + suffix)}
+        existed = _side_files(path)
         conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
         try:
             _check_journal_header(conn, path)
         except DBOSInitializationError:
             conn.close()
-            # A read-only look at a WAL database leaves -wal/-shm behind; remove what it made.
-            for suffix in {"-wal", "-shm"} - existed:
-                with contextlib.suppress(FileNotFoundError):
-                    if suffix == "-shm" or os.path.getsize(path + suffix) == 0:
-                        os.remove(path + suffix)
+            _remove_side_files(path, existed)  # a read-only look at a WAL file leaves them
             raise
         conn.close()
         for suffix in ("", "-wal", "-shm"):
