@@ -70,3 +70,60 @@ def print_table(title, header, rows):
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+
+
+# -- Setup of large journals (not measured): dbos_lite's own schema and SQL statements --
+
+
+def create_journal(path, synchronous="NORMAL"):
+    """Setup: an empty journal at ``path``, its schema created by dbos_lite itself."""
+    import dbos_lite
+
+    dbos_lite.Journal(path, synchronous=synchronous).close()
+
+
+def bulk_insert(path, workflows=(), operations=()):
+    """Setup: write journal rows in one transaction with dbos_lite's own INSERT statements.
+    Each argument is an iterable (a generator is fine) of dbos_lite.WorkflowRecord or
+    OperationRecord. Not a measured path: it only fills a journal quickly."""
+    import dbos_lite
+    import msgspec
+
+    conn = apsw.Connection(path)
+    conn.set_busy_timeout(10_000)
+    conn.execute("PRAGMA cache_size = -262144")  # 256 MB, so that random-key inserts stay fast
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(dbos_lite._SQL_INSERT_WORKFLOW,
+                         (msgspec.structs.astuple(w) for w in workflows))
+        conn.executemany(dbos_lite._SQL_INSERT_OPERATION_IF_ABSENT,
+                         (msgspec.structs.astuple(o) for o in operations))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+
+
+def checkpoint(path):
+    """Move the WAL into the database file and truncate the WAL (for measuring file sizes)."""
+    conn = apsw.Connection(path)
+    conn.set_busy_timeout(10_000)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    conn.close()
+
+
+def journal_bytes(path):
+    """The journal's logical size, page_count * page_size (committed WAL frames included)."""
+    conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
+    pages = conn.execute("PRAGMA page_count").fetchall()[0][0]
+    size = conn.execute("PRAGMA page_size").fetchall()[0][0]
+    conn.close()
+    return pages * size
+
+
+def file_bytes(path):
+    """Bytes on disk of a journal with its -wal and -shm files."""
+    return sum(os.path.getsize(path + suffix) for suffix in ("", "-wal", "-shm")
+               if os.path.exists(path + suffix))
