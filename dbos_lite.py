@@ -1154,8 +1154,9 @@ class _WriteRequest:
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
-        self.wake = threading.Lock()  # held until the request is done or must lead
-        self.wake.acquire()
+        # A thread that has to wait sleeps on this lock, held until the request is done or
+        # must lead; made only then, as a thread alone never waits.
+        self.wake: threading.Lock | None = None
 
 
 class Journal:
@@ -1280,9 +1281,13 @@ class Journal:
         with self._group:
             self._queue.append(request)
             leading = not self._committing
-            self._committing = True
+            if leading:
+                self._committing = True
+            else:
+                request.wake = threading.Lock()
+                request.wake.acquire()
         if not leading:
-            request.wake.acquire()  # released when the request is done, or must lead
+            request.wake.acquire()  # type: ignore[union-attr]  # until done, or must lead
         if not request.done:
             self._lead()
         if request.error is not None:
@@ -1300,11 +1305,11 @@ class Journal:
         finally:
             for request in batch:
                 request.done = True
-                if request.wake.locked():
+                if request.wake is not None and request.wake.locked():
                     request.wake.release()
             with self._group:
                 if self._queue:
-                    self._queue[0].wake.release()
+                    self._queue[0].wake.release()  # type: ignore[union-attr]
                 else:
                     self._committing = False
 
