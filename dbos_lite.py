@@ -2002,21 +2002,29 @@ class _Wait:
         self.watch, self.seconds = watch, seconds
 
 
+def _resume(plan: typing.Generator[Any, Any, Any], failed: bool, value: Any
+            ) -> tuple[bool, Any]:
+    """Hand a plan the outcome of its last effect (a value, or an exception if ``failed``):
+    (True, its next effect), or (False, its result) once it is done."""
+    try:
+        return True, (plan.throw(value) if failed else plan.send(value))
+    except StopIteration as stop:
+        return False, stop.value
+    except DBOSJournalError as exc:
+        raise _journal_failure(exc) from None
+
+
 def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
     """Drive a plan in the calling thread."""
-    value: Any = None
-    failed = False
-    while True:
+    running, item = _resume(plan, False, None)
+    while running:
         try:
-            effect = plan.throw(value) if failed else plan.send(value)
-        except StopIteration as stop:
-            return stop.value
-        except DBOSJournalError as exc:
-            raise _journal_failure(exc) from None
-        try:
-            value, failed = _run_effect(effect), False
+            value = _run_effect(item)
         except BaseException as exc:
-            value, failed = exc, True
+            running, item = _resume(plan, True, exc)
+        else:
+            running, item = _resume(plan, False, value)
+    return item
 
 
 def _journal_failure(error: DBOSJournalError) -> BaseException:
@@ -2048,19 +2056,15 @@ def _run_effect(effect: _Call | _Wait) -> Any:
 async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
     """Drive a plan on the running event loop: coroutines are awaited, sync user code runs in
     a worker thread, and waits never block the loop."""
-    value: Any = None
-    failed = False
-    while True:
+    running, item = _resume(plan, False, None)
+    while running:
         try:
-            effect = plan.throw(value) if failed else plan.send(value)
-        except StopIteration as stop:
-            return stop.value
-        except DBOSJournalError as exc:
-            raise _journal_failure(exc) from None
-        try:
-            value, failed = await _run_effect_async(effect), False
+            value = await _run_effect_async(item)
         except BaseException as exc:
-            value, failed = exc, True
+            running, item = _resume(plan, True, exc)
+        else:
+            running, item = _resume(plan, False, value)
+    return item
 
 
 def _is_coroutine_function(func: Callable) -> bool:
