@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -200,3 +201,35 @@ class CoordinationApps(Apps):
     def parse(self, line):
         pid, workflow_id, event, arg, t = line.split(" ")
         return int(pid), workflow_id, event, arg, float(t)
+
+
+# ---- in-process helpers ----
+
+
+def within(seconds, fn, *args):
+    """Run ``fn(*args)`` in a thread; fail the test if it has not returned after ``seconds``.
+    Its exception, if any, is raised here."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{getattr(fn, '__name__', fn)} did not return within {seconds} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def call_with_id(workflow_id, func, *args):
+    """Call a workflow function under SetWorkflowID(workflow_id)."""
+    from dbos_lite import SetWorkflowID
+
+    with SetWorkflowID(workflow_id):
+        return func(*args)

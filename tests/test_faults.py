@@ -38,6 +38,7 @@ import dbos_lite
 from dbos_lite import DBOS, DBOSException, DBOSInitializationError, SetWorkflowID
 
 from conftest import journal_url
+from harness import call_with_id, within
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,32 +64,6 @@ def assert_journal_error(exc: BaseException, *patterns: str) -> None:
     message = str(exc)
     for pattern in patterns:
         assert re.search(pattern, message, re.I), f"{pattern!r} not in message: {message}"
-
-
-def within(seconds: float, fn, *args):
-    """Run ``fn(*args)`` in a thread; fail the test if it has not returned after ``seconds``.
-    Its exception, if any, is raised here."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"{getattr(fn, '__name__', fn)} did not return within {seconds} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def call_with_id(workflow_id, func, *args):
-    with SetWorkflowID(workflow_id):
-        return func(*args)
 
 
 def sha256(path) -> str:

@@ -26,6 +26,7 @@ import pytest
 
 import dbos_lite
 from dbos_lite import DBOS, DBOSException, DBOSRecordedError, SetWorkflowID
+from harness import call_with_id, within
 
 TABLES = {"workflow_status", "operation_outputs", "processes", "notifications", "message_keys",
           "workflow_events", "streams"}
@@ -54,31 +55,6 @@ def relaunch(config, register):
     registered = register()
     DBOS.launch()
     return registered
-
-
-def within(seconds, fn, *args):
-    """``fn(*args)`` in a thread; fails the test if it has not returned after ``seconds``."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"{getattr(fn, '__name__', fn)} did not return within {seconds} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def call_with_id(workflow_id, func, *args):
-    with SetWorkflowID(workflow_id):
-        return func(*args)
 
 
 def assert_clear_refusal(label, exc):
