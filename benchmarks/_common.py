@@ -127,3 +127,25 @@ def file_bytes(path):
     """Bytes on disk of a journal with its -wal and -shm files."""
     return sum(os.path.getsize(path + suffix) for suffix in ("", "-wal", "-shm")
                if os.path.exists(path + suffix))
+
+
+def register_trivial_workflows():
+    """Register the benchmarks' workflows: a trivial step, a workflow of n such steps, and a
+    one-step workflow. Returns (trivial, many_steps, one_step)."""
+    from dbos_lite import DBOS
+
+    @DBOS.step()
+    def trivial(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def many_steps(n: int) -> int:
+        for i in range(n):
+            trivial(i)
+        return n
+
+    @DBOS.workflow()
+    def one_step(i: int) -> int:
+        return trivial(i)
+
+    return trivial, many_steps, one_step

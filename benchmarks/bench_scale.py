@@ -23,7 +23,7 @@ import time
 import uuid
 
 from _common import (Scratch, apsw, best, bulk_insert, checkpoint, create_journal, file_bytes,
-                     journal_bytes, print_table, timed)
+                     journal_bytes, print_table, register_trivial_workflows, timed)
 
 import dbos_lite
 from dbos_lite import DBOS, SetWorkflowID
@@ -61,19 +61,7 @@ def populate(path, count):
 
 
 def register():
-    @DBOS.step()
-    def trivial(i: int) -> int:
-        return i
-
-    @DBOS.workflow()
-    def many_steps(n: int) -> int:
-        for i in range(n):
-            trivial(i)
-        return n
-
-    @DBOS.workflow()
-    def one_step(i: int) -> int:
-        return trivial(i)
+    trivial, many_steps, one_step = register_trivial_workflows()
 
     @DBOS.workflow()
     def steps_for(seconds: float) -> list[float]:

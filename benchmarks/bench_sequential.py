@@ -11,7 +11,8 @@ Usage: python benchmarks/bench_sequential.py [--quick]
 
 import sys
 
-from _common import Scratch, best, commit_insert, floor_connection, print_table, timed
+from _common import (Scratch, best, commit_insert, floor_connection, print_table,
+                     register_trivial_workflows, timed)
 
 import dbos_lite
 from dbos_lite import DBOS, SetWorkflowID
@@ -45,21 +46,7 @@ def floor_workflows(scratch, synchronous, run):
 def dbos_lite_run(scratch, synchronous, run):
     DBOS(config={"name": "bench", "sqlite_synchronous": synchronous,
                  "system_database_url": f"sqlite:///{scratch.file(f'dbos-{synchronous}-{run}.sqlite')}"})
-
-    @DBOS.step()
-    def trivial(i: int) -> int:
-        return i
-
-    @DBOS.workflow()
-    def many_steps(n: int) -> int:
-        for i in range(n):
-            trivial(i)
-        return n
-
-    @DBOS.workflow()
-    def one_step(i: int) -> int:
-        return trivial(i)
-
+    _, many_steps, one_step = register_trivial_workflows()
     DBOS.launch()
     with SetWorkflowID("many"):
         per_step = timed(lambda: many_steps(STEPS)) / STEPS
