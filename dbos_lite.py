@@ -1247,7 +1247,10 @@ class Journal:
 
     def _connection(self) -> apsw.Connection:
         if self._conn is None:
-            raise _OwnershipLost("The journal is closed (DBOS.destroy() was called).")
+            raise _OwnershipLost(
+                "DBOS.destroy() closed the journal: a workflow still running stops here without "
+                "recording more, and the next DBOS.launch() resumes it from its last completed "
+                "step.")
         if self._replaced is not None:
             raise self._replaced
         return self._conn
@@ -2012,6 +2015,10 @@ def _resume(plan: typing.Generator[Any, Any, Any], failed: bool, value: Any
         return False, stop.value
     except DBOSJournalError as exc:
         raise _journal_failure(exc) from None
+    except _OwnershipLost as exc:
+        if _current_workflow.get() is None:  # leaving dbos_lite: a caller sees an Exception
+            raise DBOSException(str(exc)) from None
+        raise
 
 
 def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
@@ -2411,8 +2418,6 @@ class _Executor:
             return
         try:
             _run_plan(self.body_plan(workflow_function, workflow, fresh))
-        except _OwnershipLost as exc:
-            logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
         except BaseException:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 
@@ -2420,8 +2425,6 @@ class _Executor:
                                        workflow: WorkflowRecord, fresh: bool) -> None:
         try:
             await _run_plan_async(self.body_plan(workflow_function, workflow, fresh))
-        except _OwnershipLost as exc:
-            logger.debug("Workflow %s stopped here: %s", workflow.workflow_id, exc)
         except BaseException:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 

@@ -353,3 +353,40 @@ def test_a_process_judged_dead_takes_back_its_running_workflows(dbos, journal_pa
     assert handle.get_result() == 3
     assert runs == [1, 2]
     assert handle.get_status().recovery_attempts == 1
+
+
+def test_a_workflow_running_when_dbos_is_destroyed_raises_a_clear_error(dbos, config):
+    entered = threading.Event()
+    release = threading.Event()
+
+    @DBOS.step()
+    def slow() -> int:
+        entered.set()
+        release.wait(5)
+        return 1
+
+    @DBOS.workflow()
+    def work() -> int:
+        return slow() + slow()
+
+    DBOS.launch()
+    outcome = []
+
+    def call():
+        try:
+            with SetWorkflowID("d"):
+                outcome.append(work())
+        except BaseException as exc:  # noqa: BLE001 - the test looks at what escapes
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    entered.wait(5)
+    DBOS.destroy()
+    release.set()
+    thread.join(5)
+    [error] = outcome
+    assert isinstance(error, DBOSException) and "DBOS.destroy()" in str(error)
+    DBOS(config=config)
+    DBOS.launch()  # the next launch resumes it
+    assert DBOS.retrieve_workflow("d").get_result() == 2
