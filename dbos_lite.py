@@ -2055,9 +2055,15 @@ def _run_effect(effect: _Call | _Wait) -> Any:
             )
         return result
     seconds = _MAX_WAIT_SEC if effect.seconds is None else min(effect.seconds, _MAX_WAIT_SEC)
-    effect.watch.event.wait(seconds)
+    with _lending_pool_place():
+        effect.watch.event.wait(seconds)
     effect.watch.event.clear()
     return None
+
+
+def _lending_pool_place() -> contextlib.AbstractContextManager:
+    pool = getattr(_in_pool, "pool", None)
+    return pool.waiting() if pool is not None else contextlib.nullcontext()
 
 
 async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
@@ -2098,7 +2104,7 @@ async def _run_effect_async(effect: _Call | _Wait) -> Any:
         if not watch.event.is_set():
             seconds = _MAX_WAIT_SEC if effect.seconds is None else min(effect.seconds,
                                                                         _MAX_WAIT_SEC)
-            with contextlib.suppress(asyncio.TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError), _lending_pool_place():
                 await asyncio.wait_for(watch.future, seconds)
     finally:
         watch.future = watch.loop = None
@@ -2214,6 +2220,72 @@ class _Wakeups:
             return not self._watches
 
 
+class _Pool:
+    """The threads that run workflows in the background: at most ``limit`` at work at once,
+    started as needed. A thread waiting for another workflow (a parent for its child) does not
+    count against the limit, so workflows that wait for each other cannot starve the pool (as
+    they could with a fixed-size pool, after a crash left many parents and children PENDING).
+    Threads are daemons: a process that exits abandons its background workflows, as a crash
+    would, and the next launch resumes them."""
+
+    def __init__(self, limit: int):
+        self._limit = max(1, limit)
+        self._lock = threading.Lock()
+        self._work_ready = threading.Condition(self._lock)
+        self._queue: list[tuple[Callable[..., Any], tuple]] = []
+        self._threads = self._idle = self._waiting = 0
+        self._stopped = False
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            if self._stopped:
+                raise DBOSException("DBOS was destroyed: no more workflows can be started.")
+            self._queue.append((function, args))
+            self._wake_or_grow()
+
+    def _wake_or_grow(self) -> None:
+        if self._idle:
+            self._work_ready.notify()
+        elif self._queue and self._threads - self._waiting < self._limit:
+            self._threads += 1
+            threading.Thread(target=self._work, name="dbos_lite-worker", daemon=True).start()
+
+    def _work(self) -> None:
+        _in_pool.pool = self
+        while True:
+            with self._lock:
+                self._idle += 1
+                while not self._queue and not self._stopped:
+                    self._work_ready.wait()
+                self._idle -= 1
+                if self._stopped:
+                    self._threads -= 1
+                    return
+                function, args = self._queue.pop(0)
+            function(*args)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around a pool thread's wait for another workflow: it lends its place meanwhile."""
+        with self._lock:
+            self._waiting += 1
+            self._wake_or_grow()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._queue.clear()
+            self._work_ready.notify_all()
+
+
+_in_pool = threading.local()  # set in the pool's threads: their waits lend their place
+
+
 class _Executor:
     """Runs workflows and steps for one launched process, on top of one Journal."""
 
@@ -2230,7 +2302,7 @@ class _Executor:
         self.process_id = uuid.uuid4().hex
         self.wakeups = _Wakeups()
         self.journal: Journal | None = None
-        self._pool: Any = None  # a ThreadPoolExecutor once launched
+        self._pool: _Pool | None = None
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._active_lock = threading.Lock()
@@ -2248,8 +2320,6 @@ class _Executor:
 
     def launch(self) -> None:
         """Open the journal, join it as a process, recover; on failure nothing is launched."""
-        from concurrent.futures import ThreadPoolExecutor
-
         journal = Journal(self.journal_path, synchronous=self.synchronous,
                           busy_timeout_sec=self.busy_timeout_sec)
         try:
@@ -2258,7 +2328,7 @@ class _Executor:
             journal.close()
             raise
         self.journal = journal
-        self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="dbos_lite")
+        self._pool = _Pool(self.max_threads)
         self.recover()
         self._housekeeper = threading.Thread(
             target=self._housekeep, name="dbos_lite-housekeeper", daemon=True
@@ -2278,7 +2348,7 @@ class _Executor:
         while self._active and time.monotonic() < deadline:
             time.sleep(0.01)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
         if self.journal is not None:
             with contextlib.suppress(Exception, _OwnershipLost):
                 # Workflows still running here become orphans that the next launch resumes.

@@ -390,3 +390,28 @@ def test_a_workflow_running_when_dbos_is_destroyed_raises_a_clear_error(dbos, co
     DBOS(config=config)
     DBOS.launch()  # the next launch resumes it
     assert DBOS.retrieve_workflow("d").get_result() == 2
+
+
+def test_parents_waiting_for_children_cannot_starve_the_pool(config):
+    """More parents than threads, each waiting for a child it started: the waiting parents lend
+    their threads, so the children run."""
+    DBOS.destroy(destroy_registry=True)
+    DBOS(config={**config, "max_executor_threads": 2})
+
+    @DBOS.workflow()
+    def child(i: int) -> int:
+        return i * 10
+
+    @DBOS.workflow()
+    def parent(i: int) -> int:
+        return DBOS.start_workflow(child, i).get_result() + 1
+
+    DBOS.launch()
+    try:
+        from harness import within
+
+        handles = [DBOS.start_workflow(parent, i) for i in range(6)]
+        results = within(20, lambda: [h.get_result() for h in handles])
+        assert results == [i * 10 + 1 for i in range(6)]
+    finally:
+        DBOS.destroy(destroy_registry=True)
