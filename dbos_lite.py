@@ -160,7 +160,7 @@ _FINISHED = frozenset(
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def _new_workflow_id() -> str:
