@@ -32,9 +32,18 @@ Guarantees
   is known dead at once (its pid is gone); one elsewhere after a lease of ``PROCESS_LEASE_SEC``.
   Several processes may share one journal; a workflow runs in one process at a time.
 
+* A journal failure (disk full, locked, deleted...) raises DBOSJournalError and is never recorded
+  as a workflow's outcome: the workflow stays PENDING and resumes once the fault is gone.
+
 The public API is a subset of DBOS Transact for Python 3.x: replacing ``dbos_lite`` by ``dbos``
 in the imports moves a program to DBOS Transact and Postgres. The journal's tables are documented
 in the "Schema" section below, so it can be read with the ``sqlite3`` shell.
+
+Reading order (each section uses only what is above it): constants, errors, records,
+serialization, schema, the Journal (the only code that speaks SQL), processes, context, registry,
+plans (the replay-or-run logic, one generator per operation, driven by a sync or an async driver),
+the executor (steps, workflows, waiting, recovery, messages, events, streams, management),
+handles, and the DBOS facade.
 """
 
 from __future__ import annotations
