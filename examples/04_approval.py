@@ -42,6 +42,6 @@ if __name__ == "__main__":
         else:
             print(f"In another terminal: python {sys.argv[0]} approve")
         with SetWorkflowID(REQUEST_ID):
-            print("Decision:", expense_approval(120))
+            print(f"Decision: {expense_approval(120)}")
         print(f"(Delete {HERE}/04_approval.sqlite* to submit a new request.)")
     DBOS.destroy()

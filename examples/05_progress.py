@@ -39,6 +39,6 @@ if __name__ == "__main__":
         with SetWorkflowID(JOB_ID):
             handle = DBOS.start_workflow(resize_all, [f"photo{i}.jpg" for i in range(5)])
         watcher = subprocess.Popen([sys.executable, __file__, "watch", JOB_ID])
-        print("Resized", handle.get_result(), "images")
+        print(f"Resized {handle.get_result()} images")  # one write: the watcher prints too
         watcher.wait(timeout=30)
     DBOS.destroy()
