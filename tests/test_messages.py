@@ -52,7 +52,7 @@ def test_recv_wakes_as_soon_as_a_message_is_sent(dbos):
     sent = time.monotonic()
     DBOS.send(handle.workflow_id, "now")
     assert handle.get_result() == "now"
-    assert time.monotonic() - sent < 0.5
+    assert time.monotonic() - sent < 1.0  # no polling delay: woken by the commit
 
 
 def test_messages_sent_before_recv_wait_for_it(dbos):
