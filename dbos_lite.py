@@ -81,6 +81,7 @@ __all__ = [
     "DBOSJournalError",
 ]
 
+import collections
 import contextlib
 import contextvars
 import functools
@@ -2241,7 +2242,7 @@ class _Pool:
         self._limit = max(1, limit)
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
-        self._queue: list[tuple[Callable[..., Any], tuple]] = []
+        self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
         self._threads = self._idle = self._waiting = 0
         self._stopped = False
 
@@ -2270,7 +2271,7 @@ class _Pool:
                 if self._stopped:
                     self._threads -= 1
                     return
-                function, args = self._queue.pop(0)
+                function, args = self._queue.popleft()
             function(*args)
 
     @contextlib.contextmanager
