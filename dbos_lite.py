@@ -1788,7 +1788,23 @@ _assigned_workflow_id: contextvars.ContextVar[list[str] | None] = contextvars.Co
 )
 
 
-class SetWorkflowID:
+class _ContextSetting:
+    """A context manager that sets a context variable for the duration of a ``with`` block."""
+
+    _variable: contextvars.ContextVar
+
+    def _value(self) -> Any:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._token = self._variable.set(self._value())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._variable.reset(self._token)
+
+
+class SetWorkflowID(_ContextSetting):
     """Give the next workflow started in this block the id ``workflow_id``.
 
     Starting a workflow with an id that exists does not run it again: the recorded result comes
@@ -1802,18 +1818,14 @@ class SetWorkflowID:
                 "and cannot be only whitespace."
             )
         self.workflow_id = workflow_id
-        self._token: contextvars.Token | None = None
 
-    def __enter__(self) -> SetWorkflowID:
-        self._token = _assigned_workflow_id.set([self.workflow_id])
-        return self
+    _variable = _assigned_workflow_id
 
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._token is not None:
-            _assigned_workflow_id.reset(self._token)
+    def _value(self) -> list[str]:
+        return [self.workflow_id]  # a list: the first workflow started takes the id out
 
 
-class SetWorkflowTimeout:
+class SetWorkflowTimeout(_ContextSetting):
     """Give the workflows started in this block a timeout of ``workflow_timeout_sec``; past it a
     workflow is CANCELLED and stops at its next durable operation. Children inherit their
     parent's deadline; ``SetWorkflowTimeout(None)`` starts them without one."""
@@ -1825,15 +1837,11 @@ class SetWorkflowTimeout:
                 "numbers of seconds, or None for no timeout."
             )
         self.workflow_timeout_sec = workflow_timeout_sec
-        self._token: contextvars.Token | None = None
 
-    def __enter__(self) -> SetWorkflowTimeout:
-        self._token = _workflow_timeout.set(self.workflow_timeout_sec)
-        return self
+    _variable = _workflow_timeout
 
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._token is not None:
-            _workflow_timeout.reset(self._token)
+    def _value(self) -> float | None:
+        return self.workflow_timeout_sec
 
 
 def _take_assigned_workflow_id() -> str | None:

@@ -18,6 +18,23 @@ from dbos_lite import (
 )
 
 
+class Ticker:
+    """Counts 10 ms ticks of the running event loop: it ticks only while the loop is free."""
+
+    def __init__(self):
+        self.ticks = 0
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self):
+        while True:
+            await asyncio.sleep(0.01)
+            self.ticks += 1
+
+    def stop(self) -> int:
+        self.task.cancel()
+        return self.ticks
+
+
 def test_importing_dbos_lite_does_not_import_asyncio():
     code = "import sys, dbos_lite; print('asyncio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -108,18 +125,9 @@ def test_sync_code_runs_off_the_event_loop(dbos):
 
     async def main():
         DBOS.launch()
-        ticks = 0
-
-        async def ticker():
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        task = asyncio.create_task(ticker())
+        ticker = Ticker()
         result = await job()
-        task.cancel()
-        return result, threading.get_ident(), ticks
+        return result, threading.get_ident(), ticker.stop()
 
     result, loop_thread, ticks = asyncio.run(main())
     assert result == 42
@@ -141,19 +149,10 @@ def test_retries_back_off_without_blocking_the_loop(dbos):
 
     async def main():
         DBOS.launch()
-        ticks = 0
-
-        async def ticker():
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        task = asyncio.create_task(ticker())
+        ticker = Ticker()
         with pytest.raises(DBOSMaxStepRetriesExceeded):
             await job()
-        task.cancel()
-        return ticks
+        return ticker.stop()
 
     ticks = asyncio.run(main())
     assert len(attempts) == 3
