@@ -1173,8 +1173,10 @@ class Journal:
     """The journal: a handful of verbs over one SQLite connection, and the only code that
     speaks SQL. It knows nothing of user functions, threads or context variables.
 
-    Every write is one ``BEGIN IMMEDIATE`` transaction. The connection is shared by the process's
-    threads; a lock keeps each transaction whole."""
+    Every write is one ``BEGIN IMMEDIATE`` transaction, on a connection shared by the process's
+    threads; a lock keeps each transaction whole. Reads use a second connection: in WAL mode a
+    reader never waits for a writer, so a read is never held up by a commit (or by another
+    process's write lock)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout_sec: float = 10.0):
         if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
@@ -1212,6 +1214,10 @@ class Journal:
                 raise _cannot_open(path, exc) from None
             raise
         self._conn = conn
+        self._read_lock = threading.Lock()  # the reading connection: one query at a time
+        self._reader = apsw.Connection(path)
+        self._reader.set_busy_timeout(int(busy_timeout_sec * 1000))
+        self._reader.execute("PRAGMA query_only = ON")
         stat = os.stat(path)
         self._identity = (stat.st_dev, stat.st_ino)
         self._replaced: DBOSJournalError | None = None
@@ -1248,8 +1254,9 @@ class Journal:
             raise
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             if self._conn is not None:
+                self._reader.close()
                 self._conn.close()
                 self._conn = None
 
@@ -1375,10 +1382,10 @@ class Journal:
         conn.execute("BEGIN IMMEDIATE")
 
     def _read(self, sql: str, bindings: Any = ()) -> list[tuple]:
-        with self._lock:
-            conn = self._connection()
+        with self._read_lock:
+            self._connection()  # not closed, nor replaced
             try:
-                return conn.execute(sql, bindings).fetchall()
+                return self._reader.execute(sql, bindings).fetchall()
             except apsw.Error as exc:
                 raise self._failure(exc) from None
 
@@ -1682,8 +1689,14 @@ class Journal:
         return self._transact(work)
 
     def data_version(self) -> int:
-        """Changes whenever another connection commits: a cheap poll for other processes' work."""
-        return self._read("PRAGMA data_version")[0][0]
+        """Changes whenever another connection commits: a cheap poll for other processes' work.
+        Asked of the writing connection, which does not count its own commits."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute("PRAGMA data_version").fetchall()[0][0]
+            except apsw.Error as exc:
+                raise self._failure(exc) from None
 
 
 # ==== Processes: who owns a workflow, and whether that process is still alive ====
@@ -1973,9 +1986,10 @@ def _register_workflow(func: Callable, name: str | None, max_recovery_attempts: 
 
 # ==== Plans: the replay-or-run logic, written once for sync and async callers ====
 #
-# A plan is a generator: it does the journal work itself and yields an effect whenever it needs
-# user code run or has to wait. A driver runs the effects: _run_plan below for sync callers; an
-# async driver can await the same effects, so the replay decision is never written twice.
+# A plan is a generator: it decides what to replay and what to run, reads the journal itself, and
+# yields an effect whenever it needs user code run (_Call), a journal write made (_Write), or has
+# to wait (_Wait). A driver runs the effects: _run_plan in the calling thread, _run_plan_async
+# on an event loop (user code and writes in threads), so the replay decision is written once.
 
 _NOT_YET = object()  # what a wait's check returns while the awaited thing has not happened
 _STREAM_END = object()  # what reading a stream gives past its end
@@ -1988,6 +2002,17 @@ class _Call:
 
     def __init__(self, func: Callable, args: tuple, kwargs: dict):
         self.func, self.args, self.kwargs = func, args, kwargs
+
+
+class _Write:
+    """Effect: a journal write. It may wait for a group commit, or for another process's write
+    lock: the sync driver runs it in the calling thread, the async driver in a journal thread,
+    so that an event loop never waits on the journal."""
+
+    __slots__ = ("func", "args")
+
+    def __init__(self, func: Callable, *args: Any):
+        self.func, self.args = func, args
 
 
 class _Watch:
@@ -2061,7 +2086,9 @@ def _journal_failure(error: DBOSJournalError) -> BaseException:
 _MAX_WAIT_SEC = 60.0
 
 
-def _run_effect(effect: _Call | _Wait) -> Any:
+def _run_effect(effect: _Call | _Write | _Wait) -> Any:
+    if type(effect) is _Write:
+        return effect.func(*effect.args)
     if isinstance(effect, _Call):
         result = effect.func(*effect.args, **effect.kwargs)
         if hasattr(type(result), "__await__"):
@@ -2086,7 +2113,7 @@ def _lending_pool_place() -> contextlib.AbstractContextManager:
 
 async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
     """Drive a plan on the running event loop: coroutines are awaited, sync user code runs in
-    a worker thread, and waits never block the loop."""
+    a worker thread, journal writes in a journal thread, and waits never block the loop."""
     running, item = _resume(plan, False, None)
     while running:
         try:
@@ -2104,9 +2131,29 @@ def _is_coroutine_function(func: Callable) -> bool:
     return inspect.iscoroutinefunction(func)
 
 
-async def _run_effect_async(effect: _Call | _Wait) -> Any:
+# The threads that run journal writes for event loops (made at the first such write).
+_JOURNAL_THREADS = 8
+_journal_threads: Any = None
+_journal_threads_lock = threading.Lock()
+
+
+def _journal_thread_pool() -> Any:
+    global _journal_threads
+    with _journal_threads_lock:
+        if _journal_threads is None:
+            import concurrent.futures
+
+            _journal_threads = concurrent.futures.ThreadPoolExecutor(
+                _JOURNAL_THREADS, thread_name_prefix="dbos_lite-journal")
+        return _journal_threads
+
+
+async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
     import asyncio
 
+    if type(effect) is _Write:
+        return await asyncio.get_running_loop().run_in_executor(
+            _journal_thread_pool(), functools.partial(effect.func, *effect.args))
     if isinstance(effect, _Call):
         func, args, kwargs = effect.func, effect.args, effect.kwargs
         if _is_coroutine_function(func):
@@ -2516,10 +2563,11 @@ class _Executor:
         except BaseException:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 
-    def start(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
-              parent: _WorkflowContext | None, function_id: int | None,
-              recorded: OperationRecord | None) -> _Start:
-        """Record a workflow's start (or find it recorded) and decide who runs its body."""
+    def _start(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
+               parent: _WorkflowContext | None, function_id: int | None,
+               recorded: OperationRecord | None):
+        """Record a workflow's start (or find it recorded) and decide who runs its body: a
+        plan whose result is a _Start."""
         journal = self._journal()
         if _current_step.get() is not None:
             raise _inside_step(f"Starting workflow {workflow_function.name!r}")
@@ -2554,7 +2602,7 @@ class _Executor:
             assert function_id is not None
             link = OperationRecord(parent.workflow_id, function_id, workflow_function.name,
                                    None, None, workflow_id, now, now)
-        started = journal.start_workflow(row, link)
+        started = yield _Write(journal.start_workflow, row, link)
         existing = started.workflow
         if started.created:
             with self._active_lock:
@@ -2566,9 +2614,9 @@ class _Executor:
                 f"Workflow already exists with a different function name: {existing.name}, but "
                 f"the provided function name is: {workflow_function.name}. Use another id.",
             )
-        return self._take_over_if_orphaned(existing)
+        return (yield from self._take_over_if_orphaned(existing))
 
-    def _take_over_if_orphaned(self, workflow: WorkflowRecord) -> _Start:
+    def _take_over_if_orphaned(self, workflow: WorkflowRecord):
         """A PENDING workflow whose owner is gone is claimed and run here; any other is waited
         for (a live owner finishes it; a finished one has its outcome recorded)."""
         if workflow.status != WorkflowStatusString.PENDING:
@@ -2584,8 +2632,8 @@ class _Executor:
                           if p.process_id == workflow.owner), None)
             if owner is not None and _process_is_alive(owner, _now_ms()):
                 return _Start(workflow, run=False)
-        claimed = self._journal().claim_workflow(workflow.workflow_id, self.process_id,
-                                                 self.executor_id, workflow.owner)
+        claimed = yield _Write(self._journal().claim_workflow, workflow.workflow_id,
+                               self.process_id, self.executor_id, workflow.owner)
         if claimed is None or claimed.owner != self.process_id:
             return _Start(claimed or workflow, run=False)
         with self._active_lock:
@@ -2614,21 +2662,27 @@ class _Executor:
                                       f"{workflow_function.name!r} ({workflow_id!r})")
             except _JournalFailure as failure:
                 # The journal failed under an operation: not an outcome of the workflow.
-                self._give_up(workflow_id)
+                yield from self._give_up(workflow_id)
                 raise failure.error from None
             except Exception as exc:
                 error = encode_error(exc)
-                if not self._finish(workflow_id, WorkflowStatusString.ERROR, None, error):
+                if not (yield from self._finish(workflow_id, WorkflowStatusString.ERROR, None,
+                                                error)):
                     raise self._stopped(workflow_id) from exc
                 raise
-            except (_OwnershipLost, DBOSWorkflowCancelledError):
+            except DBOSWorkflowCancelledError:
+                if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
+                    yield _Write(self.cancel, [workflow_id])  # it passed its deadline
+                raise
+            except _OwnershipLost:
                 raise
             except BaseException:
                 # KeyboardInterrupt, SystemExit...: not an outcome. Leave the workflow PENDING,
                 # owned by nobody, so that the next launch (or call with its id) resumes it.
-                self._give_up(workflow_id)
+                yield from self._give_up(workflow_id)
                 raise
-            if not self._finish(workflow_id, WorkflowStatusString.SUCCESS, output, None):
+            if not (yield from self._finish(workflow_id, WorkflowStatusString.SUCCESS, output,
+                                            None)):
                 raise self._stopped(workflow_id)
             return workflow_function.decode_output(output)
         finally:
@@ -2643,21 +2697,22 @@ class _Executor:
                 self._resume_now(workflow_function, workflow_id)
             self.wakeups.notify(("workflow", workflow_id))
 
-    def _finish(self, workflow_id: str, status: str, output: str | None,
-                error: str | None) -> bool:
+    def _finish(self, workflow_id: str, status: str, output: str | None, error: str | None):
+        """Record a workflow's outcome; a plan whose result says if this process still owned
+        the workflow (and so recorded it)."""
         try:
-            return self._journal().finish_workflow(workflow_id, self.process_id, status,
-                                                   output, error)
+            return (yield _Write(self._journal().finish_workflow, workflow_id, self.process_id,
+                                 status, output, error))
         except DBOSJournalError:
-            self._give_up(workflow_id)
+            yield from self._give_up(workflow_id)
             raise
 
-    def _give_up(self, workflow_id: str) -> None:
+    def _give_up(self, workflow_id: str):
         """Leave a workflow PENDING and owned by nobody, for a later run to resume. If even that
         cannot be written (the journal is failing), remember it: this process may take the
         workflow up again although the journal says it owns it."""
         try:
-            self._journal().release_workflow(workflow_id, self.process_id)
+            yield _Write(self._journal().release_workflow, workflow_id, self.process_id)
         except (DBOSJournalError, _OwnershipLost):
             with self._active_lock:
                 self._stranded.add(workflow_id)
@@ -2717,10 +2772,12 @@ class _Executor:
 
     def _check_not_cancelled(self, context: _WorkflowContext) -> None:
         """Raise DBOSWorkflowCancelledError if the workflow was cancelled or is past its
-        deadline (which cancels it). Reads no journal: cancellations are noticed by cancel()
-        in this process and by the housekeeper for other processes."""
+        deadline (body_plan then records it CANCELLED). Writes nothing, and reads the journal
+        only when told the workflow stopped: cancellations are noticed by cancel() in this
+        process and by the housekeeper for other processes."""
         if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
-            self.cancel([context.workflow_id])
+            raise DBOSWorkflowCancelledError(  # body_plan records the cancellation
+                f"Workflow {context.workflow_id} passed its deadline. Aborting function.")
         if context.workflow_id in self._stop_requested:
             stop = self._stopped(context.workflow_id, confirm=True)
             if stop is not None:
@@ -2766,22 +2823,22 @@ class _Executor:
         return OperationRecord(context.workflow_id, function_id, name, output, error,
                                child_workflow_id, started_at or now, now)
 
-    def _record(self, context: _WorkflowContext, function_id: int, name: str,
-                **fields: Any) -> None:
+    def _record(self, context: _WorkflowContext, function_id: int, name: str, **fields: Any):
+        """Record an operation's outcome (a plan): only while this process owns the workflow."""
         operation = self._operation(context, function_id, name, **fields)
-        if not self._journal().record_operation(operation, self.process_id):
+        if not (yield _Write(self._journal().record_operation, operation, self.process_id)):
             raise self._stopped(context.workflow_id)
 
     def _recorded_deadline(self, context: _WorkflowContext, function_id: int,
-                           seconds: float | None) -> float | None:
-        """A ``DBOS.sleep`` operation holding a wake-up time (epoch seconds), recorded before
-        the wait so that a restarted workflow keeps the original time."""
+                           seconds: float | None):
+        """A ``DBOS.sleep`` operation holding a wake-up time (epoch seconds, or None), recorded
+        before the wait so that a restarted workflow keeps the original time."""
         recorded = self._replayed(context, function_id, "DBOS.sleep")
         if recorded is not None:
             return decode_value(recorded.output, typing.Optional[float])
         until = None if seconds is None else time.time() + seconds
-        self._record(context, function_id, "DBOS.sleep",
-                     output=encode_value(until, "a wake-up time"))
+        yield from self._record(context, function_id, "DBOS.sleep",
+                                output=encode_value(until, "a wake-up time"))
         return until
 
     def step_plan(self, step: _StepFunction, args: tuple, kwargs: dict):
@@ -2816,8 +2873,8 @@ class _Executor:
             else:
                 output = encode_value(value, lambda: f"The return value of step {step.name!r} "
                                       f"in workflow {context.workflow_id!r}")
-                self._record(context, function_id, step.name, output=output,
-                             started_at=started_at)
+                yield from self._record(context, function_id, step.name, output=output,
+                                        started_at=started_at)
                 return step.decode_output(output)
             finally:
                 _current_step.reset(token)
@@ -2828,8 +2885,8 @@ class _Executor:
                 yield from self._wait_plan([], lambda: _NOT_YET, time.time() + delay, context)
         if failure is None:
             failure = DBOSMaxStepRetriesExceeded(step.name, attempts, errors)
-        self._record(context, function_id, step.name, error=encode_error(failure),
-                     started_at=started_at)
+        yield from self._record(context, function_id, step.name, error=encode_error(failure),
+                                started_at=started_at)
         raise failure
 
     def call_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
@@ -2838,7 +2895,7 @@ class _Executor:
         start, operation N+1 (``DBOS.getResult``) its result."""
         parent = _current_workflow.get()
         if parent is None or _current_step.get() is not None:
-            start = self.start(workflow_function, args, kwargs, None, None, None)
+            start = yield from self._start(workflow_function, args, kwargs, None, None, None)
             return (yield from self._result_plan(workflow_function, start, None))
         function_id = parent.next_function_id()
         result_id = parent.next_function_id()
@@ -2847,7 +2904,8 @@ class _Executor:
             result = self._replayed(parent, result_id, "DBOS.getResult")
             if result is not None:
                 return _outcome(result.output, result.error, workflow_function.return_type)
-        start = self.start(workflow_function, args, kwargs, parent, function_id, recorded)
+        start = yield from self._start(workflow_function, args, kwargs, parent, function_id,
+                                       recorded)
         child_id = start.workflow.workflow_id
         started_at = _now_ms()
         try:
@@ -2855,12 +2913,12 @@ class _Executor:
         except DBOSJournalError:
             raise  # the journal failed, not the child: nothing to record
         except Exception as exc:
-            self._record(parent, result_id, "DBOS.getResult", error=encode_error(exc),
-                         child_workflow_id=child_id, started_at=started_at)
+            yield from self._record(parent, result_id, "DBOS.getResult", error=encode_error(exc),
+                                    child_workflow_id=child_id, started_at=started_at)
             raise
-        self._record(parent, result_id, "DBOS.getResult",
-                     output=encode_value(value, "A child workflow's result"),
-                     child_workflow_id=child_id, started_at=started_at)
+        yield from self._record(parent, result_id, "DBOS.getResult",
+                                output=encode_value(value, "A child workflow's result"),
+                                child_workflow_id=child_id, started_at=started_at)
         return value
 
     def _result_plan(self, workflow_function: _WorkflowFunction, start: _Start,
@@ -2885,8 +2943,8 @@ class _Executor:
             recorded = self._replayed(parent, function_id, workflow_function.name)
         else:
             parent = None
-        return self.start(workflow_function, args, kwargs, parent, function_id, recorded)
-        yield  # a plan, though it needs no effect
+        return (yield from self._start(workflow_function, args, kwargs, parent, function_id,
+                                       recorded))
 
     def get_result_plan(self, workflow_id: str, return_type: Any):
         """``handle.get_result()``: wait for a workflow; inside a workflow, a recorded
@@ -2904,11 +2962,12 @@ class _Executor:
         try:
             value = _workflow_result(workflow, return_type)
         except Exception as exc:
-            self._record(context, function_id, "DBOS.getResult", error=encode_error(exc),
-                         child_workflow_id=workflow_id, started_at=started_at)
+            yield from self._record(context, function_id, "DBOS.getResult",
+                                    error=encode_error(exc), child_workflow_id=workflow_id,
+                                    started_at=started_at)
             raise
-        self._record(context, function_id, "DBOS.getResult", output=workflow.output,
-                     child_workflow_id=workflow_id, started_at=started_at)
+        yield from self._record(context, function_id, "DBOS.getResult", output=workflow.output,
+                                child_workflow_id=workflow_id, started_at=started_at)
         return value
 
     def sleep_plan(self, seconds: float):
@@ -2917,7 +2976,7 @@ class _Executor:
         context = self._workflow_context("DBOS.sleep()")
         if seconds <= 0:
             return None
-        until = self._recorded_deadline(context, context.next_function_id(), seconds)
+        until = yield from self._recorded_deadline(context, context.next_function_id(), seconds)
         yield from self._wait_plan([], lambda: _NOT_YET, until, context)
         return None
 
@@ -2931,8 +2990,8 @@ class _Executor:
 
     # -- messages --
 
-    def send(self, destination_id: str, message: Any, topic: str | None,
-             idempotency_key: str | None) -> None:
+    def send_plan(self, destination_id: str, message: Any, topic: str | None,
+                  idempotency_key: str | None):
         """Queue a message for a workflow; inside a workflow it is recorded (``DBOS.send``)
         and not sent again on replay."""
         journal = self._journal()
@@ -2941,7 +3000,7 @@ class _Executor:
                                encode_value(message, f"The message to {destination_id!r}"),
                                idempotency_key, _now_ms())
         if context is None or _current_step.get() is not None:
-            journal.send_message(record, None, self.process_id)
+            yield _Write(journal.send_message, record, None, self.process_id)
         else:
             function_id = context.next_function_id()
             recorded = self._replayed(context, function_id, "DBOS.send")
@@ -2950,9 +3009,10 @@ class _Executor:
                 return
             operation = self._operation(context, function_id, "DBOS.send")
             try:
-                sent = journal.send_message(record, operation, self.process_id)
+                sent = yield _Write(journal.send_message, record, operation, self.process_id)
             except DBOSNonExistentWorkflowError as exc:
-                self._record(context, function_id, "DBOS.send", error=encode_error(exc))
+                yield from self._record(context, function_id, "DBOS.send",
+                                        error=encode_error(exc))
                 raise
             if not sent:
                 raise self._stopped(context.workflow_id)
@@ -2968,29 +3028,29 @@ class _Executor:
         recorded = self._replayed(context, receive_id, "DBOS.recv")
         if recorded is not None:
             return _outcome(recorded.output, recorded.error, Any)
-        until = self._recorded_deadline(context, sleep_id, timeout_seconds)
+        until = yield from self._recorded_deadline(context, sleep_id, timeout_seconds)
         workflow_id, topic_key = context.workflow_id, _topic(topic)
         template = self._operation(context, receive_id, "DBOS.recv")
 
-        def take() -> Any:
-            if not journal.has_message(workflow_id, topic_key):
-                return _NOT_YET
+        def arrived() -> Any:
+            return True if journal.has_message(workflow_id, topic_key) else _NOT_YET
+
+        while (yield from self._wait_plan([("message", workflow_id)], arrived, until,
+                                          context)) is not _NOT_YET:
             try:
-                received = journal.receive_message(workflow_id, topic_key, template,
-                                                   self.process_id)
+                received = yield _Write(journal.receive_message, workflow_id, topic_key,
+                                        template, self.process_id)
             except _Fenced:
                 raise self._stopped(workflow_id) from None
-            return _NOT_YET if received is None else received.output
-
-        output = yield from self._wait_plan([("message", workflow_id)], take, until, context)
-        if output is _NOT_YET:
-            output = encode_value(None, "")
-            self._record(context, receive_id, "DBOS.recv", output=output)
+            if received is not None:
+                return decode_value(received.output)
+        output = encode_value(None, "")  # timed out
+        yield from self._record(context, receive_id, "DBOS.recv", output=output)
         return decode_value(output)
 
     # -- events --
 
-    def set_event(self, key: str, value: Any) -> None:
+    def set_event_plan(self, key: str, value: Any):
         """Publish a key's value for the current workflow (recorded as ``DBOS.setEvent``;
         from a step, published without a record)."""
         context = _current_workflow.get()
@@ -3003,8 +3063,8 @@ class _Executor:
             if self._replayed(context, function_id, "DBOS.setEvent") is not None:
                 return
             operation = self._operation(context, function_id, "DBOS.setEvent")
-        if not self._journal().set_event(context.workflow_id, key, encoded, operation,
-                                         self.process_id):
+        if not (yield _Write(self._journal().set_event, context.workflow_id, key, encoded,
+                             operation, self.process_id)):
             raise self._stopped(context.workflow_id)
         self.wakeups.notify(("event", context.workflow_id))
 
@@ -3027,13 +3087,13 @@ class _Executor:
         recorded = self._replayed(context, event_id, "DBOS.getEvent")
         if recorded is not None:
             return _outcome(recorded.output, recorded.error, Any)
-        until = self._recorded_deadline(context, sleep_id, timeout_seconds)
+        until = yield from self._recorded_deadline(context, sleep_id, timeout_seconds)
         found = yield from self._wait_plan([("event", workflow_id)], value, until, context)
         output = encode_value(None, "") if found is _NOT_YET else found
-        self._record(context, event_id, "DBOS.getEvent", output=output)
+        yield from self._record(context, event_id, "DBOS.getEvent", output=output)
         return decode_value(output)
 
-    def get_all_events(self, workflow_id: str) -> dict[str, Any]:
+    def get_all_events_plan(self, workflow_id: str):
         """Every event of a workflow; inside a workflow recorded as ``DBOS.get_events``."""
         context = _current_workflow.get()
         if context is not None and _current_step.get() is None:
@@ -3044,12 +3104,12 @@ class _Executor:
         events = self._journal().get_all_events(workflow_id)
         output = _encoder.encode({k: msgspec.Raw(v.encode()) for k, v in events.items()}).decode()
         if context is not None and _current_step.get() is None:
-            self._record(context, function_id, "DBOS.get_events", output=output)
+            yield from self._record(context, function_id, "DBOS.get_events", output=output)
         return decode_value(output, dict[str, Any])
 
     # -- streams --
 
-    def write_stream(self, key: str, value: Any, close: bool = False) -> None:
+    def write_stream_plan(self, key: str, value: Any, close: bool = False):
         """Append to (or, with ``close``, close) a stream of the current workflow; recorded as
         ``DBOS.writeStream``/``DBOS.closeStream`` (from a step, written without a record)."""
         what = "DBOS.close_stream()" if close else "DBOS.write_stream()"
@@ -3064,8 +3124,8 @@ class _Executor:
             if self._replayed(context, function_id, name) is not None:
                 return
             operation = self._operation(context, function_id, name)
-        if not self._journal().write_stream(context.workflow_id, key, encoded, operation,
-                                            self.process_id):
+        if not (yield _Write(self._journal().write_stream, context.workflow_id, key, encoded,
+                             operation, self.process_id)):
             raise self._stopped(context.workflow_id)
         self.wakeups.notify(("stream", context.workflow_id))
 
@@ -3095,8 +3155,8 @@ class _Executor:
         if recorded is not None:
             return _STREAM_END if recorded.output is None else recorded.output
         value = yield from self._wait_plan(keys, next_value, None, context)
-        self._record(context, function_id, "DBOS.readStream",
-                     output=None if value is _STREAM_END else value)
+        yield from self._record(context, function_id, "DBOS.readStream",
+                                output=None if value is _STREAM_END else value)
         return value
 
     # -- management --
@@ -3177,7 +3237,7 @@ class _Executor:
             self._stop_requested.update(w for w in ids if w in self._active)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
-    def patch(self, name: str, deprecated: bool) -> bool:
+    def patch_plan(self, name: str, deprecated: bool):
         """``DBOS.patch``: True on the new code path. A workflow that recorded something else
         at this position started before the patch and takes the old path (False)."""
         context = self._workflow_context("DBOS.patch()")
@@ -3196,7 +3256,7 @@ class _Executor:
         if recorded is not None:
             return False
         context.function_id = function_id
-        self._record(context, function_id, marker)
+        yield from self._record(context, function_id, marker)
         return True
 
 
@@ -3574,7 +3634,7 @@ class DBOS:
         event loop, a sync one on the thread pool."""
         workflow = _workflow_of(func)
         executor = _launched()
-        start = _run_plan(executor.start_plan(workflow, args, kwargs))
+        start = await _run_plan_async(executor.start_plan(workflow, args, kwargs))
         if start.run:
             if workflow.is_async:
                 executor.submit_task(workflow, start.workflow, start.fresh)
@@ -3659,7 +3719,7 @@ class DBOS:
         is recorded and happens once, even across a crash; elsewhere an ``idempotency_key``
         makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
         no such workflow."""
-        _not_swallowed(_launched().send, destination_id, message, topic, idempotency_key)
+        _run_plan(_launched().send_plan(destination_id, message, topic, idempotency_key))
 
     @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
@@ -3678,14 +3738,15 @@ class DBOS:
     @classmethod
     async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
                          idempotency_key: str | None = None) -> None:
-        """``DBOS.send`` for async code (one short journal transaction)."""
-        cls.send(destination_id, message, topic, idempotency_key=idempotency_key)
+        """``DBOS.send`` for async code."""
+        await _run_plan_async(
+            _launched().send_plan(destination_id, message, topic, idempotency_key))
 
     @classmethod
     def set_event(cls, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` for this workflow (the latest value wins); others
         read it with ``DBOS.get_event``. In a workflow or a step."""
-        _not_swallowed(_launched().set_event, key, value)
+        _run_plan(_launched().set_event_plan(key, value))
 
     @classmethod
     def get_event(cls, workflow_id: str, key: str, timeout_seconds: float | None = 60) -> Any:
@@ -3704,27 +3765,27 @@ class DBOS:
     @classmethod
     async def set_event_async(cls, key: str, value: Any) -> None:
         """``DBOS.set_event`` for async code."""
-        cls.set_event(key, value)
+        await _run_plan_async(_launched().set_event_plan(key, value))
 
     @classmethod
     async def get_all_events_async(cls, workflow_id: str) -> dict[str, Any]:
         """``DBOS.get_all_events`` for async code."""
-        return cls.get_all_events(workflow_id)
+        return await _run_plan_async(_launched().get_all_events_plan(workflow_id))
 
     @classmethod
     def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
         """Every key a workflow published, with its latest value."""
-        return _not_swallowed(_launched().get_all_events, workflow_id)
+        return _run_plan(_launched().get_all_events_plan(workflow_id))
 
     @classmethod
     def write_stream(cls, key: str, value: Any) -> None:
         """Append ``value`` to this workflow's stream ``key``; readers get values in order."""
-        _not_swallowed(_launched().write_stream, key, value)
+        _run_plan(_launched().write_stream_plan(key, value))
 
     @classmethod
     def close_stream(cls, key: str) -> None:
         """Close this workflow's stream ``key``: its readers stop after the last value."""
-        _not_swallowed(_launched().write_stream, key, None, True)
+        _run_plan(_launched().write_stream_plan(key, None, True))
 
     @classmethod
     def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
@@ -3755,12 +3816,12 @@ class DBOS:
     @classmethod
     async def write_stream_async(cls, key: str, value: Any) -> None:
         """``DBOS.write_stream`` for async code."""
-        cls.write_stream(key, value)
+        await _run_plan_async(_launched().write_stream_plan(key, value))
 
     @classmethod
     async def close_stream_async(cls, key: str) -> None:
         """``DBOS.close_stream`` for async code."""
-        cls.close_stream(key)
+        await _run_plan_async(_launched().write_stream_plan(key, None, True))
 
     # -- managing workflows --
 
@@ -3796,26 +3857,28 @@ class DBOS:
     async def cancel_workflow_async(cls, workflow_id: str, *,
                                     cancel_children: bool = False) -> None:
         """``DBOS.cancel_workflow`` for async code."""
-        cls.cancel_workflow(workflow_id, cancel_children=cancel_children)
+        await _in_journal_thread(cls.cancel_workflow, workflow_id,
+                                 cancel_children=cancel_children)
 
     @classmethod
     async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
         """``DBOS.resume_workflow`` for async code."""
-        return _async_handle(cls.resume_workflow(workflow_id))
+        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id))
 
     @classmethod
     async def fork_workflow_async(cls, workflow_id: str, start_step: int, *,
                                   application_version: str | None = None
                                   ) -> WorkflowHandleAsync:
         """``DBOS.fork_workflow`` for async code."""
-        return _async_handle(cls.fork_workflow(workflow_id, start_step,
-                                               application_version=application_version))
+        return _async_handle(await _in_journal_thread(
+            cls.fork_workflow, workflow_id, start_step, application_version=application_version))
 
     @classmethod
     async def delete_workflow_async(cls, workflow_id: str, *,
                                     delete_children: bool = False) -> None:
         """``DBOS.delete_workflow`` for async code."""
-        cls.delete_workflow(workflow_id, delete_children=delete_children)
+        await _in_journal_thread(cls.delete_workflow, workflow_id,
+                                 delete_children=delete_children)
 
     @classmethod
     async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
@@ -3842,23 +3905,23 @@ class DBOS:
     def patch(cls, patch_name: str) -> bool:
         """True if this workflow runs the patched code: it started after the patch, or had not
         reached this point when the patch was deployed. Old workflows get False."""
-        return _not_swallowed(_launched().patch, patch_name, False)
+        return _run_plan(_launched().patch_plan(patch_name, False))
 
     @classmethod
     async def patch_async(cls, patch_name: str) -> bool:
         """``DBOS.patch`` for async workflows."""
-        return cls.patch(patch_name)
+        return await _run_plan_async(_launched().patch_plan(patch_name, False))
 
     @classmethod
     async def deprecate_patch_async(cls, patch_name: str) -> bool:
         """``DBOS.deprecate_patch`` for async workflows."""
-        return cls.deprecate_patch(patch_name)
+        return await _run_plan_async(_launched().patch_plan(patch_name, True))
 
     @classmethod
     def deprecate_patch(cls, patch_name: str) -> bool:
         """Replaces ``DBOS.patch(name)`` once no workflow needs the old path: always True,
         and still replays workflows that recorded the patch."""
-        return _not_swallowed(_launched().patch, patch_name, True)
+        return _run_plan(_launched().patch_plan(patch_name, True))
 
     # -- where the code runs --
 
@@ -3897,13 +3960,14 @@ class DBOS:
         return _dbos._executor.application_version if _dbos is not None else None
 
 
-def _not_swallowed(operation: Callable[..., Any], *args: Any) -> Any:
-    """Run a durable operation that needs no plan; a journal failure inside a workflow
-    escapes user code as it does for steps."""
-    try:
-        return operation(*args)
-    except DBOSJournalError as exc:
-        raise _journal_failure(exc) from None
+async def _in_journal_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a management call, which writes the journal, off the event loop (in the caller's
+    context)."""
+    import asyncio
+
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        _journal_thread_pool(), functools.partial(context.run, function, *args, **kwargs))
 
 
 def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 
+import apsw
 import pytest
 
 from dbos_lite import (
@@ -19,16 +20,21 @@ from dbos_lite import (
 
 
 class Ticker:
-    """Counts 10 ms ticks of the running event loop: it ticks only while the loop is free."""
+    """Counts 10 ms ticks of the running event loop: it ticks only while the loop is free.
+    ``longest_gap`` is the longest time between two ticks: how long the loop was blocked."""
 
     def __init__(self):
         self.ticks = 0
+        self.longest_gap = 0.0
         self.task = asyncio.create_task(self._run())
 
     async def _run(self):
+        last = time.monotonic()
         while True:
             await asyncio.sleep(0.01)
-            self.ticks += 1
+            now = time.monotonic()
+            self.ticks, self.longest_gap = self.ticks + 1, max(self.longest_gap, now - last)
+            last = now
 
     def stop(self) -> int:
         self.task.cancel()
@@ -133,6 +139,39 @@ def test_sync_code_runs_off_the_event_loop(dbos):
     assert result == 42
     assert threads and threads[0] != loop_thread
     assert ticks >= 5  # the loop kept running while the step blocked its worker thread
+
+
+def test_journal_writes_wait_off_the_event_loop(dbos, journal_path):
+    """While another process holds the journal's write lock, an async workflow's journal
+    writes wait in a journal thread: the event loop keeps running, and reads still answer."""
+    @DBOS.step()
+    async def step(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    async def job() -> list[int]:
+        await DBOS.set_event_async("progress", "started")
+        return [await step(i) for i in range(3)]
+
+    async def main():
+        DBOS.launch()
+        other = apsw.Connection(journal_path)
+        other.execute("BEGIN IMMEDIATE")  # the other writer
+        ticker = Ticker()
+        with SetWorkflowID("blocked"):
+            task = asyncio.create_task(job())
+        await asyncio.sleep(0.6)
+        waiting = not task.done()
+        seen = await DBOS.list_workflows_async()  # nothing written yet: the start waits too
+        other.execute("COMMIT")
+        result = await task
+        ticker.stop()
+        return waiting, seen, result, ticker
+
+    waiting, seen, result, ticker = asyncio.run(main())
+    assert waiting and seen == [] and result == [0, 1, 2]
+    assert ticker.ticks >= 30 and ticker.longest_gap < 0.3
+    assert DBOS.get_workflow_status("blocked").status == "SUCCESS"
 
 
 def test_retries_back_off_without_blocking_the_loop(dbos):
