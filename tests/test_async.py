@@ -160,11 +160,13 @@ def test_journal_writes_wait_off_the_event_loop(dbos, journal_path):
         ticker = Ticker()
         with SetWorkflowID("blocked"):
             task = asyncio.create_task(job())
+        cancel = asyncio.create_task(DBOS.cancel_workflow_async("another"))  # management too
         await asyncio.sleep(0.6)
-        waiting = not task.done()
+        waiting = not task.done() and not cancel.done()
         seen = await DBOS.list_workflows_async()  # nothing written yet: the start waits too
         other.execute("COMMIT")
         result = await task
+        await cancel
         ticker.stop()
         return waiting, seen, result, ticker
 
