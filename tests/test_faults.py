@@ -500,6 +500,38 @@ def test_journal_locked_before_a_workflow_starts_fails_clearly_and_works_once_re
     assert DBOS.get_workflow_status("job").status == "SUCCESS"
 
 
+def test_reads_do_not_wait_for_a_write_that_waits_for_the_lock(busy_dbos, journal_path):
+    """A write of this process waits (up to the busy timeout) while another process holds the
+    journal; meanwhile this process's reads are answered at once (they have a connection of
+    their own, and WAL readers do not wait for writers)."""
+    runs = []
+    job = register_locking_job(runs, lambda n: None)
+    DBOS.launch()
+    assert call_with_id("warm", job) == 123
+    holder = LockHolder(journal_path)
+    busy_dbos.append(holder)
+    failures = []
+
+    def send():
+        try:
+            within(20, DBOS.send, "warm", "hello", "t")
+        except BaseException as exc:
+            failures.append(exc)
+
+    writer = threading.Thread(target=send)
+    writer.start()
+    time.sleep(BUSY_TIMEOUT_SEC / 4)  # the send is waiting for the lock now
+    started = time.monotonic()
+    assert DBOS.get_workflow_status("warm").status == "SUCCESS"
+    assert [s["function_name"] for s in DBOS.list_workflow_steps("warm")] == [
+        "step_a", "step_b", "step_c"]
+    elapsed = time.monotonic() - started
+    writer.join()
+    assert elapsed < BUSY_TIMEOUT_SEC / 4, elapsed
+    assert len(failures) == 1  # the send itself gave up after the busy timeout
+    assert_journal_error(failures[0], r"lock", re.escape(str(BUSY_TIMEOUT_SEC)) + r"|busy")
+
+
 @pytest.mark.parametrize("recovery", ["call-again", "resume"])
 def test_journal_locked_while_recording_a_step_leaves_the_workflow_pending_and_resumable(
         busy_dbos, journal_path, recovery):
