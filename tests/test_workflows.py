@@ -415,3 +415,38 @@ def test_parents_waiting_for_children_cannot_starve_the_pool(config):
         assert results == [i * 10 + 1 for i in range(6)]
     finally:
         DBOS.destroy(destroy_registry=True)
+
+
+def test_default_ids_are_time_ordered_uuid7_unique_across_processes(dbos, tmp_path):
+    """Default workflow ids: UUID version 7 (time first, so they sort in start order), none
+    repeated in a process, nor by another process or a forked child."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    @DBOS.workflow()
+    def noop() -> None:
+        pass
+
+    DBOS.launch()
+    ids = [DBOS.start_workflow(noop).get_workflow_id() for _ in range(50)]
+    assert all(uuid.UUID(i).version == 7 and str(uuid.UUID(i)) == i for i in ids)
+    assert len(set(ids)) == 50
+    assert sorted(ids) == ids  # started one after the other: in order
+    code = ("import os, dbos_lite\n"
+            "ids = [dbos_lite._new_workflow_id() for _ in range(1000)]\n"
+            "read, write = os.pipe()\n"
+            "if os.fork() == 0:\n"
+            "    os.write(write, ' '.join(dbos_lite._new_workflow_id() for _ in range(1000))"
+            ".encode())\n"
+            "    os._exit(0)\n"
+            "os.wait()\n"
+            "os.close(write)\n"
+            "child = os.read(read, 1 << 20).decode().split()\n"
+            "print(' '.join(ids + child + [dbos_lite._new_workflow_id() for _ in range(1000)]))\n")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+            for _ in range(2)]
+    others = [i for run in runs for i in run.stdout.split()]
+    assert len(others) == 6000 and len(set(others) | set(ids)) == 6050
