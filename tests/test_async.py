@@ -309,6 +309,49 @@ def test_cancelling_the_awaiting_task_leaves_the_workflow_intact(dbos, config):
     assert ran[0] == 1 and ran.count(1) == 1 and ran[-1] == 3
 
 
+def test_cancelling_the_task_while_its_write_waits_leaves_the_workflow_intact(
+        dbos, config, journal_path):
+    """The awaiting task is cancelled while a step's record waits (in a journal thread) for
+    another process's lock: the record still lands or not at all, the workflow stays PENDING,
+    and the next launch finishes it without running a recorded step again."""
+    ran = []
+    other = apsw.Connection(journal_path)
+
+    @DBOS.step()
+    async def step(i: int) -> int:
+        ran.append(i)
+        if i == 2:
+            other.execute("BEGIN IMMEDIATE")  # another writer takes the lock: the record waits
+        return i
+
+    @DBOS.workflow()
+    async def job() -> list[int]:
+        return [await step(1), await step(2), await step(3)]
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("c"):
+            task = asyncio.create_task(job())
+        while ran != [1, 2]:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await asyncio.sleep(0.2)
+        other.execute("COMMIT")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert DBOS.get_workflow_status("c").status == "PENDING"
+    recorded = [s["function_id"] for s in DBOS.list_workflow_steps("c")]
+    assert recorded in ([1], [1, 2])
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()
+    assert DBOS.retrieve_workflow("c").get_result() == [1, 2, 3]
+    assert ran == ([1, 2, 3] if recorded == [1, 2] else [1, 2, 2, 3])
+
+
 def test_async_workflow_recovered_after_a_crash(dbos, config):
     gate = threading.Event()
     ran = []
