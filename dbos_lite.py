@@ -2705,7 +2705,10 @@ class _Executor:
                 raise
             except DBOSWorkflowCancelledError:
                 if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
-                    yield _Write(self.cancel, [workflow_id])  # it passed its deadline
+                    try:  # it passed its deadline: record it CANCELLED
+                        yield _Write(self.cancel, [workflow_id])
+                    except DBOSJournalError:  # the next launch resumes it, and cancels it
+                        yield from self._give_up(workflow_id)
                 raise
             except _OwnershipLost:
                 raise
