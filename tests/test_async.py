@@ -1,6 +1,7 @@
 """asyncio parity: async workflows and steps with the same guarantees as sync ones."""
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -44,7 +45,7 @@ class Ticker:
 def test_importing_dbos_lite_does_not_import_asyncio():
     code = "import sys, dbos_lite; print('asyncio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=sys.path[0])
+                         check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert out.stdout.strip() == "False"
 
 
