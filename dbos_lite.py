@@ -866,6 +866,7 @@ _OPERATION_COLUMNS = (
 # Repeats the condition of the partial index workflow_status_active word for word: SQLite uses
 # a partial index only for queries whose WHERE clause contains its condition, and without it the
 # queries that recovery runs every few seconds would scan every workflow ever run.
+_ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
 _ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
 
 _SQL_INSERT_WORKFLOW = (
@@ -1035,6 +1036,13 @@ _SQL_LIST_WORKFLOWS_DESC = (
     "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
     + " ORDER BY rowid DESC LIMIT ?12 OFFSET ?13"
 )
+# Asking only for unfinished statuses: read them from the partial index, which holds nothing
+# else, instead of walking every workflow ever run in rowid order (on a journal of a million
+# finished workflows: 0.4 ms instead of 78 ms).
+_SQL_LIST_ACTIVE_WORKFLOWS_ASC, _SQL_LIST_ACTIVE_WORKFLOWS_DESC = (
+    sql.replace(" FROM workflow_status WHERE",
+                " FROM workflow_status INDEXED BY workflow_status_active WHERE " + _ACTIVE + " AND")
+    for sql in (_SQL_LIST_WORKFLOWS_ASC, _SQL_LIST_WORKFLOWS_DESC))
 
 
 class WorkflowFilter(msgspec.Struct, frozen=True):
@@ -1515,7 +1523,11 @@ class Journal:
         def as_json(values: list[str] | None) -> str | None:
             return None if values is None else _encoder.encode(values).decode()
 
-        sql = _SQL_LIST_WORKFLOWS_DESC if query.sort_desc else _SQL_LIST_WORKFLOWS_ASC
+        if query.statuses is not None and set(query.statuses) <= set(_ACTIVE_STATUSES):
+            sql = _SQL_LIST_ACTIVE_WORKFLOWS_DESC if query.sort_desc \
+                else _SQL_LIST_ACTIVE_WORKFLOWS_ASC
+        else:
+            sql = _SQL_LIST_WORKFLOWS_DESC if query.sort_desc else _SQL_LIST_WORKFLOWS_ASC
         rows = self._read(sql, (
             as_json(query.workflow_ids), as_json(query.statuses), as_json(query.names),
             query.start_ms, query.end_ms, query.application_version, query.executor_id,

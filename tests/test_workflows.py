@@ -211,6 +211,43 @@ def test_list_workflows_filters_and_order(dbos):
     assert [w.input for w in DBOS.list_workflows(load_input=False)] == [None] * 8
 
 
+def test_listing_unfinished_workflows_keeps_filters_and_order(dbos):
+    """A status filter of unfinished statuses only reads the index of unfinished workflows:
+    same answers, same order, as the full listing."""
+    @DBOS.workflow()
+    def ok(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def waiting(i: int) -> object:
+        return DBOS.recv("go", timeout_seconds=30)
+
+    DBOS.launch()
+    handles = []
+    for i in range(4):
+        with SetWorkflowID(f"ok-{i}"):
+            ok(i)
+        with SetWorkflowID(f"wait-{i}"):
+            handles.append(DBOS.start_workflow(waiting, i))
+
+    def ids(**filters):
+        return [w.workflow_id for w in DBOS.list_workflows(**filters)]
+
+    pending = [f"wait-{i}" for i in range(4)]
+    assert ids(status="PENDING") == pending
+    assert ids(status=["PENDING", "ENQUEUED"], sort_desc=True) == pending[::-1]
+    assert ids(status="PENDING", limit=2, offset=1) == pending[1:3]
+    assert ids(status="PENDING", name=waiting.__qualname__, workflow_id_prefix="wait-3") == [
+        "wait-3"]
+    assert ids(status="PENDING", name=ok.__qualname__) == []
+    assert ids(status=["PENDING", "SUCCESS"]) == [
+        w for i in range(4) for w in (f"ok-{i}", f"wait-{i}")]
+    for i, handle in enumerate(handles):
+        DBOS.send(handle.get_workflow_id(), i, "go")
+        assert handle.get_result() == i
+    assert ids(status="PENDING") == []
+
+
 def test_child_workflows_called_directly_and_started(dbos):
     runs = []
 
