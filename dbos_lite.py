@@ -867,7 +867,7 @@ _OPERATION_COLUMNS = (
 # a partial index only for queries whose WHERE clause contains its condition, and without it the
 # queries that recovery runs every few seconds would scan every workflow ever run.
 _ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
-_ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
+_ACTIVE = "status IN (" + ", ".join(f"'{status}'" for status in _ACTIVE_STATUSES) + ")"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
@@ -1221,6 +1221,7 @@ class Journal:
             conn = apsw.Connection(path)
         except apsw.Error as exc:
             raise _cannot_open(path, exc) from None
+        reader = None
         try:
             conn.set_busy_timeout(int(busy_timeout_sec * 1000))
             if conn.readonly("main"):
@@ -1234,17 +1235,19 @@ class Journal:
             self._configure(conn, synchronous, busy_timeout_sec)
             if version < SCHEMA_VERSION:
                 self._migrate(conn)
+            reader = apsw.Connection(path)
+            reader.set_busy_timeout(int(busy_timeout_sec * 1000))
+            reader.execute("PRAGMA query_only = ON")
         except BaseException as exc:
+            if reader is not None:
+                reader.close()
             conn.close()
             _remove_side_files(path, existed)
             if isinstance(exc, apsw.Error):
                 raise _cannot_open(path, exc) from None
             raise
-        self._conn = conn
+        self._conn, self._reader = conn, reader
         self._read_lock = threading.Lock()  # the reading connection: one query at a time
-        self._reader = apsw.Connection(path)
-        self._reader.set_busy_timeout(int(busy_timeout_sec * 1000))
-        self._reader.execute("PRAGMA query_only = ON")
         stat = os.stat(path)
         self._identity = (stat.st_dev, stat.st_ino)
         self._replaced: DBOSJournalError | None = None

@@ -619,24 +619,27 @@ else:
 '''
 
 
-def make_journal(path) -> None:
-    """A journal with a finished workflow, made by another process (so this one holds no
-    connection to it)."""
+def make_journal(path, name: str = "hello", output: str = "hi") -> None:
+    """A journal with one finished workflow (id and function ``name``, returning ``output``),
+    made by another process and closed cleanly: this one holds no connection to it, and no
+    -wal or -shm is left."""
     code = textwrap.dedent('''
         import os, sys
         sys.path.insert(0, os.environ["DBOS_LITE_ROOT"])
         from dbos_lite import DBOS, SetWorkflowID
-        DBOS(config={"name": "ro", "system_database_url": "sqlite:///" + sys.argv[1]})
-        @DBOS.workflow(name="hello")
-        def hello() -> str:
-            return "hi"
+        name, output = sys.argv[2], sys.argv[3]
+        DBOS(config={"name": name, "system_database_url": "sqlite:///" + sys.argv[1]})
+        @DBOS.workflow(name=name)
+        def finished() -> str:
+            return output
         DBOS.launch()
-        with SetWorkflowID("w"):
-            hello()
+        with SetWorkflowID(name):
+            finished()
         DBOS.destroy()
     ''')
-    result = run_python(code, path)
+    result = run_python(code, path, name, output)
     assert result.returncode == 0, result.stderr
+    assert not os.path.exists(path + "-wal")
 
 
 def launch_in_subprocess(journal, drop: bool) -> dict:
@@ -712,7 +715,7 @@ def test_read_only_journal_is_refused_at_launch_without_modifying_anything(ro_di
         os.chmod(journal, 0o644)
         info = inspect_journal(journal)
         assert_intact(info)
-        assert info["workflows"] == {"w": "SUCCESS"}
+        assert info["workflows"] == {"hello": "SUCCESS"}
 
 
 # ---- Journal deleted or replaced while the process runs -------------------------------------
@@ -763,27 +766,6 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
     return True
 
 
-def make_other_journal(path) -> None:
-    """A dbos_lite journal of another program (workflow "other"), made by another process and
-    closed cleanly (no -wal or -shm left)."""
-    code = textwrap.dedent('''
-        import os, sys
-        sys.path.insert(0, os.environ["DBOS_LITE_ROOT"])
-        from dbos_lite import DBOS, SetWorkflowID
-        DBOS(config={"name": "other", "system_database_url": "sqlite:///" + sys.argv[1]})
-        @DBOS.workflow(name="other")
-        def other() -> str:
-            return "other"
-        DBOS.launch()
-        with SetWorkflowID("other"):
-            other()
-        DBOS.destroy()
-    ''')
-    result = run_python(code, path)
-    assert result.returncode == 0, result.stderr
-    assert not os.path.exists(path + "-wal")
-
-
 INSPECT_CODE = r'''
 import json, sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], timeout=10)
@@ -809,7 +791,7 @@ def test_journal_deleted_or_replaced_while_running_is_noticed_and_nothing_more_i
     replacement = str(tmp_path / "replacement" / "journal.sqlite")
     if change == "replaced":
         os.makedirs(os.path.dirname(replacement))
-        make_other_journal(replacement)
+        make_journal(replacement, "other", "other")  # another program's journal
     gate, runs = threading.Event(), []
     probe, long_running, listener = register_probe_app(gate, runs)
     DBOS.launch()

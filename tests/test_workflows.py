@@ -480,7 +480,7 @@ def test_default_ids_are_time_ordered_uuid7_unique_across_processes(dbos, tmp_pa
             "    os._exit(0)\n"
             "os.wait()\n"
             "os.close(write)\n"
-            "child = os.read(read, 1 << 20).decode().split()\n"
+            "child = os.fdopen(read).read().split()\n"
             "print(' '.join(ids + child + [dbos_lite._new_workflow_id() for _ in range(1000)]))\n")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
