@@ -181,20 +181,36 @@ def _new_workflow_id() -> str:
     number drawn once per process and a counter that starts at a random value (RFC 9562 allows
     a counter there). Reading os.urandom for every id let other threads take the GIL from the
     thread starting a workflow: concurrent starts were about 10% slower."""
-    if _id_source[0] != os.getpid():  # a new process (or a forked child): draw again
-        random = int.from_bytes(os.urandom(10), "big")
-        _id_source[:] = [os.getpid(), random >> 40 << 40, itertools.count(random & _COUNTER)]
-    _, salt, counter = _id_source
-    value = (_now_ms() << 80) | salt | (next(counter) & _COUNTER)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    # The text of str(uuid.UUID(int=value)), formatted here: 1.1 us less per workflow started.
-    digits = f"{value:032x}"
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    middle, counter = _id_source
+    if counter is None:  # the first id of this process (or of a forked child)
+        middle, counter = _draw_id_source()
+    # The text of str(uuid.UUID(int=...)), formatted here: 1.5 us less per workflow started.
+    time_digits = f"{_now_ms():012x}"
+    return f"{time_digits[:8]}-{time_digits[8:]}{middle}{next(counter) & _COUNTER:010x}"
 
 
 _COUNTER = (1 << 40) - 1  # the low 40 bits of an id count; next() on a count is atomic
-_id_source: list[Any] = [None, 0, None]  # pid, random high bits, counter
+_id_source: list[Any] = [None, None]  # the random part as text, and the counter
+
+
+def _draw_id_source() -> list[Any]:
+    """Draw the random part of this process's ids: bits 40 to 79, with the version (7) and the
+    RFC 4122 variant bits set in them. A forked child draws its own (checking os.getpid() for
+    every id instead cost a system call per workflow)."""
+    random = int.from_bytes(os.urandom(10), "big")
+    bits = random >> 40 << 40
+    bits = (bits & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    bits = (bits & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    digits = f"{bits >> 40:010x}"  # hex digits 12 to 21 of the id
+    source = [f"-{digits[:4]}-{digits[4:8]}-{digits[8:]}", itertools.count(random & _COUNTER)]
+    if not _id_fork_hook:
+        _id_fork_hook.append(True)
+        os.register_at_fork(after_in_child=lambda: _id_source.__setitem__(1, None))
+    _id_source[:] = source
+    return source
+
+
+_id_fork_hook: list[bool] = []  # the at-fork reset is registered once, with the first id
 
 
 # ==== Errors ====
@@ -1178,6 +1194,9 @@ def _retry_while_busy(action: Callable[[], Any], timeout_sec: float) -> Any:
             time.sleep(0.01)
 
 
+# BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way on a lock
+# upgrade (and waits up to the busy timeout for another process's).
+_SQL_BEGIN = "BEGIN IMMEDIATE"
 _GROUP_LIMIT = 256  # requests in one group commit, so that a busy queue still commits
 
 
@@ -1247,6 +1266,9 @@ class Journal:
                 raise _cannot_open(path, exc) from None
             raise
         self._conn, self._reader = conn, reader
+        # One cursor per connection, reused: conn.execute() would make (and free) a cursor for
+        # every statement, 0.4 us each, and a workflow runs about ten.
+        self._cursor, self._read_cursor = conn.cursor(), reader.cursor()
         self._read_lock = threading.Lock()  # the reading connection: one query at a time
         stat = os.stat(path)
         self._identity = (stat.st_dev, stat.st_ino)
@@ -1320,7 +1342,7 @@ class Journal:
             logger.error("%s", self._replaced)
 
     def _transact(self, work: Callable[..., Any], *args: Any) -> Any:
-        """Run ``work(conn, *args)`` in a write transaction and return its result.
+        """Run ``work(cursor, *args)`` in a write transaction and return its result.
 
         Group commit: while one thread commits, the work of other threads queues up; the next
         committer runs the whole queue in one transaction, so one fsync makes many threads'
@@ -1329,26 +1351,27 @@ class Journal:
         each work is run again in a transaction of its own, so one failure touches no other."""
         request = _WriteRequest(work, args)
         with self._group:
-            self._queue.append(request)
-            leading = not self._committing
-            if leading:
-                self._committing = True
-            else:
+            if self._committing:
                 request.wake = threading.Lock()
                 request.wake.acquire()
-        if not leading:
-            request.wake.acquire()  # type: ignore[union-attr]  # until done, or must lead
-        if not request.done:
-            self._lead()
+                self._queue.append(request)
+            else:
+                self._committing = True
+        if request.wake is None:
+            self._lead([request])
+        else:
+            request.wake.acquire()  # until done, or it must lead the queue
+            if not request.done:
+                with self._group:
+                    batch, self._queue = self._queue, []
+                self._lead(batch)
         if request.error is not None:
             raise request.error
         return request.result
 
-    def _lead(self) -> None:
-        """Commit what is queued as one group, wake its threads, then hand the lead to the
-        oldest request that arrived meanwhile (only the threads that must run are woken)."""
-        with self._group:
-            batch, self._queue = self._queue, []
+    def _lead(self, batch: list[_WriteRequest]) -> None:
+        """Commit a group, wake its threads, then hand the lead to the oldest request that
+        arrived meanwhile (only the threads that must run are woken)."""
         try:
             with self._lock:
                 self._commit(batch)
@@ -1368,8 +1391,9 @@ class Journal:
         _GROUP_LIMIT requests): a thread that comes during the statements joins this group
         instead of waiting for the next fsync."""
         try:
-            conn = self._connection()
-            self._begin(conn)
+            self._connection()  # not closed, nor replaced
+            cursor = self._cursor
+            cursor.execute(_SQL_BEGIN)
         except BaseException as exc:
             for request in batch:
                 request.error = self._failure(exc)
@@ -1378,44 +1402,41 @@ class Journal:
             index = 0
             while index < len(batch):
                 request = batch[index]
-                request.result = request.work(conn, *request.args)
+                request.result = request.work(cursor, *request.args)
                 index += 1
-                if index == len(batch) and len(batch) < _GROUP_LIMIT:
+                # Reading the queue unlocked is safe: a request missed here is in the queue,
+                # and the next group takes it.
+                if index == len(batch) and self._queue and len(batch) < _GROUP_LIMIT:
                     with self._group:
                         batch += self._queue
                         self._queue = []
-            conn.execute("COMMIT")
+            cursor.execute("COMMIT")
             return
         except BaseException as exc:
-            self._rollback(conn)
+            self._rollback(cursor)
             if len(batch) == 1:
                 batch[0].error = self._failure(exc)
                 return
         for request in batch:  # one failed: each again in a transaction of its own
             try:
-                self._begin(conn)
-                request.result = request.work(conn, *request.args)
-                conn.execute("COMMIT")
+                cursor.execute(_SQL_BEGIN)
+                request.result = request.work(cursor, *request.args)
+                cursor.execute("COMMIT")
             except BaseException as exc:
                 request.error = self._failure(exc)
-                self._rollback(conn)
+                self._rollback(cursor)
 
     @staticmethod
-    def _rollback(conn: apsw.Connection) -> None:
+    def _rollback(cursor: apsw.Cursor) -> None:
         with contextlib.suppress(apsw.Error):  # SQLite may have rolled back already
-            if not conn.getautocommit():
-                conn.execute("ROLLBACK")
-
-    def _begin(self, conn: apsw.Connection) -> None:
-        """BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way
-        on a lock upgrade (and waits up to the busy timeout for another process's)."""
-        conn.execute("BEGIN IMMEDIATE")
+            if not cursor.connection.getautocommit():
+                cursor.execute("ROLLBACK")
 
     def _read(self, sql: str, bindings: Any = ()) -> list[tuple]:
         with self._read_lock:
             self._connection()  # not closed, nor replaced
             try:
-                return self._reader.execute(sql, bindings).fetchall()
+                return self._read_cursor.execute(sql, bindings).fetchall()
             except apsw.Error as exc:
                 raise self._failure(exc) from None
 
@@ -1447,15 +1468,15 @@ class Journal:
                        ) -> StartOutcome:
         """Insert a workflow unless its id exists, and return the row that is there. With a
         ``parent_operation``, record in the same transaction that the parent started it."""
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
-            if conn.changes() == 1:
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+            if cursor.connection.changes() == 1:
                 existing, created = workflow, True
             else:
-                row = conn.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
+                row = cursor.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
                 existing, created = WorkflowRecord(*row), False
             if parent_operation is not None:
-                conn.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
+                cursor.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
                              msgspec.structs.astuple(parent_operation))
             return StartOutcome(existing, created)
 
@@ -1470,8 +1491,8 @@ class Journal:
         """Take over a PENDING workflow from ``previous_owner`` (dead, or None), counting a
         recovery attempt; None if another process took it first. Past its maximum recovery
         attempts it comes back MAX_RECOVERY_ATTEMPTS_EXCEEDED, owned by nobody."""
-        def work(conn: apsw.Connection) -> Any:
-            rows = conn.execute(
+        def work(cursor: apsw.Cursor) -> Any:
+            rows = cursor.execute(
                 _SQL_CLAIM_WORKFLOW, (owner, executor_id, _now_ms(), workflow_id, previous_owner)
             ).fetchall()
             return WorkflowRecord(*rows[0]) if rows else None
@@ -1483,11 +1504,11 @@ class Journal:
         """Release the workflows of processes that are gone, take back the ones ``owner`` is
         still ``running``, then claim every PENDING workflow owned by nobody whose function is
         in ``names``."""
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_RELEASE_ORPHANS)
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_RELEASE_ORPHANS)
             if running:
-                conn.execute(_SQL_READOPT_RUNNING, (owner, _encoder.encode(running).decode()))
-            rows = conn.execute(
+                cursor.execute(_SQL_READOPT_RUNNING, (owner, _encoder.encode(running).decode()))
+            rows = cursor.execute(
                 _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _encoder.encode(names).decode())
             ).fetchall()
             return [WorkflowRecord(*row) for row in rows]
@@ -1500,25 +1521,25 @@ class Journal:
         return [WorkflowRecord(*row) for row in rows]
 
     def set_workflow_error(self, workflow_id: str, error: str | None) -> None:
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
 
         return self._transact(work)
 
     def finish_workflow(self, workflow_id: str, owner: str, status: str, output: str | None,
                         error: str | None) -> bool:
         """Record a workflow's outcome if ``owner`` still owns it; False if it does not."""
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_FINISH_WORKFLOW,
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_FINISH_WORKFLOW,
                          (status, output, error, _now_ms(), workflow_id, owner))
-            return conn.changes() == 1
+            return cursor.connection.changes() == 1
 
         return self._transact(work)
 
     def release_workflow(self, workflow_id: str, owner: str) -> None:
         """Give up a PENDING workflow without an outcome, for another run to take over."""
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
 
         return self._transact(work)
 
@@ -1560,15 +1581,15 @@ class Journal:
         return OperationLookup(status, OperationRecord(workflow_id, function_id, name, *rest))
 
     @staticmethod
-    def _record_if_owner(conn: apsw.Connection, operation: OperationRecord | None,
+    def _record_if_owner(cursor: apsw.Cursor, operation: OperationRecord | None,
                          owner: str) -> bool:
         """Insert an operation only while ``owner`` runs its PENDING workflow: a process that
         lost the workflow (recovered elsewhere, cancelled, deleted) cannot record into it."""
         if operation is None:
             return True
-        conn.execute(_SQL_RECORD_OPERATION,
+        cursor.execute(_SQL_RECORD_OPERATION,
                      (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
-        return conn.changes() == 1
+        return cursor.connection.changes() == 1
 
     def record_operation(self, operation: OperationRecord, owner: str) -> bool:
         """Record an operation's outcome if ``owner`` still runs its workflow; False if not."""
@@ -1578,9 +1599,9 @@ class Journal:
 
     def cancel_workflows(self, workflow_ids: list[str]) -> None:
         """Mark workflows CANCELLED unless they are finished; nobody owns them any more."""
-        def work(conn: apsw.Connection) -> Any:
+        def work(cursor: apsw.Cursor) -> Any:
             for workflow_id in workflow_ids:
-                conn.execute(_SQL_CANCEL_WORKFLOW, (_now_ms(), workflow_id))
+                cursor.execute(_SQL_CANCEL_WORKFLOW, (_now_ms(), workflow_id))
 
         return self._transact(work)
 
@@ -1588,8 +1609,8 @@ class Journal:
                         ) -> WorkflowRecord | None:
         """Make a workflow that is not SUCCESS or ERROR PENDING again, owned by ``owner``, with
         its recovery attempts and deadline reset; None if it was finished (or absent)."""
-        def work(conn: apsw.Connection) -> Any:
-            rows = conn.execute(_SQL_RESUME_WORKFLOW,
+        def work(cursor: apsw.Cursor) -> Any:
+            rows = cursor.execute(_SQL_RESUME_WORKFLOW,
                                 (owner, executor_id, _now_ms(), workflow_id)).fetchall()
             return WorkflowRecord(*rows[0]) if rows else None
 
@@ -1598,12 +1619,12 @@ class Journal:
     def fork_workflow(self, workflow: WorkflowRecord, original_id: str, start_step: int
                       ) -> None:
         """Insert a new workflow and copy the original's operations before ``start_step``."""
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
-            if conn.changes() != 1:
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+            if cursor.connection.changes() != 1:
                 raise DBOSConflictingWorkflowError(
                     workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
-            conn.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
+            cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
 
         return self._transact(work)
 
@@ -1613,9 +1634,9 @@ class Journal:
 
     def delete_workflows(self, workflow_ids: list[str]) -> None:
         """Delete workflows with their operations, messages, events and streams."""
-        def work(conn: apsw.Connection) -> Any:
+        def work(cursor: apsw.Cursor) -> Any:
             for workflow_id in workflow_ids:
-                conn.execute(_SQL_DELETE_WORKFLOW, (workflow_id,))
+                cursor.execute(_SQL_DELETE_WORKFLOW, (workflow_id,))
 
         return self._transact(work)
 
@@ -1625,16 +1646,16 @@ class Journal:
                      owner: str) -> bool:
         """Queue a message (a repeated idempotency key is a no-op), recording the sender's
         operation in the same transaction; False if the sender lost its workflow."""
-        def work(conn: apsw.Connection) -> Any:
-            if not self._record_if_owner(conn, operation, owner):
+        def work(cursor: apsw.Cursor) -> Any:
+            if not self._record_if_owner(cursor, operation, owner):
                 return False
             try:
                 if message.idempotency_key is not None:
-                    conn.execute(_SQL_INSERT_MESSAGE_KEY,
+                    cursor.execute(_SQL_INSERT_MESSAGE_KEY,
                                  (message.destination_id, message.idempotency_key))
-                    if conn.changes() == 0:
+                    if cursor.connection.changes() == 0:
                         return True  # sent before with this key
-                conn.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
+                cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
             except apsw.ConstraintError:
                 raise DBOSNonExistentWorkflowError(message.destination_id) from None
             return True
@@ -1648,12 +1669,12 @@ class Journal:
                         owner: str) -> OperationRecord | None:
         """Take the oldest message of a topic and record it as ``operation``'s output, in one
         transaction, so a message is consumed exactly once; None if there is none."""
-        def work(conn: apsw.Connection) -> Any:
-            rows = conn.execute(_SQL_TAKE_MESSAGE, (workflow_id, topic)).fetchall()
+        def work(cursor: apsw.Cursor) -> Any:
+            rows = cursor.execute(_SQL_TAKE_MESSAGE, (workflow_id, topic)).fetchall()
             if not rows:
                 return None
             received = msgspec.structs.replace(operation, output=rows[0][0])
-            if not self._record_if_owner(conn, received, owner):
+            if not self._record_if_owner(cursor, received, owner):
                 raise _Fenced
             return received
 
@@ -1661,10 +1682,10 @@ class Journal:
 
     def set_event(self, workflow_id: str, key: str, value: str,
                   operation: OperationRecord | None, owner: str) -> bool:
-        def work(conn: apsw.Connection) -> Any:
-            if not self._record_if_owner(conn, operation, owner):
+        def work(cursor: apsw.Cursor) -> Any:
+            if not self._record_if_owner(cursor, operation, owner):
                 return False
-            conn.execute(_SQL_SET_EVENT, (workflow_id, key, value, _now_ms()))
+            cursor.execute(_SQL_SET_EVENT, (workflow_id, key, value, _now_ms()))
             return True
 
         return self._transact(work)
@@ -1679,10 +1700,10 @@ class Journal:
     def write_stream(self, workflow_id: str, key: str, value: str | None,
                      operation: OperationRecord | None, owner: str) -> bool:
         """Append a value (None closes the stream) at the stream's next offset."""
-        def work(conn: apsw.Connection) -> Any:
-            if not self._record_if_owner(conn, operation, owner):
+        def work(cursor: apsw.Cursor) -> Any:
+            if not self._record_if_owner(cursor, operation, owner):
                 return False
-            conn.execute(_SQL_WRITE_STREAM, (workflow_id, key, value))
+            cursor.execute(_SQL_WRITE_STREAM, (workflow_id, key, value))
             return True
 
         return self._transact(work)
@@ -1697,8 +1718,8 @@ class Journal:
     # -- processes --
 
     def add_process(self, process: ProcessRecord) -> None:
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
 
         return self._transact(work)
 
@@ -1707,18 +1728,18 @@ class Journal:
 
     def heartbeat(self, process_id: str) -> bool:
         """Renew a process's lease; False if its row is gone (another process judged it dead)."""
-        def work(conn: apsw.Connection) -> Any:
-            conn.execute(_SQL_HEARTBEAT, (_now_ms(), process_id))
-            return conn.changes() == 1
+        def work(cursor: apsw.Cursor) -> Any:
+            cursor.execute(_SQL_HEARTBEAT, (_now_ms(), process_id))
+            return cursor.connection.changes() == 1
 
         return self._transact(work)
 
     def remove_processes(self, process_ids: list[str]) -> None:
         """Forget processes (gone, or shutting down); their PENDING workflows become orphans."""
-        def work(conn: apsw.Connection) -> Any:
+        def work(cursor: apsw.Cursor) -> Any:
             for process_id in process_ids:
-                conn.execute(_SQL_DELETE_PROCESS, (process_id,))
-            conn.execute(_SQL_RELEASE_ORPHANS)
+                cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
+            cursor.execute(_SQL_RELEASE_ORPHANS)
 
         return self._transact(work)
 
@@ -1835,6 +1856,12 @@ _assigned_workflow_id: contextvars.ContextVar[list[str] | None] = contextvars.Co
 )
 
 
+# Inside a workflow's body, these start afresh: no id assigned for the next workflow started,
+# children inherit the deadline, and no step is running.
+_BODY_CONTEXT: tuple[tuple[contextvars.ContextVar, Any], ...] = (
+    (_assigned_workflow_id, None), (_workflow_timeout, _INHERIT), (_current_step, None))
+
+
 class _ContextSetting:
     """A context manager that sets a context variable for the duration of a ``with`` block."""
 
@@ -1946,6 +1973,13 @@ class _Function:
         self.var_keyword = next(
             (hints.get(p.name, Any) for p in parameters if p.kind is p.VAR_KEYWORD), Any
         )
+        try:
+            self._positional_decoder: msgspec.json.Decoder | None = msgspec.json.Decoder(
+                msgspec.defstruct("PositionalInputs", [
+                    ("args", tuple[tuple(self.positional)] if self.positional else tuple[()]),
+                    ("kwargs", dict[str, msgspec.Raw])]))
+        except TypeError:  # an annotation msgspec cannot decode into
+            self._positional_decoder = None
 
     def decode_output(self, text: str) -> Any:
         """Decode a recorded return value (see decode_value), with the decoder made once."""
@@ -1957,6 +1991,18 @@ class _Function:
 
     def decode_inputs(self, text: str) -> tuple[tuple, dict[str, Any]]:
         """Decode recorded arguments, each typed by its parameter's annotation."""
+        if self._positional_decoder is not None:
+            # The usual call, every parameter given by position: one typed decode of them all
+            # (1.2 us less per workflow). After a call that does not fit (fewer arguments, a
+            # keyword, a value its annotation does not describe), this function's arguments are
+            # decoded one by one, as below.
+            try:
+                typed = self._positional_decoder.decode(text)
+                if not typed.kwargs:
+                    return typed.args, {}
+            except (msgspec.ValidationError, RecursionError):
+                pass
+            self._positional_decoder = None
         inputs = _inputs_decoder.decode(text)
         args = tuple(
             decode_value(bytes(raw),
@@ -2698,10 +2744,10 @@ class _Executor:
         context = _WorkflowContext(workflow_id, workflow.deadline_epoch_ms,
                                    0 if fresh else journal.last_function_id(workflow_id))
         self._watch_deadline(workflow_id, workflow.deadline_epoch_ms)
-        tokens = [(_current_workflow, _current_workflow.set(context)),
-                  (_assigned_workflow_id, _assigned_workflow_id.set(None)),
-                  (_workflow_timeout, _workflow_timeout.set(_INHERIT)),
-                  (_current_step, _current_step.set(None))]
+        tokens = [(_current_workflow, _current_workflow.set(context))]
+        for variable, fresh_value in _BODY_CONTEXT:  # what the caller set does not leak in
+            if variable.get() is not fresh_value:
+                tokens.append((variable, variable.set(fresh_value)))
         try:
             args, kwargs = workflow_function.decode_inputs(workflow.inputs)
             try:
