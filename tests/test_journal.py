@@ -184,6 +184,33 @@ def test_sqlite_synchronous_full_is_the_default_and_normal_is_accepted(
         assert counted == 0
 
 
+@pytest.mark.parametrize("setting, largest_wal_kb", [("FULL", 600), ("NORMAL", 8000)])
+def test_the_wal_starts_over_sooner_under_full(no_dbos, journal_path, setting, largest_wal_kb):
+    """Under FULL the WAL is checkpointed every 100 pages, so a run's WAL stays small (and its
+    commits rewrite blocks instead of growing the file); under NORMAL, SQLite's default 1000."""
+    DBOS(config={"name": "wal-app", "system_database_url": journal_url(journal_path),
+                 "sqlite_synchronous": setting})
+
+    @DBOS.step()
+    def one(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def many(n: int) -> int:
+        return sum(one(i) for i in range(n))
+
+    DBOS.launch()
+    largest = 0
+    for batch in range(6):
+        with SetWorkflowID(f"many-{batch}"):
+            assert many(100) == 4950
+        largest = max(largest, os.path.getsize(journal_path + "-wal"))
+    DBOS.destroy(destroy_registry=True)
+    assert largest < largest_wal_kb * 1024
+    if setting == "NORMAL":
+        assert largest > 1000 * 1024  # it did grow past what FULL allows
+
+
 @pytest.mark.parametrize("setting", ["SOMETIMES", "OFF", "fast", 2])
 def test_bad_sqlite_synchronous_is_refused(no_dbos, journal_path, setting):
     with pytest.raises(DBOSInitializationError, match="FULL.*NORMAL"):
