@@ -426,6 +426,27 @@ def test_annotated_dataclass_argument_on_replay_by_id(dbos):
     assert_same(received[0], (Point(1, 1.0), (2, 3)))
 
 
+def test_arguments_are_typed_however_the_workflow_is_called(dbos):
+    """All by position (decoded in one go), then by keyword, with a default, by position again
+    and with a value its annotation does not describe (each decoded one by one)."""
+    received = []
+
+    @DBOS.workflow()
+    def pack(p: Point, n: int = 1, *rest: Point) -> int:
+        received.append((p, n, rest))
+        return n
+
+    DBOS.launch()
+    assert pack(Point(1, 1.0), 2) == 2
+    assert pack(Point(2, 2.0), n=3) == 3
+    assert pack(Point(3, 3.0)) == 1
+    assert pack(Point(4, 4.0), 5, Point(6, 6.0)) == 5
+    assert pack(Point(7, 7.0), "not an int") == "not an int"
+    assert_same(received, [(Point(1, 1.0), 2, ()), (Point(2, 2.0), 3, ()),
+                           (Point(3, 3.0), 1, ()), (Point(4, 4.0), 5, (Point(6, 6.0),)),
+                           (Point(7, 7.0), "not an int", ())])
+
+
 def test_unannotated_workflow_arguments_are_plain_json_on_first_run(dbos):
     received = []
 
