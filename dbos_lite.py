@@ -203,14 +203,19 @@ def _draw_id_source() -> list[Any]:
     bits = (bits & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
     digits = f"{bits >> 40:010x}"  # hex digits 12 to 21 of the id
     source = [f"-{digits[:4]}-{digits[4:8]}-{digits[8:]}", itertools.count(random & _COUNTER)]
-    if not _id_fork_hook:
+    if not _id_fork_hook:  # registered once, with the first id (not at import)
         _id_fork_hook.append(True)
-        os.register_at_fork(after_in_child=lambda: _id_source.__setitem__(1, None))
+        os.register_at_fork(after_in_child=_forget_id_source)
     _id_source[:] = source
     return source
 
 
-_id_fork_hook: list[bool] = []  # the at-fork reset is registered once, with the first id
+def _forget_id_source() -> None:
+    """In a forked child: the next id draws a random part of its own."""
+    _id_source[1] = None
+
+
+_id_fork_hook: list[bool] = []
 
 
 # ==== Errors ====
