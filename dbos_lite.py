@@ -2139,13 +2139,19 @@ def _resolve(future: Any) -> None:
         future.set_result(None)
 
 
+# Even with nobody ringing (a lost poll), a waiter looks again after this long.
+_MAX_WAIT_SEC = 60.0
+
+
 class _Wait:
-    """Effect: sleep until the watch rings or ``seconds`` pass (None: no limit)."""
+    """Effect: sleep until the watch rings or ``seconds`` pass (None: no limit; either way at
+    most _MAX_WAIT_SEC, after which the plan looks again)."""
 
     __slots__ = ("watch", "seconds")
 
     def __init__(self, watch: _Watch, seconds: float | None):
-        self.watch, self.seconds = watch, seconds
+        self.watch = watch
+        self.seconds = _MAX_WAIT_SEC if seconds is None else min(seconds, _MAX_WAIT_SEC)
 
 
 def _resume(plan: typing.Generator[Any, Any, Any], failed: bool, value: Any
@@ -2193,10 +2199,6 @@ def _journal_failure(error: DBOSJournalError) -> BaseException:
     return _JournalFailure(error) if _current_workflow.get() is not None else error
 
 
-# Even with nobody ringing (a lost poll), a waiter looks again after this long.
-_MAX_WAIT_SEC = 60.0
-
-
 def _run_effect(effect: _Call | _Wait) -> Any:
     if isinstance(effect, _Call):
         result = effect.func(*effect.args, **effect.kwargs)
@@ -2208,9 +2210,8 @@ def _run_effect(effect: _Call | _Wait) -> Any:
                 "calling it from sync code."
             )
         return result
-    seconds = _MAX_WAIT_SEC if effect.seconds is None else min(effect.seconds, _MAX_WAIT_SEC)
     with _lending_pool_place():
-        effect.watch.event.wait(seconds)
+        effect.watch.event.wait(effect.seconds)
     effect.watch.event.clear()
     return None
 
@@ -2257,12 +2258,21 @@ def _journal_thread_pool() -> Any:
         return _journal_threads
 
 
+async def _in_journal_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a journal write (or a management call, which writes the journal) off the event
+    loop, in a journal thread, in the caller's context."""
+    import asyncio
+
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        _journal_thread_pool(), functools.partial(context.run, function, *args, **kwargs))
+
+
 async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
     import asyncio
 
     if type(effect) is _Write:
-        return await asyncio.get_running_loop().run_in_executor(
-            _journal_thread_pool(), functools.partial(effect.func, *effect.args))
+        return await _in_journal_thread(effect.func, *effect.args)
     if isinstance(effect, _Call):
         func, args, kwargs = effect.func, effect.args, effect.kwargs
         if _is_coroutine_function(func):
@@ -2276,10 +2286,8 @@ async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
     watch.future, watch.loop = loop.create_future(), loop
     try:
         if not watch.event.is_set():
-            seconds = _MAX_WAIT_SEC if effect.seconds is None else min(effect.seconds,
-                                                                        _MAX_WAIT_SEC)
             with contextlib.suppress(asyncio.TimeoutError), _lending_pool_place():
-                await asyncio.wait_for(watch.future, seconds)
+                await asyncio.wait_for(watch.future, effect.seconds)
     finally:
         watch.future = watch.loop = None
         watch.event.clear()
@@ -4077,16 +4085,6 @@ class DBOS:
     def application_version(cls) -> str | None:
         """The application version recorded with the workflows this process starts."""
         return _dbos._executor.application_version if _dbos is not None else None
-
-
-async def _in_journal_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a management call, which writes the journal, off the event loop (in the caller's
-    context)."""
-    import asyncio
-
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(
-        _journal_thread_pool(), functools.partial(context.run, function, *args, **kwargs))
 
 
 def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
