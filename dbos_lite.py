@@ -9,7 +9,8 @@ step instead of starting over::
     DBOS(config={"name": "hello", "system_database_url": "sqlite:///hello.sqlite"})
 
     @DBOS.step(retries_allowed=True, max_attempts=5)
-    def fetch(url: str) -> str: ...
+    def fetch(url: str) -> str:
+        return f"<html>{url}</html>"            # say, an HTTP request
 
     @DBOS.workflow()
     def pipeline(url: str) -> int:
@@ -29,9 +30,8 @@ Guarantees
 * Values cross the journal as msgspec JSON, decoded with the function's annotations, so the first
   run and a replay see equal values. Nothing is pickled or eval'd: opening a journal runs no code.
 * ``DBOS.launch()`` resumes every PENDING workflow whose process died. A process on the same host
-  is known dead at once (its pid is gone); one elsewhere after a lease of ``PROCESS_LEASE_SEC``.
+  is known dead at once (its pid is gone); one elsewhere after a lease of 30 s.
   Several processes may share one journal; a workflow runs in one process at a time.
-
 * A journal failure (disk full, locked, deleted...) raises DBOSJournalError and is never recorded
   as a workflow's outcome: the workflow stays PENDING and resumes once the fault is gone.
 
@@ -39,11 +39,23 @@ The public API is a subset of DBOS Transact for Python 3.x: replacing ``dbos_lit
 in the imports moves a program to DBOS Transact and Postgres. The journal's tables are documented
 in the "Schema" section below, so it can be read with the ``sqlite3`` shell.
 
-Reading order (each section uses only what is above it): constants, errors, records,
-serialization, schema, the Journal (the only code that speaks SQL), processes, context, registry,
-plans (the replay-or-run logic, one generator per operation, driven by a sync or an async driver),
-the executor (steps, workflows, waiting, recovery, messages, events, streams, management),
-handles, and the DBOS facade.
+Reading order
+-------------
+The file reads top to bottom, and each section uses only names defined above it (a test checks
+this). Inside a section, public names come first and each helper sits right below its first
+user. The sections, each behind a ``# ==== ... ====`` banner:
+
+1. constants, errors, records, serialization;
+2. the schema and the Journal, the only code that speaks SQL: its plumbing (connections,
+   migrations, group commit, failure mapping), then its verbs, one small SQL function each;
+3. processes (who owns a workflow, and whether that process lives), context (which workflow and
+   step the running code is in), the registry of workflow and step functions;
+4. plans: the replay-or-run logic as generators, driven by a sync or an async driver;
+5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, and the plans
+   of steps, workflows, waiting, messages, events, streams and management;
+6. management: what needs a journal but no executor (statuses, listings, steps), shared by the
+   facade and by tools that only look;
+7. handles, and the DBOS facade.
 """
 
 from __future__ import annotations
@@ -79,6 +91,9 @@ __all__ = [
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSRecordedError",
     "DBOSJournalError",
+    # _Journal facts, for tools that read the file
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
 ]
 
 import collections
@@ -106,38 +121,25 @@ import msgspec
 #: ``PRAGMA application_id`` of a dbos_lite journal: the bytes "DBOS".
 APPLICATION_ID = 0x44424F53
 
-#: A process on another host (or in another pid namespace) that has not renewed its lease for
-#: this long is considered dead, and its workflows are recovered by a live process.
-PROCESS_LEASE_SEC = 30.0
+# A process on another host (or in another pid namespace) that has not renewed its lease for
+# this long is considered dead, and its workflows are recovered by a live process.
+_PROCESS_LEASE_SEC = 30.0
 
-#: How often a launched process renews its lease and looks for workflows of dead processes.
-HEARTBEAT_SEC = 5.0
+# How often a launched process renews its lease and looks for workflows of dead processes.
+_HEARTBEAT_SEC = 5.0
 
-#: Retry back-off never waits longer than this between two attempts (as in DBOS Transact).
-MAX_RETRY_INTERVAL_SEC = 3600.0
+# Retry back-off never waits longer than this between two attempts (as in DBOS Transact).
+_MAX_RETRY_INTERVAL_SEC = 3600.0
 
 _DEFAULT_POLLING_INTERVAL_SEC = 0.1
 _DEFAULT_BUSY_TIMEOUT_SEC = 10.0
 _DEFAULT_MAX_EXECUTOR_THREADS = 64
 _DEFAULT_MAX_RECOVERY_ATTEMPTS = 100
 
-_CONFIG_KEYS = frozenset(
-    {
-        "name",
-        "system_database_url",
-        "application_version",
-        "executor_id",
-        "max_executor_threads",
-        "notification_listener_polling_interval_sec",
-        "log_level",
-        "sqlite_synchronous",
-        "busy_timeout_sec",
-    }
-)
 
 class _Logger:
     """``logging.getLogger("dbos_lite")``, imported at its first use: importing logging costs
-    a command-line tool several milliseconds at startup. Configure it as any logger."""
+    a command-line tool several milliseconds at startup. Configure it as any _logger."""
 
     def __getattr__(self, name: str) -> Any:
         import logging
@@ -145,7 +147,7 @@ class _Logger:
         return getattr(logging.getLogger("dbos_lite"), name)
 
 
-logger: Any = _Logger()
+_logger: Any = _Logger()
 
 
 class WorkflowStatusString:
@@ -174,57 +176,77 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _new_workflow_id() -> str:
-    """A UUID version 7: the time in ms in its first 48 bits, so new workflows land at the end
-    of the journal's indexes instead of at random pages (with a million workflows, random
-    version 4 ids made each start about 1.5x slower). Its 74 other free bits are a random
-    number drawn once per process and a counter that starts at a random value (RFC 9562 allows
-    a counter there). Reading os.urandom for every id let other threads take the GIL from the
-    thread starting a workflow: concurrent starts were about 10% slower."""
-    middle, counter = _id_source
-    if counter is None:  # the first id of this process (or of a forked child)
-        middle, counter = _draw_id_source()
-    # The text of str(uuid.UUID(int=...)), formatted here: 1.5 us less per workflow started.
-    time_digits = f"{_now_ms():012x}"
-    return f"{time_digits[:8]}-{time_digits[8:]}{middle}{next(counter) & _COUNTER:010x}"
+class _WorkflowIds:
+    """Default workflow ids: UUIDs version 7, with the time in ms in their first 48 bits, so new
+    workflows land at the end of the journal's indexes instead of at random pages. Their 74 other
+    free bits are a random number drawn once per process and a counter that starts at a random
+    value (RFC 9562 allows a counter there): reading os.urandom for every id let other threads
+    take the GIL from the thread starting a workflow (see benchmarks/bench_concurrent.py)."""
+
+    _COUNTER = (1 << 40) - 1  # the low 40 bits of an id count; next() on a count is atomic
+
+    def __init__(self) -> None:
+        self._middle = ""  # hex digits 12 to 21 of every id, with the dashes
+        self._counter: Iterator[int] | None = None  # None until the first id (or a fork)
+        self._fork_hook = False
+
+    def new(self) -> str:
+        counter = self._counter
+        if counter is None:  # the first id of this process (or of a forked child)
+            counter = self._draw()
+        # The text of str(uuid.UUID(int=...)), formatted here: cheaper, and the same.
+        time_digits = f"{_now_ms():012x}"
+        return (f"{time_digits[:8]}-{time_digits[8:]}{self._middle}"
+                f"{next(counter) & self._COUNTER:010x}")
+
+    def _draw(self) -> Iterator[int]:
+        """Draw this process's random part (bits 40 to 79, with the version 7 and the RFC 4122
+        variant bits set) and counter. A forked child draws its own, through an at-fork hook
+        registered with the first id (checking os.getpid() for every id costs a system call)."""
+        random = int.from_bytes(os.urandom(10), "big")
+        bits = random >> 40 << 40
+        bits = (bits & ~(0xF << 76)) | (0x7 << 76)  # version 7
+        bits = (bits & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+        digits = f"{bits >> 40:010x}"
+        self._middle = f"-{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+        self._counter = counter = itertools.count(random & self._COUNTER)
+        if not self._fork_hook:
+            self._fork_hook = True
+            os.register_at_fork(after_in_child=self._forget)
+        return counter
+
+    def _forget(self) -> None:
+        """In a forked child: the next id draws a random part of its own."""
+        self._counter = None
 
 
-_COUNTER = (1 << 40) - 1  # the low 40 bits of an id count; next() on a count is atomic
-_id_source: list[Any] = [None, None]  # the random part as text, and the counter
-
-
-def _draw_id_source() -> list[Any]:
-    """Draw the random part of this process's ids: bits 40 to 79, with the version (7) and the
-    RFC 4122 variant bits set in them. A forked child draws its own (checking os.getpid() for
-    every id instead cost a system call per workflow)."""
-    random = int.from_bytes(os.urandom(10), "big")
-    bits = random >> 40 << 40
-    bits = (bits & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    bits = (bits & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    digits = f"{bits >> 40:010x}"  # hex digits 12 to 21 of the id
-    source = [f"-{digits[:4]}-{digits[4:8]}-{digits[8:]}", itertools.count(random & _COUNTER)]
-    if not _id_fork_hook:  # registered once, with the first id (not at import)
-        _id_fork_hook.append(True)
-        os.register_at_fork(after_in_child=_forget_id_source)
-    _id_source[:] = source
-    return source
-
-
-def _forget_id_source() -> None:
-    """In a forked child: the next id draws a random part of its own."""
-    _id_source[1] = None
-
-
-_id_fork_hook: list[bool] = []
+_workflow_ids = _WorkflowIds()
+_new_workflow_id = _workflow_ids.new
 
 
 # ==== Errors ====
 # Every error's str() says what happened and what to do. Their constructor arguments are their
-# ``args``, so the journal can record them as data and rebuild them on replay.
+# ``args``, so the journal can record them as data and rebuild them on replay. An error with a
+# ``_message`` template names its arguments in ``_fields`` (they become attributes) and formats
+# its message from them.
 
 
 class DBOSException(Exception):
     """Base class of every dbos_lite error."""
+
+    _fields: tuple[str, ...] = ()
+    _message = ""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        for field, value in zip(self._fields, args):
+            setattr(self, field, value)
+
+    def __str__(self) -> str:
+        if not self._message:
+            return super().__str__()
+        return self._message.format(**{field: getattr(self, field, None)
+                                       for field in self._fields})
 
 
 class DBOSInitializationError(DBOSException):
@@ -234,10 +256,10 @@ class DBOSInitializationError(DBOSException):
 class DBOSMaxStepRetriesExceeded(DBOSException):
     """A step with retries failed on every attempt; ``errors`` holds each attempt's error."""
 
+    _fields = ("step_name", "max_retries")
+
     def __init__(self, step_name: str, max_retries: int, errors: list[BaseException] | None = None):
         super().__init__(step_name, max_retries)
-        self.step_name = step_name
-        self.max_retries = max_retries
         self.errors: list[BaseException] = list(errors or [])
 
     def __str__(self) -> str:
@@ -256,55 +278,36 @@ class DBOSUnexpectedStepError(DBOSException):
     """Replay found a different operation recorded at this position: the code changed under a
     workflow that was in flight. Use ``DBOS.patch`` to change code of running workflows."""
 
-    def __init__(self, workflow_id: str, step_id: int, expected_name: str, recorded_name: str):
-        super().__init__(workflow_id, step_id, expected_name, recorded_name)
-        self.workflow_id, self.step_id = workflow_id, step_id
-        self.expected_name, self.recorded_name = expected_name, recorded_name
-
-    def __str__(self) -> str:
-        return (
-            f"Workflow {self.workflow_id!r} called {self.expected_name!r} as operation "
-            f"{self.step_id}, but the journal recorded {self.recorded_name!r} there: the workflow "
-            "code is not deterministic, or changed while the workflow was in flight. Keep the "
-            "order of steps stable, or guard the change with DBOS.patch()."
-        )
+    _fields = ("workflow_id", "step_id", "expected_name", "recorded_name")
+    _message = (
+        "Workflow {workflow_id!r} called {expected_name!r} as operation {step_id}, but the "
+        "journal recorded {recorded_name!r} there: the workflow code is not deterministic, or "
+        "changed while the workflow was in flight. Keep the order of steps stable, or guard the "
+        "change with DBOS.patch().")
 
 
 class DBOSNonExistentWorkflowError(DBOSException):
     """No workflow with this id is in the journal."""
 
-    def __init__(self, workflow_id: str):
-        super().__init__(workflow_id)
-        self.workflow_id = workflow_id
-
-    def __str__(self) -> str:
-        return f"Workflow {self.workflow_id!r} does not exist in the journal."
+    _fields = ("workflow_id",)
+    _message = "Workflow {workflow_id!r} does not exist in the journal."
 
 
 class DBOSConflictingWorkflowError(DBOSException):
     """A workflow id is already used by a different workflow function."""
 
-    def __init__(self, workflow_id: str, message: str):
-        super().__init__(workflow_id, message)
-        self.workflow_id = workflow_id
-
-    def __str__(self) -> str:
-        return f"Conflicting workflow id {self.workflow_id!r}: {self.args[1]}"
+    _fields = ("workflow_id", "reason")
+    _message = "Conflicting workflow id {workflow_id!r}: {reason}"
 
 
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
     """The journal names a workflow function this process has not registered."""
 
-    def __init__(self, workflow_id: str, name: str):
-        super().__init__(workflow_id, name)
-        self.workflow_id, self.name = workflow_id, name
-
-    def __str__(self) -> str:
-        return (
-            f"Workflow {self.workflow_id!r} runs function {self.name!r}, which this process has "
-            "not registered. It is left PENDING for a process that registers it (import the "
-            "module that defines it before DBOS.launch())."
-        )
+    _fields = ("workflow_id", "name")
+    _message = (
+        "Workflow {workflow_id!r} runs function {name!r}, which this process has not "
+        "registered. It is left PENDING for a process that registers it (import the module that "
+        "defines it before DBOS.launch()).")
 
 
 class DBOSWorkflowCancelledError(BaseException):
@@ -315,44 +318,27 @@ class DBOSWorkflowCancelledError(BaseException):
 class DBOSAwaitedWorkflowCancelledError(DBOSException):
     """The workflow being waited for was cancelled (or timed out)."""
 
-    def __init__(self, workflow_id: str):
-        super().__init__(workflow_id)
-        self.workflow_id = workflow_id
-
-    def __str__(self) -> str:
-        return (
-            f"Awaited workflow {self.workflow_id!r} was cancelled. "
-            "DBOS.resume_workflow() continues it from its last completed step."
-        )
+    _fields = ("workflow_id",)
+    _message = ("Awaited workflow {workflow_id!r} was cancelled. DBOS.resume_workflow() "
+                "continues it from its last completed step.")
 
 
 class MaxRecoveryAttemptsExceededError(DBOSException):
     """A workflow was recovered more than its ``max_recovery_attempts``; it is a dead letter."""
 
-    def __init__(self, workflow_id: str, max_recovery_attempts: int):
-        super().__init__(workflow_id, max_recovery_attempts)
-        self.workflow_id, self.max_recovery_attempts = workflow_id, max_recovery_attempts
-
-    def __str__(self) -> str:
-        return (
-            f"Workflow {self.workflow_id!r} was interrupted and recovered more than "
-            f"{self.max_recovery_attempts} times; it is now MAX_RECOVERY_ATTEMPTS_EXCEEDED. "
-            "Fix the cause (it may crash the process), then call DBOS.resume_workflow()."
-        )
+    _fields = ("workflow_id", "max_recovery_attempts")
+    _message = (
+        "Workflow {workflow_id!r} was interrupted and recovered more than "
+        "{max_recovery_attempts} times; it is now MAX_RECOVERY_ATTEMPTS_EXCEEDED. Fix the cause "
+        "(it may crash the process), then call DBOS.resume_workflow().")
 
 
 class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(DBOSException):
     """The workflow being waited for ended MAX_RECOVERY_ATTEMPTS_EXCEEDED."""
 
-    def __init__(self, workflow_id: str):
-        super().__init__(workflow_id)
-        self.workflow_id = workflow_id
-
-    def __str__(self) -> str:
-        return (
-            f"Awaited workflow {self.workflow_id!r} exceeded its maximum recovery attempts. "
-            "Fix the cause, then call DBOS.resume_workflow()."
-        )
+    _fields = ("workflow_id",)
+    _message = ("Awaited workflow {workflow_id!r} exceeded its maximum recovery attempts. Fix "
+                "the cause, then call DBOS.resume_workflow().")
 
 
 class DBOSJournalError(DBOSException):
@@ -367,17 +353,16 @@ class DBOSRecordedError(DBOSException):
     is not imported, or its constructor refuses the recorded arguments). Carries the recorded
     type name, message and traceback text."""
 
+    _fields = ("type_name", "message", "traceback_text")
+    _message = "{type_name}: {message}"
+
     def __init__(self, type_name: str, message: str, traceback_text: str = ""):
         super().__init__(type_name, message, traceback_text)
-        self.type_name, self.message, self.traceback_text = type_name, message, traceback_text
-
-    def __str__(self) -> str:
-        return f"{self.type_name}: {self.message}"
 
 
-class _Fenced(Exception):
-    """Inside the journal: an operation was refused because its process lost the workflow;
-    the transaction is rolled back and the verb returns None."""
+class _NotOwner(Exception):
+    """Raised inside a journal transaction whose process lost the workflow: the transaction
+    is rolled back and the exception reaches the verb's caller."""
 
 
 class _JournalFailure(BaseException):
@@ -394,12 +379,13 @@ class _OwnershipLost(BaseException):
     destroyed); the local execution stops without recording anything."""
 
 
+
 # ==== Records ====
 # Frozen msgspec Structs cross the layers. Their fields are the journal's columns, in order, so
 # the journal builds them straight from rows.
 
 
-class WorkflowRecord(msgspec.Struct, frozen=True):
+class _WorkflowRecord(msgspec.Struct, frozen=True):
     """One row of ``workflow_status``."""
 
     workflow_id: str
@@ -422,7 +408,7 @@ class WorkflowRecord(msgspec.Struct, frozen=True):
     forked_from: str | None
 
 
-class OperationRecord(msgspec.Struct, frozen=True):
+class _OperationRecord(msgspec.Struct, frozen=True):
     """One row of ``operation_outputs``: the recorded outcome of one durable operation."""
 
     workflow_id: str
@@ -435,7 +421,7 @@ class OperationRecord(msgspec.Struct, frozen=True):
     completed_at_epoch_ms: int | None
 
 
-class ProcessRecord(msgspec.Struct, frozen=True):
+class _ProcessRecord(msgspec.Struct, frozen=True):
     """One row of ``processes``: a launched dbos_lite instance that may own workflows."""
 
     process_id: str
@@ -447,7 +433,7 @@ class ProcessRecord(msgspec.Struct, frozen=True):
     heartbeat_at: int
 
 
-class MessageRecord(msgspec.Struct, frozen=True):
+class _MessageRecord(msgspec.Struct, frozen=True):
     """One row of ``notifications``: a message on its way to a workflow."""
 
     destination_id: str
@@ -457,15 +443,15 @@ class MessageRecord(msgspec.Struct, frozen=True):
     created_at: int
 
 
-class OperationLookup(msgspec.Struct, frozen=True):
+class _OperationLookup(msgspec.Struct, frozen=True):
     """What is recorded at one position of a workflow, with the workflow's status (None if
     the workflow does not exist)."""
 
     status: str | None
-    operation: OperationRecord | None
+    operation: _OperationRecord | None
 
 
-class ErrorRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+class _ErrorRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     """How an exception is stored: as data, never pickled. ``errors`` holds nested errors (the
     attempts of a :class:`DBOSMaxStepRetriesExceeded`)."""
 
@@ -474,7 +460,7 @@ class ErrorRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     message: str
     args: list[Any] | None = None
     traceback: str = ""
-    errors: list[ErrorRecord] = []
+    errors: list[_ErrorRecord] = []
 
 
 class StepStatus(msgspec.Struct, frozen=True):
@@ -549,7 +535,7 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
 
 _encoder = msgspec.json.Encoder()
 _any_decoder = msgspec.json.Decoder()
-_error_decoder = msgspec.json.Decoder(ErrorRecord)
+_error_decoder = msgspec.json.Decoder(_ErrorRecord)
 
 
 class _Inputs(msgspec.Struct, frozen=True):
@@ -571,7 +557,7 @@ def _decoder_for(annotation: Any) -> msgspec.json.Decoder:
         return _any_decoder
 
 
-def encode_value(value: Any, what: str | Callable[[], str]) -> str:
+def _encode_value(value: Any, what: str | Callable[[], str]) -> str:
     """Encode a value for the journal; ``what`` names it (or makes its name, only when needed)
     in the error if it cannot be encoded."""
     try:
@@ -615,7 +601,7 @@ def _has_non_finite_float(value: Any) -> bool:
     return False
 
 
-def decode_value(text: str | None, annotation: Any = Any) -> Any:
+def _decode_value(text: str | None, annotation: Any = Any) -> Any:
     """Decode a recorded value, typed by ``annotation`` when the recorded JSON matches it."""
     if text is None:
         return None
@@ -652,12 +638,12 @@ def _on_fresh_stack(function: Callable[[Any], Any], argument: Any) -> Any:
     return result
 
 
-def encode_error(exc: BaseException) -> str:
+def _encode_error(exc: BaseException) -> str:
     """Record an exception as data: class, message, args when they encode, and traceback."""
     return _encoder.encode(_error_record(exc)).decode()
 
 
-def _error_record(exc: BaseException) -> ErrorRecord:
+def _error_record(exc: BaseException) -> _ErrorRecord:
     cls = type(exc)
     try:
         args = _any_decoder.decode(_encoder.encode(
@@ -671,8 +657,8 @@ def _error_record(exc: BaseException) -> ErrorRecord:
         else []
     )
     if isinstance(exc, DBOSRecordedError):  # keep the original's identity through re-recording
-        return ErrorRecord(exc.type_name, "", exc.message, None, exc.traceback_text, errors)
-    return ErrorRecord(
+        return _ErrorRecord(exc.type_name, "", exc.message, None, exc.traceback_text, errors)
+    return _ErrorRecord(
         type=_utf8(cls.__qualname__),
         module=_utf8(cls.__module__),
         message=_utf8(str(exc)),
@@ -698,7 +684,7 @@ def _format_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def decode_error(text: str | None) -> BaseException | None:
+def _decode_error(text: str | None) -> BaseException | None:
     """Rebuild a recorded exception from classes that are already imported, never importing a
     module named in the journal; otherwise a :class:`DBOSRecordedError` with the recorded text."""
     if text is None:
@@ -706,7 +692,7 @@ def decode_error(text: str | None) -> BaseException | None:
     return _rebuild_error(_error_decoder.decode(text))
 
 
-def _rebuild_error(record: ErrorRecord) -> BaseException:
+def _rebuild_error(record: _ErrorRecord) -> BaseException:
     cls: Any = sys.modules.get(record.module)
     for part in record.type.split(".") if cls is not None else ():
         cls = getattr(cls, part, None)
@@ -721,20 +707,23 @@ def _rebuild_error(record: ErrorRecord) -> BaseException:
         exc = DBOSRecordedError(type_name, record.message, record.traceback)
     if record.errors:
         exc.errors = [_rebuild_error(e) for e in record.errors]  # type: ignore[attr-defined]
-    if record.traceback and hasattr(exc, "add_note"):
-        exc.add_note("Recorded traceback:\n" + record.traceback.rstrip())
+    if record.traceback:
+        # Kept beside the error, not in it: a replayed error's type, args, str() and notes
+        # are the first run's, so code that matches on them sees the same error.
+        with contextlib.suppress(AttributeError, TypeError):  # a class with __slots__
+            exc.dbos_traceback = record.traceback  # type: ignore[attr-defined]
     return exc
 
 
 # ==== Schema: the journal's tables, created and upgraded by numbered migrations ====
 #
 # workflow_status: one row per workflow, stored in the order of its id (WITHOUT ROWID).
-#   workflow_id            the workflow's id (SetWorkflowID, f"{parent}-{n}" for children, or a uuid)
+#   workflow_id            the workflow's id (SetWorkflowID, f"{parent}-{n}" for a child, or a uuid)
 #   status                 PENDING, ENQUEUED, DELAYED, SUCCESS, ERROR, CANCELLED,
 #                          MAX_RECOVERY_ATTEMPTS_EXCEEDED
 #   name                   the registered workflow function's name
 #   inputs                 JSON {"args": [...], "kwargs": {...}}
-#   output, error          JSON of the return value, or of the error (an ErrorRecord)
+#   output, error          JSON of the return value, or of the error (an _ErrorRecord)
 #   executor_id            the executor_id of the process that ran it last
 #   owner                  processes.process_id of the process running it now; NULL when nobody is
 #   application_version    the application_version of the process that started it
@@ -783,8 +772,8 @@ def _rebuild_error(record: ErrorRecord) -> BaseException:
 _MIGRATIONS: list[tuple[str, ...]] = [
     (  # 1: workflows, their operations, and the processes that own them
         # WITHOUT ROWID tables are their primary key's b-tree: starting a workflow writes two
-        # b-trees (this one and the index of unfinished workflows) instead of three, and a
-        # one-step workflow takes about 8 us less under NORMAL. Listing all workflows in the
+        # b-trees (this one and the index of unfinished workflows) instead of three (measured in
+        # benchmarks/bench_sequential.py). Listing all workflows in the
         # order they were created then sorts them (see _SQL_LIST_WORKFLOWS_ASC). Rows over
         # about 1 KB keep all but 489 bytes on overflow pages of their own, so rows of 1 to 4 KB
         # take more room than in a rowid table.
@@ -813,7 +802,7 @@ _MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX workflow_status_active ON workflow_status (status, owner)"
         " WHERE status IN ('PENDING', 'ENQUEUED', 'DELAYED')",
         # WITHOUT ROWID, as workflow_status: recording an operation writes one page instead of
-        # two (the table's and its key index's), and a trivial step commits in 6 us less.
+        # two (the table's and its key index's).
         """CREATE TABLE operation_outputs (
             workflow_id TEXT NOT NULL
                 REFERENCES workflow_status (workflow_id) ON DELETE CASCADE,
@@ -892,7 +881,7 @@ _OPERATION_COLUMNS = (
 # a partial index only for queries whose WHERE clause contains its condition, and without it the
 # queries that recovery runs every few seconds would scan every workflow ever run.
 _ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
-_ACTIVE = "status IN (" + ", ".join(f"'{status}'" for status in _ACTIVE_STATUSES) + ")"
+_ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
@@ -1037,7 +1026,6 @@ _SQL_LIST_PROCESSES = (
 _SQL_HEARTBEAT = "UPDATE processes SET heartbeat_at = ? WHERE process_id = ?"
 _SQL_DELETE_PROCESS = "DELETE FROM processes WHERE process_id = ?"
 _SQL_LIST_WORKFLOWS_FILTER = (
-    " FROM workflow_status WHERE"
     " (?1 IS NULL OR workflow_id IN (SELECT value FROM json_each(?1)))"
     " AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
     " AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3)))"
@@ -1053,25 +1041,30 @@ _SQL_LIST_WORKFLOWS_FILTER = (
 )
 # Listed in the order they were created (workflows created in the same millisecond by id). No
 # index on created_at: it would cost every workflow start a page write, so listing every
-# workflow sorts them, about 0.13 s per million in the journal.
+# workflow sorts them (see benchmarks/bench_scale.py).
 _SQL_LIST_WORKFLOWS_ASC = (
-    "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
+    "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE" + _SQL_LIST_WORKFLOWS_FILTER
     + " ORDER BY created_at, workflow_id LIMIT ?12 OFFSET ?13"
 )
 _SQL_LIST_WORKFLOWS_DESC = (
-    "SELECT " + _WORKFLOW_COLUMNS + _SQL_LIST_WORKFLOWS_FILTER
+    "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE" + _SQL_LIST_WORKFLOWS_FILTER
     + " ORDER BY created_at DESC, workflow_id DESC LIMIT ?12 OFFSET ?13"
 )
 # Asking only for unfinished statuses: read them from the partial index, which holds nothing
-# else, instead of every workflow ever run (on a journal of a million finished workflows:
-# 0.3 ms instead of 130 ms).
-_SQL_LIST_ACTIVE_WORKFLOWS_ASC, _SQL_LIST_ACTIVE_WORKFLOWS_DESC = (
-    sql.replace(" FROM workflow_status WHERE",
-                " FROM workflow_status INDEXED BY workflow_status_active WHERE " + _ACTIVE + " AND")
-    for sql in (_SQL_LIST_WORKFLOWS_ASC, _SQL_LIST_WORKFLOWS_DESC))
+# else, instead of every workflow ever run.
+_SQL_LIST_ACTIVE_WORKFLOWS_ASC = (
+    "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status INDEXED BY workflow_status_active"
+    " WHERE " + _ACTIVE + " AND" + _SQL_LIST_WORKFLOWS_FILTER
+    + " ORDER BY created_at, workflow_id LIMIT ?12 OFFSET ?13"
+)
+_SQL_LIST_ACTIVE_WORKFLOWS_DESC = (
+    "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status INDEXED BY workflow_status_active"
+    " WHERE " + _ACTIVE + " AND" + _SQL_LIST_WORKFLOWS_FILTER
+    + " ORDER BY created_at DESC, workflow_id DESC LIMIT ?12 OFFSET ?13"
+)
 
 
-class WorkflowFilter(msgspec.Struct, frozen=True):
+class _WorkflowFilter(msgspec.Struct, frozen=True):
     """What ``list_workflows`` asks the journal for; ``None`` means no filter."""
 
     workflow_ids: list[str] | None = None
@@ -1090,10 +1083,10 @@ class WorkflowFilter(msgspec.Struct, frozen=True):
     sort_desc: bool = False
 
 
-class StartOutcome(msgspec.Struct, frozen=True):
-    """What ``Journal.start_workflow`` found: the workflow's row, and whether this call made it."""
+class _StartOutcome(msgspec.Struct, frozen=True):
+    """What ``_Journal.start_workflow`` found: the workflow's row, and whether this call made it."""
 
-    workflow: WorkflowRecord
+    workflow: _WorkflowRecord
     created: bool
 
 
@@ -1204,6 +1197,24 @@ def _retry_while_busy(action: Callable[[], Any], timeout_sec: float) -> Any:
             time.sleep(0.01)
 
 
+def _delete_journal(path: str) -> None:
+    """Delete a journal file with its -wal and -shm; refuses a file that is not a journal."""
+    if not os.path.exists(path):
+        return
+    existed = _side_files(path)
+    conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        _check_journal_header(conn, path)
+    except DBOSInitializationError:
+        conn.close()
+        _remove_side_files(path, existed)  # a read-only look at a WAL file leaves them
+        raise
+    conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + suffix)
+
+
 # BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way on a lock
 # upgrade (and waits up to the busy timeout for another process's).
 _SQL_BEGIN = "BEGIN IMMEDIATE"
@@ -1225,19 +1236,21 @@ class _WriteRequest:
         self.wake: threading.Lock | None = None
 
 
-class Journal:
-    """The journal: a handful of verbs over one SQLite connection, and the only code that
-    speaks SQL. It knows nothing of user functions, threads or context variables.
+class _JournalFile:
+    """The journal's plumbing: its two SQLite connections, the checks and migrations made when
+    it is opened, group commit, and the mapping of SQLite's errors to DBOSJournalError. The
+    journal, with this and the verbs of _Journal below, is the only code that speaks SQL; it
+    knows nothing of user functions, threads or context variables.
 
-    Every write is one ``BEGIN IMMEDIATE`` transaction, on a connection shared by the process's
-    threads; a lock keeps each transaction whole. Reads use a second connection: in WAL mode a
-    reader never waits for a writer, so a read is never held up by a commit (or by another
-    process's write lock)."""
+    Writes run in ``BEGIN IMMEDIATE`` transactions on a connection shared by the process's
+    threads, several threads' writes batched into one transaction by group commit. Reads use
+    a second connection: in WAL mode a reader never waits for a writer, so a read is never
+    held up by a commit (or by another process's write lock)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout_sec: float = 10.0):
-        if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise DBOSInitializationError(
-                f"sqlite_synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}."
+                f"sqlite_synchronous must be 'FULL', 'NORMAL' or 'EXTRA', not {synchronous!r}."
             )
         self.path = path
         self._lock = threading.RLock()  # the connection: one statement or transaction at a time
@@ -1277,12 +1290,13 @@ class Journal:
             raise
         self._conn, self._reader = conn, reader
         # One cursor per connection, reused: conn.execute() would make (and free) a cursor for
-        # every statement, 0.4 us each, and a workflow runs about ten.
+        # every statement, and a workflow runs about ten.
         self._cursor, self._read_cursor = conn.cursor(), reader.cursor()
         self._read_lock = threading.Lock()  # the reading connection: one query at a time
         stat = os.stat(path)
         self._identity = (stat.st_dev, stat.st_ino)
         self._replaced: DBOSJournalError | None = None
+        self._closed_because = ""
 
     @staticmethod
     def _configure(conn: apsw.Connection, synchronous: str, busy_timeout_sec: float) -> None:
@@ -1298,12 +1312,11 @@ class Journal:
         conn.execute("PRAGMA synchronous = " + synchronous)
         if synchronous in ("FULL", "EXTRA"):
             # Every commit syncs the WAL, and a sync that grows the file (SQLite deletes the WAL
-            # when the last connection closes, so each run starts it empty) costs about twice
-            # one that rewrites blocks already there. A WAL checkpointed every 100 pages starts
-            # over sooner than at SQLite's 1000: a step commits in 20-25% less time on a fresh
-            # journal, concurrent workflows record about 10% more steps per second, and the
-            # WAL stays under half a megabyte. (Under NORMAL commits do not sync; checkpoints
-            # do, so the default, rarer ones are cheaper there.)
+            # when the last connection closes, so each run starts it empty) costs more than one
+            # that rewrites blocks already there. A WAL checkpointed every 100 pages starts over
+            # sooner than at SQLite's 1000, and stays under half a megabyte (the effect is in
+            # benchmarks/bench_sequential.py and bench_concurrent.py). Under NORMAL commits do
+            # not sync; checkpoints do, so the default, rarer ones are cheaper there.
             conn.execute("PRAGMA wal_autocheckpoint = 100")
         conn.execute("PRAGMA foreign_keys = ON")
 
@@ -1324,29 +1337,28 @@ class Journal:
             conn.execute("ROLLBACK")
             raise
 
-    def close(self) -> None:
+    def close(self, reason: str = "The journal was closed.") -> None:
+        """Close both connections; a later operation raises _OwnershipLost(``reason``)."""
         with self._lock, self._read_lock:
             if self._conn is not None:
                 self._reader.close()
                 self._conn.close()
                 self._conn = None
+                self._closed_because = reason
 
     # -- plumbing --
 
     def _connection(self) -> apsw.Connection:
         if self._conn is None:
-            raise _OwnershipLost(
-                "DBOS.destroy() closed the journal: a workflow still running stops here without "
-                "recording more, and the next DBOS.launch() resumes it from its last completed "
-                "step.")
+            raise _OwnershipLost(self._closed_because)
         if self._replaced is not None:
             raise self._replaced
         return self._conn
 
-    def check_file(self) -> None:
+    def check_file(self) -> bool:
         """Notice that the journal's file was deleted or replaced while this process has it open:
         what it would write then goes to a file nobody will read. From then on every operation
-        raises DBOSJournalError."""
+        raises DBOSJournalError. False once that happened."""
         try:
             stat = os.stat(self.path)
             same = (stat.st_dev, stat.st_ino) == self._identity
@@ -1358,7 +1370,8 @@ class Journal:
                 "it; nothing more is recorded. Restart the program: it opens the journal now at "
                 "that path (restore the old one first if it was removed by mistake)."
             )
-            logger.error("%s", self._replaced)
+            _logger.error("%s", self._replaced)
+        return self._replaced is None
 
     def _transact(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run ``work(cursor, *args)`` in a write transaction and return its result.
@@ -1478,289 +1491,8 @@ class Journal:
             what, todo = f"{type(exc).__name__}: {exc}", "Check the disk and the file"
         return DBOSJournalError(
             f"The journal {self.path} could not be read or written: {what}. This operation was "
-            f"not recorded. {todo}, then run the workflow again (or DBOS.resume_workflow())."
+            f"not recorded. {todo}."
         )
-
-    # -- workflows --
-
-    def start_workflow(self, workflow: WorkflowRecord, parent_operation: OperationRecord | None
-                       ) -> StartOutcome:
-        """Insert a workflow unless its id exists, and return the row that is there. With a
-        ``parent_operation``, record in the same transaction that the parent started it."""
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
-            if cursor.connection.changes() == 1:
-                existing, created = workflow, True
-            else:
-                row = cursor.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
-                existing, created = WorkflowRecord(*row), False
-            if parent_operation is not None:
-                cursor.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
-                             msgspec.structs.astuple(parent_operation))
-            return StartOutcome(existing, created)
-
-        return self._transact(work)
-
-    def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
-        rows = self._read(_SQL_GET_WORKFLOW, (workflow_id,))
-        return WorkflowRecord(*rows[0]) if rows else None
-
-    def claim_workflow(self, workflow_id: str, owner: str, executor_id: str,
-                       previous_owner: str | None) -> WorkflowRecord | None:
-        """Take over a PENDING workflow from ``previous_owner`` (dead, or None), counting a
-        recovery attempt; None if another process took it first. Past its maximum recovery
-        attempts it comes back MAX_RECOVERY_ATTEMPTS_EXCEEDED, owned by nobody."""
-        def work(cursor: apsw.Cursor) -> Any:
-            rows = cursor.execute(
-                _SQL_CLAIM_WORKFLOW, (owner, executor_id, _now_ms(), workflow_id, previous_owner)
-            ).fetchall()
-            return WorkflowRecord(*rows[0]) if rows else None
-
-        return self._transact(work)
-
-    def claim_orphans(self, owner: str, executor_id: str, names: list[str],
-                      running: list[str]) -> list[WorkflowRecord]:
-        """Release the workflows of processes that are gone, take back the ones ``owner`` is
-        still ``running``, then claim every PENDING workflow owned by nobody whose function is
-        in ``names``."""
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_RELEASE_ORPHANS)
-            if running:
-                cursor.execute(_SQL_READOPT_RUNNING, (owner, _encoder.encode(running).decode()))
-            rows = cursor.execute(
-                _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _encoder.encode(names).decode())
-            ).fetchall()
-            return [WorkflowRecord(*row) for row in rows]
-
-        return self._transact(work)
-
-    def list_unclaimable(self, names: list[str]) -> list[WorkflowRecord]:
-        """PENDING workflows owned by nobody whose function is not in ``names``."""
-        rows = self._read(_SQL_LIST_UNCLAIMABLE, (_encoder.encode(names).decode(),))
-        return [WorkflowRecord(*row) for row in rows]
-
-    def set_workflow_error(self, workflow_id: str, error: str | None) -> None:
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
-
-        return self._transact(work)
-
-    def finish_workflow(self, workflow_id: str, owner: str, status: str, output: str | None,
-                        error: str | None) -> bool:
-        """Record a workflow's outcome if ``owner`` still owns it; False if it does not."""
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_FINISH_WORKFLOW,
-                         (status, output, error, _now_ms(), workflow_id, owner))
-            return cursor.connection.changes() == 1
-
-        return self._transact(work)
-
-    def release_workflow(self, workflow_id: str, owner: str) -> None:
-        """Give up a PENDING workflow without an outcome, for another run to take over."""
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
-
-        return self._transact(work)
-
-    def list_workflows(self, query: WorkflowFilter) -> list[WorkflowRecord]:
-        def as_json(values: list[str] | None) -> str | None:
-            return None if values is None else _encoder.encode(values).decode()
-
-        if query.statuses is not None and set(query.statuses) <= set(_ACTIVE_STATUSES):
-            sql = _SQL_LIST_ACTIVE_WORKFLOWS_DESC if query.sort_desc \
-                else _SQL_LIST_ACTIVE_WORKFLOWS_ASC
-        else:
-            sql = _SQL_LIST_WORKFLOWS_DESC if query.sort_desc else _SQL_LIST_WORKFLOWS_ASC
-        rows = self._read(sql, (
-            as_json(query.workflow_ids), as_json(query.statuses), as_json(query.names),
-            query.start_ms, query.end_ms, query.application_version, query.executor_id,
-            query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
-            query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
-        ))
-        return [WorkflowRecord(*row) for row in rows]
-
-    # -- operations --
-
-    def last_function_id(self, workflow_id: str) -> int:
-        return self._read(_SQL_LAST_FUNCTION_ID, (workflow_id,))[0][0]
-
-    def not_running(self, workflow_ids: list[str], owner: str) -> list[str]:
-        """Those of ``workflow_ids`` that ``owner`` may no longer run: cancelled, finished
-        elsewhere, deleted, or taken over by another process."""
-        rows = self._read(_SQL_NOT_RUNNING, (_encoder.encode(workflow_ids).decode(), owner))
-        return [row[0] for row in rows]
-
-    def lookup_operation(self, workflow_id: str, function_id: int) -> OperationLookup:
-        rows = self._read(_SQL_LOOKUP_OPERATION, (workflow_id, function_id))
-        if not rows:
-            return OperationLookup(None, None)
-        status, name, *rest = rows[0]
-        if name is None:
-            return OperationLookup(status, None)
-        return OperationLookup(status, OperationRecord(workflow_id, function_id, name, *rest))
-
-    @staticmethod
-    def _record_if_owner(cursor: apsw.Cursor, operation: OperationRecord | None,
-                         owner: str) -> bool:
-        """Insert an operation only while ``owner`` runs its PENDING workflow: a process that
-        lost the workflow (recovered elsewhere, cancelled, deleted) cannot record into it."""
-        if operation is None:
-            return True
-        cursor.execute(_SQL_RECORD_OPERATION,
-                     (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
-        return cursor.connection.changes() == 1
-
-    def record_operation(self, operation: OperationRecord, owner: str) -> bool:
-        """Record an operation's outcome if ``owner`` still runs its workflow; False if not."""
-        return self._transact(self._record_if_owner, operation, owner)
-
-    # -- management --
-
-    def cancel_workflows(self, workflow_ids: list[str]) -> None:
-        """Mark workflows CANCELLED unless they are finished; nobody owns them any more."""
-        def work(cursor: apsw.Cursor) -> Any:
-            for workflow_id in workflow_ids:
-                cursor.execute(_SQL_CANCEL_WORKFLOW, (_now_ms(), workflow_id))
-
-        return self._transact(work)
-
-    def resume_workflow(self, workflow_id: str, owner: str, executor_id: str
-                        ) -> WorkflowRecord | None:
-        """Make a workflow that is not SUCCESS or ERROR PENDING again, owned by ``owner``, with
-        its recovery attempts and deadline reset; None if it was finished (or absent)."""
-        def work(cursor: apsw.Cursor) -> Any:
-            rows = cursor.execute(_SQL_RESUME_WORKFLOW,
-                                (owner, executor_id, _now_ms(), workflow_id)).fetchall()
-            return WorkflowRecord(*rows[0]) if rows else None
-
-        return self._transact(work)
-
-    def fork_workflow(self, workflow: WorkflowRecord, original_id: str, start_step: int
-                      ) -> None:
-        """Insert a new workflow and copy the original's operations before ``start_step``."""
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
-            if cursor.connection.changes() != 1:
-                raise DBOSConflictingWorkflowError(
-                    workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
-            cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
-
-        return self._transact(work)
-
-    def list_descendants(self, workflow_id: str) -> list[str]:
-        """The children of a workflow, their children, and so on."""
-        return [row[0] for row in self._read(_SQL_LIST_DESCENDANTS, (workflow_id,))]
-
-    def delete_workflows(self, workflow_ids: list[str]) -> None:
-        """Delete workflows with their operations, messages, events and streams."""
-        def work(cursor: apsw.Cursor) -> Any:
-            for workflow_id in workflow_ids:
-                cursor.execute(_SQL_DELETE_WORKFLOW, (workflow_id,))
-
-        return self._transact(work)
-
-    # -- messages, events, streams --
-
-    def send_message(self, message: MessageRecord, operation: OperationRecord | None,
-                     owner: str) -> bool:
-        """Queue a message (a repeated idempotency key is a no-op), recording the sender's
-        operation in the same transaction; False if the sender lost its workflow."""
-        def work(cursor: apsw.Cursor) -> Any:
-            if not self._record_if_owner(cursor, operation, owner):
-                return False
-            try:
-                if message.idempotency_key is not None:
-                    cursor.execute(_SQL_INSERT_MESSAGE_KEY,
-                                 (message.destination_id, message.idempotency_key))
-                    if cursor.connection.changes() == 0:
-                        return True  # sent before with this key
-                cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
-            except apsw.ConstraintError:
-                raise DBOSNonExistentWorkflowError(message.destination_id) from None
-            return True
-
-        return self._transact(work)
-
-    def has_message(self, workflow_id: str, topic: str) -> bool:
-        return bool(self._read(_SQL_HAS_MESSAGE, (workflow_id, topic)))
-
-    def receive_message(self, workflow_id: str, topic: str, operation: OperationRecord,
-                        owner: str) -> OperationRecord | None:
-        """Take the oldest message of a topic and record it as ``operation``'s output, in one
-        transaction, so a message is consumed exactly once; None if there is none."""
-        def work(cursor: apsw.Cursor) -> Any:
-            rows = cursor.execute(_SQL_TAKE_MESSAGE, (workflow_id, topic)).fetchall()
-            if not rows:
-                return None
-            received = msgspec.structs.replace(operation, output=rows[0][0])
-            if not self._record_if_owner(cursor, received, owner):
-                raise _Fenced
-            return received
-
-        return self._transact(work)
-
-    def set_event(self, workflow_id: str, key: str, value: str,
-                  operation: OperationRecord | None, owner: str) -> bool:
-        def work(cursor: apsw.Cursor) -> Any:
-            if not self._record_if_owner(cursor, operation, owner):
-                return False
-            cursor.execute(_SQL_SET_EVENT, (workflow_id, key, value, _now_ms()))
-            return True
-
-        return self._transact(work)
-
-    def get_event(self, workflow_id: str, key: str) -> str | None:
-        rows = self._read(_SQL_GET_EVENT, (workflow_id, key))
-        return rows[0][0] if rows else None
-
-    def get_all_events(self, workflow_id: str) -> dict[str, str]:
-        return dict(self._read(_SQL_GET_ALL_EVENTS, (workflow_id,)))
-
-    def write_stream(self, workflow_id: str, key: str, value: str | None,
-                     operation: OperationRecord | None, owner: str) -> bool:
-        """Append a value (None closes the stream) at the stream's next offset."""
-        def work(cursor: apsw.Cursor) -> Any:
-            if not self._record_if_owner(cursor, operation, owner):
-                return False
-            cursor.execute(_SQL_WRITE_STREAM, (workflow_id, key, value))
-            return True
-
-        return self._transact(work)
-
-    def read_stream(self, workflow_id: str, key: str, offset: int
-                    ) -> list[tuple[int, str | None]]:
-        return self._read(_SQL_READ_STREAM, (workflow_id, key, offset))
-
-    def list_operations(self, workflow_id: str) -> list[OperationRecord]:
-        return [OperationRecord(*row) for row in self._read(_SQL_LIST_OPERATIONS, (workflow_id,))]
-
-    # -- processes --
-
-    def add_process(self, process: ProcessRecord) -> None:
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
-
-        return self._transact(work)
-
-    def list_processes(self) -> list[ProcessRecord]:
-        return [ProcessRecord(*row) for row in self._read(_SQL_LIST_PROCESSES)]
-
-    def heartbeat(self, process_id: str) -> bool:
-        """Renew a process's lease; False if its row is gone (another process judged it dead)."""
-        def work(cursor: apsw.Cursor) -> Any:
-            cursor.execute(_SQL_HEARTBEAT, (_now_ms(), process_id))
-            return cursor.connection.changes() == 1
-
-        return self._transact(work)
-
-    def remove_processes(self, process_ids: list[str]) -> None:
-        """Forget processes (gone, or shutting down); their PENDING workflows become orphans."""
-        def work(cursor: apsw.Cursor) -> Any:
-            for process_id in process_ids:
-                cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
-            cursor.execute(_SQL_RELEASE_ORPHANS)
-
-        return self._transact(work)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap poll for other processes' work.
@@ -1771,6 +1503,273 @@ class Journal:
                 return conn.execute("PRAGMA data_version").fetchall()[0][0]
             except apsw.Error as exc:
                 raise self._failure(exc) from None
+
+
+def _transaction(work: Callable[..., Any]) -> Callable[..., Any]:
+    """Make ``work(cursor, *args)`` a journal verb, ``journal.verb(*args)``, that runs in a write
+    transaction (joining a group commit) and returns what ``work`` returns. ``work``'s first
+    parameter is the transaction's cursor, not ``self``: a verb is its SQL and nothing else."""
+
+    @functools.wraps(work)
+    def verb(self: _JournalFile, *args: Any) -> Any:
+        return self._transact(work, *args)
+
+    return verb
+
+
+def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, owner: str
+                     ) -> bool:
+    """Insert an operation only while ``owner`` runs its PENDING workflow: a process that lost
+    the workflow (recovered elsewhere, cancelled, deleted) cannot record into it."""
+    if operation is None:
+        return True
+    cursor.execute(_SQL_RECORD_OPERATION,
+                   (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
+    return cursor.connection.changes() == 1
+
+
+def _as_json(values: list[str] | None) -> str | None:
+    """A list bound as one JSON parameter, which the SQL reads with json_each()."""
+    return None if values is None else _encoder.encode(values).decode()
+
+
+class _Journal(_JournalFile):
+    """The journal's verbs: each one statement or one small transaction, in the words of the
+    domain (start, claim, record, finish, release...). Writes are ``@_transaction`` functions;
+    reads go through the reading connection."""
+
+    # -- workflows --
+
+    @_transaction
+    def start_workflow(cursor: apsw.Cursor, workflow: _WorkflowRecord,
+                       parent_operation: _OperationRecord | None) -> _StartOutcome:
+        """Insert a workflow unless its id exists, and return the row that is there. With a
+        ``parent_operation``, record in the same transaction that the parent started it."""
+        cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+        if cursor.connection.changes() == 1:
+            existing, created = workflow, True
+        else:
+            row = cursor.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
+            existing, created = _WorkflowRecord(*row), False
+        if parent_operation is not None:
+            cursor.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
+                           msgspec.structs.astuple(parent_operation))
+        return _StartOutcome(existing, created)
+
+    def get_workflow(self, workflow_id: str) -> _WorkflowRecord | None:
+        rows = self._read(_SQL_GET_WORKFLOW, (workflow_id,))
+        return _WorkflowRecord(*rows[0]) if rows else None
+
+    @_transaction
+    def claim_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str, executor_id: str,
+                       previous_owner: str | None) -> _WorkflowRecord | None:
+        """Take over a PENDING workflow from ``previous_owner`` (dead, or None), counting a
+        recovery attempt; None if another process took it first. Past its maximum recovery
+        attempts it comes back MAX_RECOVERY_ATTEMPTS_EXCEEDED, owned by nobody."""
+        rows = cursor.execute(
+            _SQL_CLAIM_WORKFLOW, (owner, executor_id, _now_ms(), workflow_id, previous_owner)
+        ).fetchall()
+        return _WorkflowRecord(*rows[0]) if rows else None
+
+    @_transaction
+    def claim_orphans(cursor: apsw.Cursor, owner: str, executor_id: str, names: list[str],
+                      running: list[str]) -> list[_WorkflowRecord]:
+        """Release the workflows of processes that are gone, take back the ones ``owner`` is
+        still ``running``, then claim every PENDING workflow owned by nobody whose function is
+        in ``names``."""
+        cursor.execute(_SQL_RELEASE_ORPHANS)
+        if running:
+            cursor.execute(_SQL_READOPT_RUNNING, (owner, _as_json(running)))
+        rows = cursor.execute(
+            _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _as_json(names))).fetchall()
+        return [_WorkflowRecord(*row) for row in rows]
+
+    def list_unclaimable(self, names: list[str]) -> list[_WorkflowRecord]:
+        """PENDING workflows owned by nobody whose function is not in ``names``."""
+        rows = self._read(_SQL_LIST_UNCLAIMABLE, (_as_json(names),))
+        return [_WorkflowRecord(*row) for row in rows]
+
+    @_transaction
+    def set_workflow_error(cursor: apsw.Cursor, workflow_id: str, error: str | None) -> None:
+        cursor.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
+
+    @_transaction
+    def finish_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str, status: str,
+                        output: str | None, error: str | None) -> bool:
+        """Record a workflow's outcome if ``owner`` still owns it; False if it does not."""
+        cursor.execute(_SQL_FINISH_WORKFLOW,
+                       (status, output, error, _now_ms(), workflow_id, owner))
+        return cursor.connection.changes() == 1
+
+    @_transaction
+    def release_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str) -> None:
+        """Give up a PENDING workflow without an outcome, for another run to take over."""
+        cursor.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
+
+    def list_workflows(self, query: _WorkflowFilter) -> list[_WorkflowRecord]:
+        if query.statuses is not None and set(query.statuses) <= set(_ACTIVE_STATUSES):
+            sql = _SQL_LIST_ACTIVE_WORKFLOWS_DESC if query.sort_desc \
+                else _SQL_LIST_ACTIVE_WORKFLOWS_ASC
+        else:
+            sql = _SQL_LIST_WORKFLOWS_DESC if query.sort_desc else _SQL_LIST_WORKFLOWS_ASC
+        rows = self._read(sql, (
+            _as_json(query.workflow_ids), _as_json(query.statuses), _as_json(query.names),
+            query.start_ms, query.end_ms, query.application_version, query.executor_id,
+            query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
+            query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
+        ))
+        return [_WorkflowRecord(*row) for row in rows]
+
+    # -- operations --
+
+    def last_function_id(self, workflow_id: str) -> int:
+        return self._read(_SQL_LAST_FUNCTION_ID, (workflow_id,))[0][0]
+
+    def not_running(self, workflow_ids: list[str], owner: str) -> list[str]:
+        """Those of ``workflow_ids`` that ``owner`` may no longer run: cancelled, finished
+        elsewhere, deleted, or taken over by another process."""
+        rows = self._read(_SQL_NOT_RUNNING, (_as_json(workflow_ids), owner))
+        return [row[0] for row in rows]
+
+    def lookup_operation(self, workflow_id: str, function_id: int) -> _OperationLookup:
+        rows = self._read(_SQL_LOOKUP_OPERATION, (workflow_id, function_id))
+        if not rows:
+            return _OperationLookup(None, None)
+        status, name, *rest = rows[0]
+        if name is None:
+            return _OperationLookup(status, None)
+        return _OperationLookup(status, _OperationRecord(workflow_id, function_id, name, *rest))
+
+    #: Record an operation's outcome if ``owner`` still runs its workflow; False if not.
+    record_operation = _transaction(_record_if_owner)
+
+    # -- management --
+
+    @_transaction
+    def cancel_workflows(cursor: apsw.Cursor, workflow_ids: list[str]) -> None:
+        """Mark workflows CANCELLED unless they are finished; nobody owns them any more."""
+        for workflow_id in workflow_ids:
+            cursor.execute(_SQL_CANCEL_WORKFLOW, (_now_ms(), workflow_id))
+
+    @_transaction
+    def resume_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str, executor_id: str
+                        ) -> _WorkflowRecord | None:
+        """Make a workflow that is not SUCCESS or ERROR PENDING again, owned by ``owner``, with
+        its recovery attempts and deadline reset; None if it was finished (or absent)."""
+        rows = cursor.execute(_SQL_RESUME_WORKFLOW,
+                              (owner, executor_id, _now_ms(), workflow_id)).fetchall()
+        return _WorkflowRecord(*rows[0]) if rows else None
+
+    @_transaction
+    def fork_workflow(cursor: apsw.Cursor, workflow: _WorkflowRecord, original_id: str,
+                      start_step: int) -> None:
+        """Insert a new workflow and copy the original's operations before ``start_step``."""
+        cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+        if cursor.connection.changes() != 1:
+            raise DBOSConflictingWorkflowError(
+                workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
+        cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
+
+    def list_descendants(self, workflow_id: str) -> list[str]:
+        """The children of a workflow, their children, and so on."""
+        return [row[0] for row in self._read(_SQL_LIST_DESCENDANTS, (workflow_id,))]
+
+    @_transaction
+    def delete_workflows(cursor: apsw.Cursor, workflow_ids: list[str]) -> None:
+        """Delete workflows with their operations, messages, events and streams."""
+        for workflow_id in workflow_ids:
+            cursor.execute(_SQL_DELETE_WORKFLOW, (workflow_id,))
+
+    # -- messages, events, streams --
+
+    @_transaction
+    def send_message(cursor: apsw.Cursor, message: _MessageRecord,
+                     operation: _OperationRecord | None, owner: str) -> bool:
+        """Queue a message (a repeated idempotency key is a no-op), recording the sender's
+        operation in the same transaction; False if the sender lost its workflow."""
+        if not _record_if_owner(cursor, operation, owner):
+            return False
+        try:
+            if message.idempotency_key is not None:
+                cursor.execute(_SQL_INSERT_MESSAGE_KEY,
+                               (message.destination_id, message.idempotency_key))
+                if cursor.connection.changes() == 0:
+                    return True  # sent before with this key
+            cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
+        except apsw.ConstraintError:
+            raise DBOSNonExistentWorkflowError(message.destination_id) from None
+        return True
+
+    def has_message(self, workflow_id: str, topic: str) -> bool:
+        return bool(self._read(_SQL_HAS_MESSAGE, (workflow_id, topic)))
+
+    @_transaction
+    def receive_message(cursor: apsw.Cursor, workflow_id: str, topic: str,
+                        operation: _OperationRecord, owner: str) -> _OperationRecord | None:
+        """Take the oldest message of a topic and record it as ``operation``'s output, in one
+        transaction, so a message is consumed exactly once; None if there is none. Raises
+        _NotOwner (and takes nothing) if ``owner`` lost the workflow."""
+        rows = cursor.execute(_SQL_TAKE_MESSAGE, (workflow_id, topic)).fetchall()
+        if not rows:
+            return None
+        received = msgspec.structs.replace(operation, output=rows[0][0])
+        if not _record_if_owner(cursor, received, owner):
+            raise _NotOwner
+        return received
+
+    @_transaction
+    def set_event(cursor: apsw.Cursor, workflow_id: str, key: str, value: str,
+                  operation: _OperationRecord | None, owner: str) -> bool:
+        if not _record_if_owner(cursor, operation, owner):
+            return False
+        cursor.execute(_SQL_SET_EVENT, (workflow_id, key, value, _now_ms()))
+        return True
+
+    def get_event(self, workflow_id: str, key: str) -> str | None:
+        rows = self._read(_SQL_GET_EVENT, (workflow_id, key))
+        return rows[0][0] if rows else None
+
+    def get_all_events(self, workflow_id: str) -> dict[str, str]:
+        return dict(self._read(_SQL_GET_ALL_EVENTS, (workflow_id,)))
+
+    @_transaction
+    def write_stream(cursor: apsw.Cursor, workflow_id: str, key: str, value: str | None,
+                     operation: _OperationRecord | None, owner: str) -> bool:
+        """Append a value (None closes the stream) at the stream's next offset."""
+        if not _record_if_owner(cursor, operation, owner):
+            return False
+        cursor.execute(_SQL_WRITE_STREAM, (workflow_id, key, value))
+        return True
+
+    def read_stream(self, workflow_id: str, key: str, offset: int
+                    ) -> list[tuple[int, str | None]]:
+        return self._read(_SQL_READ_STREAM, (workflow_id, key, offset))
+
+    def list_operations(self, workflow_id: str) -> list[_OperationRecord]:
+        return [_OperationRecord(*row)
+                for row in self._read(_SQL_LIST_OPERATIONS, (workflow_id,))]
+
+    # -- processes --
+
+    @_transaction
+    def add_process(cursor: apsw.Cursor, process: _ProcessRecord) -> None:
+        cursor.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
+
+    def list_processes(self) -> list[_ProcessRecord]:
+        return [_ProcessRecord(*row) for row in self._read(_SQL_LIST_PROCESSES)]
+
+    @_transaction
+    def heartbeat(cursor: apsw.Cursor, process_id: str) -> bool:
+        """Renew a process's lease; False if its row is gone (another process judged it dead)."""
+        cursor.execute(_SQL_HEARTBEAT, (_now_ms(), process_id))
+        return cursor.connection.changes() == 1
+
+    @_transaction
+    def remove_processes(cursor: apsw.Cursor, process_ids: list[str]) -> None:
+        """Forget processes (gone, or shutting down); their PENDING workflows become orphans."""
+        for process_id in process_ids:
+            cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
+        cursor.execute(_SQL_RELEASE_ORPHANS)
 
 
 # ==== Processes: who owns a workflow, and whether that process is still alive ====
@@ -1830,10 +1829,10 @@ def _pid_is_alive(pid: int, started: int | None) -> bool:
     return started is None or int(stat[19]) == started
 
 
-def _process_is_alive(process: ProcessRecord, now_ms: int) -> bool:
+def _process_is_alive(process: _ProcessRecord, now_ms: int) -> bool:
     if process.host == _host_identity():
         return _pid_is_alive(process.pid, process.pid_started)
-    return now_ms - process.heartbeat_at < PROCESS_LEASE_SEC * 1000
+    return now_ms - process.heartbeat_at < _PROCESS_LEASE_SEC * 1000
 
 
 # ==== Context: where the running code is (which workflow, which step) ====
@@ -1865,6 +1864,17 @@ _current_workflow: contextvars.ContextVar[_WorkflowContext | None] = contextvars
 _current_step: contextvars.ContextVar[StepStatus | None] = contextvars.ContextVar(
     "dbos_lite_step", default=None
 )
+
+def _recording_context() -> _WorkflowContext | None:
+    """The workflow whose body the calling code runs in, where durable operations are recorded;
+    None outside a workflow and inside a step, where they are plain calls (what a step calls is
+    part of the step)."""
+    context = _current_workflow.get()
+    if context is None or _current_step.get() is not None:
+        return None
+    return context
+
+
 _INHERIT = "inherit"  # no SetWorkflowTimeout in force: a child inherits its parent's deadline
 _workflow_timeout: contextvars.ContextVar[float | str | None] = contextvars.ContextVar(
     "dbos_lite_workflow_timeout", default=_INHERIT
@@ -2001,18 +2011,18 @@ class _Function:
             self._positional_decoder = None
 
     def decode_output(self, text: str) -> Any:
-        """Decode a recorded return value (see decode_value), with the decoder made once."""
+        """Decode a recorded return value (see _decode_value), with the decoder made once."""
         return _decode(self._return_decoder, text)
 
     def encode_inputs(self, args: tuple, kwargs: dict) -> str:
-        return encode_value({"args": args, "kwargs": kwargs},
+        return _encode_value({"args": args, "kwargs": kwargs},
                             lambda: f"An argument of workflow {self.name!r}")
 
     def decode_inputs(self, text: str) -> tuple[tuple, dict[str, Any]]:
         """Decode recorded arguments, each typed by its parameter's annotation."""
         if self._positional_decoder is not None:
             # The usual call, every parameter given by position: one typed decode of them all
-            # (1.2 us less per workflow). After a call that does not fit (fewer arguments, a
+            # instead of one per argument. After a call that does not fit (fewer arguments, a
             # keyword, a value its annotation does not describe), this function's arguments are
             # decoded one by one, as below.
             try:
@@ -2024,12 +2034,12 @@ class _Function:
             self._positional_decoder = None
         inputs = _inputs_decoder.decode(text)
         args = tuple(
-            decode_value(bytes(raw),
+            _decode_value(bytes(raw),
                          self.positional[i] if i < len(self.positional) else self.var_positional)
             for i, raw in enumerate(inputs.args)
         )
         kwargs = {
-            key: decode_value(bytes(raw), self.keyword.get(key, self.var_keyword))
+            key: _decode_value(bytes(raw), self.keyword.get(key, self.var_keyword))
             for key, raw in inputs.kwargs.items()
         }
         return args, kwargs
@@ -2061,7 +2071,7 @@ class _StepFunction(_Function):
             )
 
     def retry_delay(self, attempt: int) -> float:
-        return min(self.interval_seconds * self.backoff_rate**attempt, MAX_RETRY_INTERVAL_SEC)
+        return min(self.interval_seconds * self.backoff_rate**attempt, _MAX_RETRY_INTERVAL_SEC)
 
 
 def _qualname(func: Callable) -> str:
@@ -2078,18 +2088,53 @@ def _register_workflow(func: Callable, name: str | None, max_recovery_attempts: 
     workflow = _WorkflowFunction(func, name or _qualname(func), max_recovery_attempts)
     previous = _workflows.get(workflow.name)
     if previous is not None and previous.func is not func:
-        logger.warning("Workflow name %r registered again; the latest definition is used.",
+        _logger.warning("Workflow name %r registered again; the latest definition is used.",
                        workflow.name)
     _workflows[workflow.name] = workflow
     return workflow
 
 
+def _return_type_of(name: str) -> Any:
+    workflow = _workflows.get(name)
+    return workflow.return_type if workflow is not None else Any
+
+
+def _workflow_of(func: Callable) -> _WorkflowFunction:
+    workflow = getattr(func, "_dbos_lite_workflow", None)
+    if workflow is None:
+        workflow = next((w for w in _workflows.values() if w.func is func), None)
+    if workflow is None:
+        raise DBOSException(
+            f"{_qualname(func)} is not a registered workflow: decorate it with @DBOS.workflow() "
+            "or register it with DBOS.register_workflow()."
+        )
+    return workflow
+
+
 # ==== Plans: the replay-or-run logic, written once for sync and async callers ====
 #
-# A plan is a generator: it decides what to replay and what to run, reads the journal itself, and
-# yields an effect whenever it needs user code run (_Call), a journal write made (_Write), or has
-# to wait (_Wait). A driver runs the effects: _run_plan in the calling thread, _run_plan_async
-# on an event loop (user code and writes in threads), so the replay decision is written once.
+# A plan is a generator function (named ``*_plan``, annotated ``_Plan[T]``) that decides what to
+# replay and what to run. It reads the journal itself, inline; everything else it yields as an
+# effect: _Call (run user code), _Write (a journal write: it may wait for a group commit or for
+# another process's lock) or _Wait (sleep until rung or timed out). ``yield effect`` evaluates to
+# the effect's value, or raises its error inside the plan. A driver runs the effects: _run_plan
+# in the calling thread, _run_plan_async on an event loop (user code and writes in threads), so
+# every decision is written once for sync and async callers. A plan's return value is the
+# driver's result; plans compose with ``yield from``. For example:
+#
+#     def double_plan(self, context, value) -> _Plan[int]:
+#         recorded = self._replayed(context, context.next_function_id(), "double")
+#         if recorded is not None:                           # a read: inline
+#             return _decode_value(recorded.output)
+#         doubled = yield _Call(lambda: value * 2, (), {})   # user code: an effect
+#         yield from self._record_plan(context, ..., output=_encode_value(doubled, "double"))
+#         return doubled
+#
+# Calling a plan function only makes a generator: without a driver or ``yield from`` nothing
+# runs, so every plan carries the ``_Plan`` annotation (a test checks it) to be read as one.
+
+_T = typing.TypeVar("_T")
+_Plan = typing.Generator[Any, Any, _T]
 
 _NOT_YET = object()  # what a wait's check returns while the awaited thing has not happened
 _STREAM_END = object()  # what reading a stream gives past its end
@@ -2154,30 +2199,8 @@ class _Wait:
         self.seconds = _MAX_WAIT_SEC if seconds is None else min(seconds, _MAX_WAIT_SEC)
 
 
-def _resume(plan: typing.Generator[Any, Any, Any], failed: bool, value: Any
-            ) -> tuple[bool, Any]:
-    """Hand a plan the outcome of its last effect (a value, or an exception if ``failed``):
-    (True, its next effect), or (False, its result) once it is done."""
-    try:
-        return True, (plan.throw(value) if failed else plan.send(value))
-    except StopIteration as stop:
-        return False, stop.value
-    except (DBOSJournalError, _OwnershipLost) as exc:
-        raise _escaping(exc) from None
-
-
-def _escaping(exc: DBOSJournalError | _OwnershipLost) -> BaseException:
-    """What a plan's journal failure or lost ownership becomes as it leaves the plan."""
-    if isinstance(exc, DBOSJournalError):
-        return _journal_failure(exc)
-    if _current_workflow.get() is None:  # leaving dbos_lite: a caller sees an Exception
-        return DBOSException(str(exc))
-    return exc
-
-
-def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
-    """Drive a plan in the calling thread: _resume's loop written out, as every step and
-    workflow goes through it (0.3 us less per step, 0.6 us per one-step workflow)."""
+def _run_plan(plan: _Plan[_T]) -> _T:
+    """Drive a plan in the calling thread."""
     try:
         effect = plan.send(None)
         while True:
@@ -2191,12 +2214,20 @@ def _run_plan(plan: typing.Generator[Any, Any, Any]) -> Any:
     except StopIteration as stop:
         return stop.value
     except (DBOSJournalError, _OwnershipLost) as exc:
-        raise _escaping(exc) from None
+        raise _error_leaving_plan(exc) from None
 
 
-def _journal_failure(error: DBOSJournalError) -> BaseException:
-    """Inside a workflow, a journal failure must travel up through user code unswallowed."""
-    return _JournalFailure(error) if _current_workflow.get() is not None else error
+def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException:
+    """What a plan's journal failure or lost ownership becomes as it leaves the driver: inside
+    a workflow, something user code cannot swallow; outside, an Exception that says what to
+    do."""
+    inside = _current_workflow.get() is not None
+    if isinstance(exc, DBOSJournalError):
+        if inside:
+            return _JournalFailure(exc)
+        return DBOSJournalError(
+            f"{exc} Then run the workflow again with its id, or call DBOS.resume_workflow().")
+    return exc if inside else DBOSException(str(exc))
 
 
 def _run_effect(effect: _Call | _Wait) -> Any:
@@ -2210,62 +2241,44 @@ def _run_effect(effect: _Call | _Wait) -> Any:
                 "calling it from sync code."
             )
         return result
-    with _lending_pool_place():
+    with _lend_pool_place():
         effect.watch.event.wait(effect.seconds)
     effect.watch.event.clear()
     return None
 
 
-def _lending_pool_place() -> contextlib.AbstractContextManager:
+# Set in the threads of a workflow pool (see _Pool): a pool thread that waits for something
+# lends its place in the pool meanwhile.
+_in_pool = threading.local()
+
+
+def _lend_pool_place() -> contextlib.AbstractContextManager:
+    """Around a wait: a pool thread lends its place to other work (a no-op elsewhere)."""
     pool = getattr(_in_pool, "pool", None)
     return pool.waiting() if pool is not None else contextlib.nullcontext()
 
 
-async def _run_plan_async(plan: typing.Generator[Any, Any, Any]) -> Any:
+async def _run_plan_async(plan: _Plan[_T]) -> _T:
     """Drive a plan on the running event loop: coroutines are awaited, sync user code runs in
     a worker thread, journal writes in a journal thread, and waits never block the loop."""
-    running, item = _resume(plan, False, None)
-    while running:
-        try:
-            value = await _run_effect_async(item)
-        except BaseException as exc:
-            running, item = _resume(plan, True, exc)
-        else:
-            running, item = _resume(plan, False, value)
-    return item
+    try:
+        effect = plan.send(None)
+        while True:
+            try:
+                value = await _run_effect_async(effect)
+            except BaseException as exc:
+                effect = plan.throw(exc)
+            else:
+                effect = plan.send(value)
+    except StopIteration as stop:
+        return stop.value
+    except (DBOSJournalError, _OwnershipLost) as exc:
+        raise _error_leaving_plan(exc) from None
 
 
-def _is_coroutine_function(func: Callable) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(func)
-
-
-# The threads that run journal writes for event loops (made at the first such write).
-_JOURNAL_THREADS = 8
-_journal_threads: Any = None
-_journal_threads_lock = threading.Lock()
-
-
-def _journal_thread_pool() -> Any:
-    global _journal_threads
-    with _journal_threads_lock:
-        if _journal_threads is None:
-            import concurrent.futures
-
-            _journal_threads = concurrent.futures.ThreadPoolExecutor(
-                _JOURNAL_THREADS, thread_name_prefix="dbos_lite-journal")
-        return _journal_threads
-
-
-async def _in_journal_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a journal write (or a management call, which writes the journal) off the event
-    loop, in a journal thread, in the caller's context."""
-    import asyncio
-
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(
-        _journal_thread_pool(), functools.partial(context.run, function, *args, **kwargs))
+def _plain_call_plan(step: _StepFunction, args: tuple, kwargs: dict) -> _Plan[Any]:
+    """A plan that only calls the step's function (outside a workflow)."""
+    return (yield _Call(step.func, args, kwargs))
 
 
 async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
@@ -2286,12 +2299,57 @@ async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
     watch.future, watch.loop = loop.create_future(), loop
     try:
         if not watch.event.is_set():
-            with contextlib.suppress(asyncio.TimeoutError), _lending_pool_place():
+            with contextlib.suppress(asyncio.TimeoutError), _lend_pool_place():
                 await asyncio.wait_for(watch.future, effect.seconds)
     finally:
         watch.future = watch.loop = None
         watch.event.clear()
     return None
+
+
+async def _in_journal_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a journal write (or a management call, which writes the journal) off the event
+    loop, in a journal thread, in the caller's context."""
+    import asyncio
+
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        _journal_threads.get(), functools.partial(context.run, function, *args, **kwargs))
+
+
+class _JournalThreads:
+    """The threads that run journal writes for event loops: made at the first such write,
+    shut down by DBOS.destroy()."""
+
+    _SIZE = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: Any = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                import concurrent.futures
+
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    self._SIZE, thread_name_prefix="dbos_lite-journal")
+            return self._pool
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+
+_journal_threads = _JournalThreads()
+
+
+def _is_coroutine_function(func: Callable) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(func)
 
 
 def _warn_if_blocking_a_loop(step: _StepFunction) -> None:
@@ -2300,7 +2358,7 @@ def _warn_if_blocking_a_loop(step: _StepFunction) -> None:
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None and not step.warned and asyncio._get_running_loop() is not None:
         step.warned = True
-        logger.warning(
+        _logger.warning(
             "Sync step %r was called from async code and blocks the event loop while it runs. "
             "Make it async, or call it with await DBOS.run_step_async(None, func, ...), which "
             "runs it in a worker thread.", step.name)
@@ -2316,25 +2374,23 @@ def _refuse_running_loop(name: str) -> None:
         )
 
 
-def _outcome(output: str | None, error: str | None, return_type: Any) -> Any:
+def _value_or_raise(output: str | None, error: str | None, return_type: Any) -> Any:
     """The value a recorded outcome stands for, or its error raised."""
     if error is not None:
-        raise decode_error(error)  # type: ignore[misc]
-    return decode_value(output, return_type)
+        raise _decode_error(error)  # type: ignore[misc]
+    return _decode_value(output, return_type)
 
 
-def _workflow_result(workflow: WorkflowRecord, return_type: Any) -> Any:
+def _workflow_result(workflow: _WorkflowRecord, return_type: Any) -> Any:
     """What awaiting a finished workflow gives: its output, or its error raised."""
     if workflow.status == WorkflowStatusString.CANCELLED:
         raise DBOSAwaitedWorkflowCancelledError(workflow.workflow_id)
     if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
         raise DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(workflow.workflow_id)
-    return _outcome(workflow.output, workflow.error, return_type)
+    return _value_or_raise(workflow.output, workflow.error, return_type)
 
 
-def _return_type_of(name: str) -> Any:
-    workflow = _workflows.get(name)
-    return workflow.return_type if workflow is not None else Any
+# ==== Executor: steps, workflows, waiting and recovery ====
 
 
 def _topic(topic: str | None) -> str:
@@ -2351,12 +2407,9 @@ def _inside_step(what: str) -> DBOSException:
 class _Start(msgspec.Struct, frozen=True):
     """What starting a workflow decided: run its body here (``run``) or wait for it."""
 
-    workflow: WorkflowRecord
+    workflow: _WorkflowRecord
     run: bool
     fresh: bool = False  # created by this start: nothing recorded to replay
-
-
-# ==== Executor: steps, workflows, waiting and recovery ====
 
 
 class _Wakeups:
@@ -2469,11 +2522,173 @@ class _Pool:
             self._work_ready.notify_all()
 
 
-_in_pool = threading.local()  # set in the pool's threads: their waits lend their place
+class _LocalRuns:
+    """The workflows whose body runs in this process, and what is pending about them: their
+    deadlines, the stops requested (cancelled, or taken by another process: each stops at its
+    next durable operation), the resumes to make once a stopped run has ended, and the runs
+    given up after a journal failure but not released. One lock guards it all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._deadlines: list[tuple[int, str]] = []  # a heap of (deadline ms, workflow id)
+        self._stops: set[str] = set()
+        self._resumes: set[str] = set()
+        self._stranded: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self._running)
+
+    def __contains__(self, workflow_id: str) -> bool:
+        return workflow_id in self._running
+
+    def begin(self, workflow_id: str) -> None:
+        with self._lock:
+            self._running.add(workflow_id)
+
+    def end(self, workflow_id: str) -> bool:
+        """Forget a run that ended; True if the workflow was resumed meanwhile and must start
+        again now (see resume)."""
+        with self._lock:
+            self._running.discard(workflow_id)
+            self._stops.discard(workflow_id)
+            if workflow_id not in self._resumes:
+                return False
+            self._resumes.discard(workflow_id)
+            return True
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return sorted(self._running)
+
+    def watch_deadline(self, workflow_id: str, deadline_ms: int) -> None:
+        import heapq
+
+        with self._lock:
+            heapq.heappush(self._deadlines, (deadline_ms, workflow_id))
+
+    def overdue(self, now_ms: int) -> list[str]:
+        """The running workflows whose deadline has passed (each returned once)."""
+        import heapq
+
+        overdue = []
+        with self._lock:
+            while self._deadlines and self._deadlines[0][0] <= now_ms:
+                _, workflow_id = heapq.heappop(self._deadlines)
+                if workflow_id in self._running:
+                    overdue.append(workflow_id)
+        return overdue
+
+    def request_stop(self, workflow_ids: list[str]) -> None:
+        """Those of ``workflow_ids`` running here stop at their next durable operation."""
+        with self._lock:
+            self._stops.update(w for w in workflow_ids if w in self._running)
+
+    def stop_requested(self, workflow_id: str) -> bool:
+        return workflow_id in self._stops
+
+    def withdraw_stop(self, workflow_id: str) -> None:
+        with self._lock:
+            self._stops.discard(workflow_id)
+
+    def strand(self, workflow_id: str) -> None:
+        """Remember a workflow given up but not released: the journal says this process owns
+        it, yet nothing here runs it."""
+        with self._lock:
+            self._stranded.add(workflow_id)
+
+    def is_stranded(self, workflow_id: str) -> bool:
+        return workflow_id in self._stranded
+
+    def take_stranded(self, workflow_id: str) -> bool:
+        """True (once) if the workflow was stranded here: it may be taken up again."""
+        with self._lock:
+            stranded = workflow_id in self._stranded
+            self._stranded.discard(workflow_id)
+            return stranded
+
+    def resume(self, workflow_id: str, resume_in_journal: Callable[[], _T]) -> tuple[bool, _T]:
+        """Run ``resume_in_journal()`` while no run of the workflow can end here; if one is
+        still running (a cancelled run in a long step), the resumed one starts when it has
+        ended (``end`` says so). Returns whether it was running here, and what the call
+        returned."""
+        with self._lock:
+            running_here = workflow_id in self._running
+            resumed = resume_in_journal()
+            if resumed is not None and running_here:
+                self._resumes.add(workflow_id)
+        return running_here, resumed
+
+
+class _Housekeeper:
+    """The background loop of a launched process: it wakes waiters when another process
+    commits, stops local workflows that another process cancelled or took, cancels those past
+    their deadline, renews this process's lease and recovers the workflows of processes that
+    die while this one runs."""
+
+    def __init__(self, executor: _Executor):
+        self._executor = executor
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dbos_lite-housekeeper",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        executor = self._executor
+        journal = executor.journal
+        assert journal is not None
+        next_heartbeat = time.monotonic() + _HEARTBEAT_SEC
+        next_fault_log = 0.0
+        version = journal.data_version()
+        while not self._stopping.wait(executor.polling_interval_sec):
+            try:
+                if not journal.check_file():
+                    return  # the file is gone: there is nothing left to look after
+                if executor.runs or not executor.wakeups.idle():
+                    current = journal.data_version()
+                    if current != version:
+                        version = current
+                        self._stop_runs_stopped_elsewhere()
+                        executor.wakeups.notify_all()
+                overdue = executor.runs.overdue(_now_ms())
+                if overdue:
+                    _logger.info("Workflows %s passed their deadline; cancelling them.", overdue)
+                    executor.cancel(overdue)
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + _HEARTBEAT_SEC
+                    if not journal.heartbeat(executor.process_id):
+                        journal.add_process(executor.process_record())
+                    executor.recover()
+            except _OwnershipLost:
+                return
+            except Exception:
+                # A fault that persists (a full disk, a lock held for long) is logged once a
+                # minute, not at every turn of the loop.
+                if time.monotonic() >= next_fault_log:
+                    next_fault_log = time.monotonic() + 60.0
+                    _logger.exception("dbos_lite housekeeping failed; it retries (this message "
+                                     "repeats at most once a minute)")
+
+    def _stop_runs_stopped_elsewhere(self) -> None:
+        """Another process committed: if it cancelled (or took) a workflow running here, the
+        workflow stops at its next durable operation."""
+        executor = self._executor
+        running = executor.runs.running()
+        if running:
+            executor.runs.request_stop(
+                executor.journal.not_running(running, executor.process_id))  # type: ignore
 
 
 class _Executor:
-    """Runs workflows and steps for one launched process, on top of one Journal."""
+    """Runs workflows and steps for one launched process, on top of one journal."""
 
     def __init__(self, *, journal_path: str, synchronous: str, busy_timeout_sec: float,
                  executor_id: str, application_version: str, max_threads: int,
@@ -2487,51 +2702,37 @@ class _Executor:
         self.polling_interval_sec = polling_interval_sec
         self.process_id = uuid.uuid4().hex
         self.wakeups = _Wakeups()
-        self.journal: Journal | None = None
+        self.journal: _Journal | None = None
+        self.runs = _LocalRuns()
         self._pool: _Pool | None = None
-        self._stopping = threading.Event()
-        self._housekeeper: threading.Thread | None = None
-        self._active_lock = threading.Lock()
-        self._active: set[str] = set()  # workflows whose body runs in this process
-        self._deadlines: list[tuple[int, str]] = []  # heap of (deadline ms, workflow id)
+        self._housekeeper = _Housekeeper(self)
         self._tasks: set[Any] = set()  # async workflows started on the caller's event loop
-        # Workflows running here that must stop at their next durable operation (cancelled,
-        # or taken from this process): filled by cancel() and by the housekeeper.
-        self._stop_requested: set[str] = set()
-        self._resume_when_stopped: set[str] = set()
-        # Workflows this process gave up (a journal failure) but could not release.
-        self._stranded: set[str] = set()
 
     # -- lifecycle --
 
     def launch(self) -> None:
         """Open the journal, join it as a process, recover; on failure nothing is launched."""
-        journal = Journal(self.journal_path, synchronous=self.synchronous,
+        journal = _Journal(self.journal_path, synchronous=self.synchronous,
                           busy_timeout_sec=self.busy_timeout_sec)
         try:
-            journal.add_process(self._process_record())
+            journal.add_process(self.process_record())
         except BaseException:
             journal.close()
             raise
         self.journal = journal
         self._pool = _Pool(self.max_threads)
         self.recover()
-        self._housekeeper = threading.Thread(
-            target=self._housekeep, name="dbos_lite-housekeeper", daemon=True
-        )
         self._housekeeper.start()
 
-    def _process_record(self) -> ProcessRecord:
+    def process_record(self) -> _ProcessRecord:
         now = _now_ms()
-        return ProcessRecord(self.process_id, self.executor_id, _host_identity(), os.getpid(),
+        return _ProcessRecord(self.process_id, self.executor_id, _host_identity(), os.getpid(),
                              _process_started(os.getpid()), now, now)
 
     def destroy(self, workflow_completion_timeout_sec: float) -> None:
-        self._stopping.set()
-        if self._housekeeper is not None:
-            self._housekeeper.join()
+        self._housekeeper.stop()
         deadline = time.monotonic() + workflow_completion_timeout_sec
-        while self._active and time.monotonic() < deadline:
+        while self.runs and time.monotonic() < deadline:
             time.sleep(0.01)
         if self._pool is not None:
             self._pool.shutdown()
@@ -2539,10 +2740,13 @@ class _Executor:
             with contextlib.suppress(Exception, _OwnershipLost):
                 # Workflows still running here become orphans that the next launch resumes.
                 self.journal.remove_processes([self.process_id])
-            self.journal.close()
+            self.journal.close(
+                "DBOS.destroy() closed the journal: a workflow still running stops here without "
+                "recording more, and the next DBOS.launch() resumes it from its last completed "
+                "step.")
         self.wakeups.notify_all()
 
-    def _journal(self) -> Journal:
+    def _journal(self) -> _Journal:
         if self.journal is None:
             raise DBOSException("DBOS is not launched: call DBOS.launch() first.")
         return self.journal
@@ -2557,108 +2761,46 @@ class _Executor:
         dead = [p.process_id for p in journal.list_processes()
                 if p.process_id != self.process_id and not _process_is_alive(p, now)]
         if dead:
-            logger.info("Processes %s are gone; recovering their workflows.", dead)
+            _logger.info("Processes %s are gone; recovering their workflows.", dead)
             journal.remove_processes(dead)
         resumed = []
-        with self._active_lock:
-            running = sorted(self._active)
         for workflow in journal.claim_orphans(self.process_id, self.executor_id,
-                                              sorted(_workflows), running):
+                                              sorted(_workflows), self.runs.running()):
             if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
                 error = MaxRecoveryAttemptsExceededError(
                     workflow.workflow_id, workflow.max_recovery_attempts)
-                logger.error("%s", error)
-                journal.set_workflow_error(workflow.workflow_id, encode_error(error))
+                _logger.error("%s", error)
+                journal.set_workflow_error(workflow.workflow_id, _encode_error(error))
                 self.wakeups.notify(("workflow", workflow.workflow_id))
                 continue
-            logger.info("Recovering workflow %s (%s).", workflow.workflow_id, workflow.name)
+            _logger.info("Recovering workflow %s (%s).", workflow.workflow_id, workflow.name)
             self.submit(_workflows[workflow.name], workflow)
             resumed.append(workflow.workflow_id)
         for workflow in journal.list_unclaimable(sorted(_workflows)):
             error = DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name)
             if workflow.error is None or _error_decoder.decode(workflow.error).type != (
                     DBOSWorkflowFunctionNotFoundError.__qualname__):
-                logger.error("%s", error)
-                journal.set_workflow_error(workflow.workflow_id, encode_error(error))
+                _logger.error("%s", error)
+                journal.set_workflow_error(workflow.workflow_id, _encode_error(error))
         return resumed
-
-    def _housekeep(self) -> None:
-        """Wake waiters when another process commits, cancel local workflows past their
-        deadline, renew this process's lease, and recover the workflows of processes that die
-        while this one runs."""
-        journal = self._journal()
-        next_heartbeat = time.monotonic() + HEARTBEAT_SEC
-        version = journal.data_version()
-        while not self._stopping.wait(self.polling_interval_sec):
-            try:
-                journal.check_file()
-                if self._active or not self.wakeups.idle():
-                    current = journal.data_version()
-                    if current != version:
-                        version = current
-                        self._notice_stopped_elsewhere()
-                        self.wakeups.notify_all()
-                self._cancel_overdue()
-                if time.monotonic() >= next_heartbeat:
-                    next_heartbeat = time.monotonic() + HEARTBEAT_SEC
-                    if not journal.heartbeat(self.process_id):
-                        journal.add_process(self._process_record())
-                    self.recover()
-            except _OwnershipLost:
-                return
-            except Exception:
-                logger.exception("dbos_lite housekeeping failed; retrying")
-
-    def _notice_stopped_elsewhere(self) -> None:
-        """Another process committed: if it cancelled (or took) a workflow running here, the
-        workflow stops at its next durable operation."""
-        with self._active_lock:
-            active = sorted(self._active)
-        if active:
-            stopped = self._journal().not_running(active, self.process_id)
-            with self._active_lock:
-                self._stop_requested.update(w for w in stopped if w in self._active)
-
-    def _watch_deadline(self, workflow_id: str, deadline_ms: int | None) -> None:
-        if deadline_ms is not None:
-            import heapq
-
-            with self._active_lock:
-                heapq.heappush(self._deadlines, (deadline_ms, workflow_id))
-
-    def _cancel_overdue(self) -> None:
-        import heapq
-
-        now = _now_ms()
-        overdue = []
-        with self._active_lock:
-            while self._deadlines and self._deadlines[0][0] <= now:
-                _, workflow_id = heapq.heappop(self._deadlines)
-                if workflow_id in self._active:
-                    overdue.append(workflow_id)
-        if overdue:
-            logger.info("Workflows %s passed their deadline; cancelling them.", overdue)
-            self.cancel(overdue)
 
     # -- starting and running workflows --
 
-    def submit(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord,
+    def submit(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
                fresh: bool = False) -> None:
         """Run a claimed workflow's body on the thread pool, in a fresh context."""
         assert self._pool is not None
-        with self._active_lock:
-            self._active.add(workflow.workflow_id)
+        self.runs.begin(workflow.workflow_id)
         context = contextvars.Context()
         self._pool.submit(context.run, self._run_in_background, workflow_function, workflow,
                           fresh)
 
-    def submit_task(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord,
+    def submit_task(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
                     fresh: bool = False) -> None:
         """Run a claimed async workflow's body as a task of the running event loop."""
         import asyncio
 
-        with self._active_lock:
-            self._active.add(workflow.workflow_id)
+        self.runs.begin(workflow.workflow_id)
         context = contextvars.Context()
         task = context.run(asyncio.get_running_loop().create_task,
                            self._run_in_background_async(workflow_function, workflow, fresh))
@@ -2666,7 +2808,7 @@ class _Executor:
         task.add_done_callback(self._tasks.discard)
 
     def _run_in_background(self, workflow_function: _WorkflowFunction,
-                           workflow: WorkflowRecord, fresh: bool) -> None:
+                           workflow: _WorkflowRecord, fresh: bool) -> None:
         if workflow_function.is_async:
             import asyncio
 
@@ -2678,15 +2820,15 @@ class _Executor:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 
     async def _run_in_background_async(self, workflow_function: _WorkflowFunction,
-                                       workflow: WorkflowRecord, fresh: bool) -> None:
+                                       workflow: _WorkflowRecord, fresh: bool) -> None:
         try:
             await _run_plan_async(self.body_plan(workflow_function, workflow, fresh))
         except BaseException:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 
-    def _start(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
-               parent: _WorkflowContext | None, function_id: int | None,
-               recorded: OperationRecord | None):
+    def _start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
+                    parent: _WorkflowContext | None, function_id: int | None,
+                    recorded: _OperationRecord | None) -> _Plan[_Start]:
         """Record a workflow's start (or find it recorded) and decide who runs its body: a
         plan whose result is a _Start."""
         journal = self._journal()
@@ -2710,7 +2852,7 @@ class _Executor:
         else:
             timeout_ms = int(float(timeout) * 1000)
             deadline_ms = now + timeout_ms
-        row = WorkflowRecord(
+        row = _WorkflowRecord(
             workflow_id, WorkflowStatusString.PENDING, workflow_function.name,
             workflow_function.encode_inputs(args, kwargs), None, None, self.executor_id,
             self.process_id, self.application_version, now, now, 1,
@@ -2721,13 +2863,12 @@ class _Executor:
         link = None
         if parent is not None and recorded is None:
             assert function_id is not None
-            link = OperationRecord(parent.workflow_id, function_id, workflow_function.name,
+            link = _OperationRecord(parent.workflow_id, function_id, workflow_function.name,
                                    None, None, workflow_id, now, now)
         started = yield _Write(journal.start_workflow, row, link)
         existing = started.workflow
         if started.created:
-            with self._active_lock:
-                self._active.add(workflow_id)
+            self.runs.begin(workflow_id)
             return _Start(existing, run=True, fresh=True)
         if existing.name != workflow_function.name:
             raise DBOSConflictingWorkflowError(
@@ -2735,18 +2876,15 @@ class _Executor:
                 f"Workflow already exists with a different function name: {existing.name}, but "
                 f"the provided function name is: {workflow_function.name}. Use another id.",
             )
-        return (yield from self._take_over_if_orphaned(existing))
+        return (yield from self._take_over_if_orphaned_plan(existing))
 
-    def _take_over_if_orphaned(self, workflow: WorkflowRecord):
+    def _take_over_if_orphaned_plan(self, workflow: _WorkflowRecord) -> _Plan[_Start]:
         """A PENDING workflow whose owner is gone is claimed and run here; any other is waited
         for (a live owner finishes it; a finished one has its outcome recorded)."""
         if workflow.status != WorkflowStatusString.PENDING:
             return _Start(workflow, run=False)
         if workflow.owner == self.process_id:
-            with self._active_lock:
-                stranded = workflow.workflow_id in self._stranded
-                self._stranded.discard(workflow.workflow_id)
-            if not stranded:
+            if not self.runs.take_stranded(workflow.workflow_id):
                 return _Start(workflow, run=False)  # running in another thread here
         elif workflow.owner is not None:
             owner = next((p for p in self._journal().list_processes()
@@ -2757,12 +2895,11 @@ class _Executor:
                                self.process_id, self.executor_id, workflow.owner)
         if claimed is None or claimed.owner != self.process_id:
             return _Start(claimed or workflow, run=False)
-        with self._active_lock:
-            self._active.add(workflow.workflow_id)
+        self.runs.begin(workflow.workflow_id)
         return _Start(claimed, run=True)
 
-    def body_plan(self, workflow_function: _WorkflowFunction, workflow: WorkflowRecord,
-                  fresh: bool = False):
+    def body_plan(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
+                  fresh: bool = False) -> _Plan[Any]:
         """Run a workflow body this process owns, and record its outcome. A cancelled workflow
         raises DBOSWorkflowCancelledError out of here, with nothing recorded. A ``fresh``
         workflow (just created) has nothing to replay."""
@@ -2770,7 +2907,8 @@ class _Executor:
         workflow_id = workflow.workflow_id
         context = _WorkflowContext(workflow_id, workflow.deadline_epoch_ms,
                                    0 if fresh else journal.last_function_id(workflow_id))
-        self._watch_deadline(workflow_id, workflow.deadline_epoch_ms)
+        if workflow.deadline_epoch_ms is not None:
+            self.runs.watch_deadline(workflow_id, workflow.deadline_epoch_ms)
         tokens = [(_current_workflow, _current_workflow.set(context))]
         for variable, fresh_value in _BODY_CONTEXT:  # what the caller set does not leak in
             if variable.get() is not fresh_value:
@@ -2779,67 +2917,62 @@ class _Executor:
             args, kwargs = workflow_function.decode_inputs(workflow.inputs)
             try:
                 value = yield _Call(workflow_function.func, args, kwargs)
-                output = encode_value(value, lambda: "The return value of workflow "
+                output = _encode_value(value, lambda: "The return value of workflow "
                                       f"{workflow_function.name!r} ({workflow_id!r})")
             except _JournalFailure as failure:
                 # The journal failed under an operation: not an outcome of the workflow.
-                yield from self._give_up(workflow_id)
+                yield from self._release_plan(workflow_id)
                 raise failure.error from None
             except Exception as exc:
-                error = encode_error(exc)
-                if not (yield from self._finish(workflow_id, WorkflowStatusString.ERROR, None,
-                                                error)):
-                    raise self._stopped(workflow_id) from exc
+                error = _encode_error(exc)
+                if not (yield from self._finish_plan(workflow_id, WorkflowStatusString.ERROR, None,
+                                                     error)):
+                    raise self._why_stopped(workflow_id) from exc
                 raise
             except DBOSWorkflowCancelledError:
                 if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
                     try:  # it passed its deadline: record it CANCELLED
                         yield _Write(self.cancel, [workflow_id])
                     except DBOSJournalError:  # the next launch resumes it, and cancels it
-                        yield from self._give_up(workflow_id)
+                        yield from self._release_plan(workflow_id)
                 raise
             except _OwnershipLost:
                 raise
             except BaseException:
                 # KeyboardInterrupt, SystemExit...: not an outcome. Leave the workflow PENDING,
                 # owned by nobody, so that the next launch (or call with its id) resumes it.
-                yield from self._give_up(workflow_id)
+                yield from self._release_plan(workflow_id)
                 raise
-            if not (yield from self._finish(workflow_id, WorkflowStatusString.SUCCESS, output,
-                                            None)):
-                raise self._stopped(workflow_id)
+            if not (yield from self._finish_plan(workflow_id, WorkflowStatusString.SUCCESS, output,
+                                                 None)):
+                raise self._why_stopped(workflow_id)
             return workflow_function.decode_output(output)
         finally:
             for variable, token in reversed(tokens):
                 variable.reset(token)
-            with self._active_lock:
-                self._active.discard(workflow_id)
-                self._stop_requested.discard(workflow_id)
-                resume = workflow_id in self._resume_when_stopped
-                self._resume_when_stopped.discard(workflow_id)
-            if resume:
+            if self.runs.end(workflow_id):
                 self._resume_now(workflow_function, workflow_id)
             self.wakeups.notify(("workflow", workflow_id))
 
-    def _finish(self, workflow_id: str, status: str, output: str | None, error: str | None):
+    def _finish_plan(self, workflow_id: str, status: str, output: str | None, error: str | None
+        ) -> _Plan[bool]:
         """Record a workflow's outcome; a plan whose result says if this process still owned
         the workflow (and so recorded it)."""
         try:
             return (yield _Write(self._journal().finish_workflow, workflow_id, self.process_id,
                                  status, output, error))
         except DBOSJournalError:
-            yield from self._give_up(workflow_id)
+            yield from self._release_plan(workflow_id)
             raise
 
-    def _give_up(self, workflow_id: str):
+    def _release_plan(self, workflow_id: str) -> _Plan[None]:
         """Leave a workflow PENDING and owned by nobody, for a later run to resume. If even that
         cannot be written (the journal is failing), remember it: this process may take the
         workflow up again although the journal says it owns it."""
         try:
             yield _Write(self._journal().release_workflow, workflow_id, self.process_id)
         except (DBOSJournalError, _OwnershipLost):
-            with self._active_lock:
-                self._stranded.add(workflow_id)
+            self.runs.strand(workflow_id)
 
     def _resume_now(self, workflow_function: _WorkflowFunction, workflow_id: str) -> None:
         with contextlib.suppress(_OwnershipLost):
@@ -2849,11 +2982,11 @@ class _Executor:
                 self.submit(workflow_function, workflow)
 
     @typing.overload
-    def _stopped(self, workflow_id: str) -> BaseException: ...
+    def _why_stopped(self, workflow_id: str) -> BaseException: ...
     @typing.overload
-    def _stopped(self, workflow_id: str, confirm: bool) -> BaseException | None: ...
+    def _why_stopped(self, workflow_id: str, confirm: bool) -> BaseException | None: ...
 
-    def _stopped(self, workflow_id: str, confirm: bool = False) -> BaseException | None:
+    def _why_stopped(self, workflow_id: str, confirm: bool = False) -> BaseException | None:
         """Why this process may no longer record into a workflow: it was cancelled, or it is
         run elsewhere now (recovered by another process, deleted, or DBOS was destroyed).
         With ``confirm``, None if the journal shows the workflow is still this process's."""
@@ -2873,7 +3006,7 @@ class _Executor:
     # -- waiting --
 
     def _wait_plan(self, keys: list[tuple], check: Callable[[], Any], until: float | None,
-                   context: _WorkflowContext | None = None):
+                   context: _WorkflowContext | None = None) -> _Plan[Any]:
         """Wait until ``check()`` returns something other than _NOT_YET (its result), or until
         the epoch time ``until`` (_NOT_YET). Inside a workflow, the wait also ends when the
         workflow is cancelled or passes its deadline, by raising DBOSWorkflowCancelledError."""
@@ -2902,14 +3035,14 @@ class _Executor:
         if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
             raise DBOSWorkflowCancelledError(  # body_plan records the cancellation
                 f"Workflow {context.workflow_id} passed its deadline. Aborting function.")
-        if context.workflow_id in self._stop_requested:
-            stop = self._stopped(context.workflow_id, confirm=True)
+        if self.runs.stop_requested(context.workflow_id):
+            stop = self._why_stopped(context.workflow_id, confirm=True)
             if stop is not None:
                 raise stop
-            with self._active_lock:  # a false alarm: this process took the workflow back
-                self._stop_requested.discard(context.workflow_id)
+            self.runs.withdraw_stop(context.workflow_id)  # a false alarm: it was taken back
 
-    def _await_plan(self, workflow_id: str, context: _WorkflowContext | None = None):
+    def _await_plan(self, workflow_id: str, context: _WorkflowContext | None = None
+        ) -> _Plan[_WorkflowRecord]:
         """Wait for a workflow to finish; its record."""
         journal = self._journal()
 
@@ -2924,7 +3057,7 @@ class _Executor:
     # -- durable operations inside a workflow --
 
     def _replayed(self, context: _WorkflowContext, function_id: int, name: str
-                  ) -> OperationRecord | None:
+                  ) -> _OperationRecord | None:
         """The outcome recorded at ``function_id``, checked to be ``name``. Every durable
         operation starts here, so this is where a cancelled workflow stops."""
         self._check_not_cancelled(context)
@@ -2932,7 +3065,7 @@ class _Executor:
             return None
         lookup = self._journal().lookup_operation(context.workflow_id, function_id)
         if lookup.status != WorkflowStatusString.PENDING:
-            raise self._stopped(context.workflow_id)
+            raise self._why_stopped(context.workflow_id)
         recorded = lookup.operation
         if recorded is not None and recorded.function_name != name:
             raise DBOSUnexpectedStepError(context.workflow_id, function_id, name,
@@ -2942,41 +3075,42 @@ class _Executor:
     def _operation(self, context: _WorkflowContext, function_id: int, name: str, *,
                    output: str | None = None, error: str | None = None,
                    child_workflow_id: str | None = None, started_at: int | None = None
-                   ) -> OperationRecord:
+                   ) -> _OperationRecord:
         now = _now_ms()
-        return OperationRecord(context.workflow_id, function_id, name, output, error,
+        return _OperationRecord(context.workflow_id, function_id, name, output, error,
                                child_workflow_id, started_at or now, now)
 
-    def _record(self, context: _WorkflowContext, function_id: int, name: str, *,
-                output: str | None = None, error: str | None = None,
-                child_workflow_id: str | None = None, started_at: int | None = None):
+    def _record_plan(self, context: _WorkflowContext, function_id: int, name: str, *,
+                     output: str | None = None, error: str | None = None,
+                     child_workflow_id: str | None = None, started_at: int | None = None
+                     ) -> _Plan[None]:
         """Record an operation's outcome (a plan): only while this process owns the workflow."""
         operation = self._operation(context, function_id, name, output=output, error=error,
                                     child_workflow_id=child_workflow_id, started_at=started_at)
         if not (yield _Write(self._journal().record_operation, operation, self.process_id)):
-            raise self._stopped(context.workflow_id)
+            raise self._why_stopped(context.workflow_id)
 
-    def _recorded_deadline(self, context: _WorkflowContext, function_id: int,
-                           seconds: float | None):
+    def _recorded_deadline_plan(self, context: _WorkflowContext, function_id: int,
+                                seconds: float | None) -> _Plan[float | None]:
         """A ``DBOS.sleep`` operation holding a wake-up time (epoch seconds, or None), recorded
         before the wait so that a restarted workflow keeps the original time."""
         recorded = self._replayed(context, function_id, "DBOS.sleep")
         if recorded is not None:
-            return decode_value(recorded.output, typing.Optional[float])
+            return _decode_value(recorded.output, typing.Optional[float])
         until = None if seconds is None else time.time() + seconds
-        yield from self._record(context, function_id, "DBOS.sleep",
-                                output=encode_value(until, "a wake-up time"))
+        yield from self._record_plan(context, function_id, "DBOS.sleep",
+                                     output=_encode_value(until, "a wake-up time"))
         return until
 
-    def step_plan(self, step: _StepFunction, args: tuple, kwargs: dict):
+    def step_plan(self, step: _StepFunction, args: tuple, kwargs: dict) -> _Plan[Any]:
         """A step: replay its recorded outcome, or run it with retries and record the outcome."""
-        context = _current_workflow.get()
-        if context is None or _current_step.get() is not None:
+        context = _recording_context()
+        if context is None:
             return (yield _Call(step.func, args, kwargs))  # a plain call, as the contract says
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, step.name)
         if recorded is not None:
-            return _outcome(recorded.output, recorded.error, step.return_type)
+            return _value_or_raise(recorded.output, recorded.error, step.return_type)
         started_at = _now_ms()
         attempts = step.max_attempts if step.retries_allowed else 1
         errors: list[Exception] = []
@@ -2998,31 +3132,32 @@ class _Executor:
                     break
                 errors.append(exc)
             else:
-                output = encode_value(value, lambda: f"The return value of step {step.name!r} "
+                output = _encode_value(value, lambda: f"The return value of step {step.name!r} "
                                       f"in workflow {context.workflow_id!r}")
-                yield from self._record(context, function_id, step.name, output=output,
-                                        started_at=started_at)
+                yield from self._record_plan(context, function_id, step.name, output=output,
+                                             started_at=started_at)
                 return step.decode_output(output)
             finally:
                 _current_step.reset(token)
             if attempt + 1 < attempts:
                 delay = step.retry_delay(attempt)
-                logger.warning("Step %r failed (attempt %d of %d): %r; retrying in %.3g s.",
+                _logger.warning("Step %r failed (attempt %d of %d): %r; retrying in %.3g s.",
                                step.name, attempt + 1, attempts, errors[-1], delay)
                 yield from self._wait_plan([], lambda: _NOT_YET, time.time() + delay, context)
         if failure is None:
             failure = DBOSMaxStepRetriesExceeded(step.name, attempts, errors)
-        yield from self._record(context, function_id, step.name, error=encode_error(failure),
-                                started_at=started_at)
+        yield from self._record_plan(context, function_id, step.name, error=_encode_error(failure),
+                                     started_at=started_at)
         raise failure
 
-    def call_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
+    def call_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict
+        ) -> _Plan[Any]:
         """Calling a workflow function: start it (or find it started), run its body here or wait
         for it, and return its result. Inside a workflow it is a child: operation N records the
         start, operation N+1 (``DBOS.getResult``) its result."""
-        parent = _current_workflow.get()
-        if parent is None or _current_step.get() is not None:
-            start = yield from self._start(workflow_function, args, kwargs, None, None, None)
+        parent = _recording_context()
+        if parent is None:
+            start = yield from self._start_plan(workflow_function, args, kwargs, None, None, None)
             return (yield from self._result_plan(workflow_function, start, None))
         function_id = parent.next_function_id()
         result_id = parent.next_function_id()
@@ -3030,9 +3165,9 @@ class _Executor:
         if recorded is not None:
             result = self._replayed(parent, result_id, "DBOS.getResult")
             if result is not None:
-                return _outcome(result.output, result.error, workflow_function.return_type)
-        start = yield from self._start(workflow_function, args, kwargs, parent, function_id,
-                                       recorded)
+                return _value_or_raise(result.output, result.error, workflow_function.return_type)
+        start = yield from self._start_plan(workflow_function, args, kwargs, parent, function_id,
+                                            recorded)
         child_id = start.workflow.workflow_id
         started_at = _now_ms()
         try:
@@ -3040,16 +3175,17 @@ class _Executor:
         except DBOSJournalError:
             raise  # the journal failed, not the child: nothing to record
         except Exception as exc:
-            yield from self._record(parent, result_id, "DBOS.getResult", error=encode_error(exc),
-                                    child_workflow_id=child_id, started_at=started_at)
+            yield from self._record_plan(parent, result_id, "DBOS.getResult",
+                                         error=_encode_error(exc), child_workflow_id=child_id,
+                                         started_at=started_at)
             raise
-        yield from self._record(parent, result_id, "DBOS.getResult",
-                                output=encode_value(value, "A child workflow's result"),
-                                child_workflow_id=child_id, started_at=started_at)
+        yield from self._record_plan(parent, result_id, "DBOS.getResult",
+                                     output=_encode_value(value, "A child workflow's result"),
+                                     child_workflow_id=child_id, started_at=started_at)
         return value
 
     def _result_plan(self, workflow_function: _WorkflowFunction, start: _Start,
-                     parent: _WorkflowContext | None):
+                     parent: _WorkflowContext | None) -> _Plan[Any]:
         workflow = start.workflow
         if start.run:
             try:
@@ -3060,50 +3196,50 @@ class _Executor:
             workflow = yield from self._await_plan(workflow.workflow_id, parent)
         return _workflow_result(workflow, workflow_function.return_type)
 
-    def start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict):
+    def start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict
+        ) -> _Plan[_Start]:
         """``DBOS.start_workflow``: record the start here; the caller runs the body in the
         background if ``run``. Inside a workflow the start is operation N of the parent."""
-        parent = _current_workflow.get()
+        parent = _recording_context()
         function_id = recorded = None
-        if parent is not None and _current_step.get() is None:
+        if parent is not None:
             function_id = parent.next_function_id()
             recorded = self._replayed(parent, function_id, workflow_function.name)
-        else:
-            parent = None
-        return (yield from self._start(workflow_function, args, kwargs, parent, function_id,
-                                       recorded))
+        return (yield from self._start_plan(workflow_function, args, kwargs, parent, function_id,
+                                            recorded))
 
-    def get_result_plan(self, workflow_id: str, return_type: Any):
+    def get_result_plan(self, workflow_id: str, return_type: Any) -> _Plan[Any]:
         """``handle.get_result()``: wait for a workflow; inside a workflow, a recorded
         ``DBOS.getResult`` operation."""
-        context = _current_workflow.get()
-        if context is None or _current_step.get() is not None:
+        context = _recording_context()
+        if context is None:
             workflow = yield from self._await_plan(workflow_id)
             return _workflow_result(workflow, return_type)
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, "DBOS.getResult")
         if recorded is not None:
-            return _outcome(recorded.output, recorded.error, return_type)
+            return _value_or_raise(recorded.output, recorded.error, return_type)
         started_at = _now_ms()
         workflow = yield from self._await_plan(workflow_id, context)
         try:
             value = _workflow_result(workflow, return_type)
         except Exception as exc:
-            yield from self._record(context, function_id, "DBOS.getResult",
-                                    error=encode_error(exc), child_workflow_id=workflow_id,
-                                    started_at=started_at)
+            yield from self._record_plan(context, function_id, "DBOS.getResult",
+                                         error=_encode_error(exc), child_workflow_id=workflow_id,
+                                         started_at=started_at)
             raise
-        yield from self._record(context, function_id, "DBOS.getResult", output=workflow.output,
-                                child_workflow_id=workflow_id, started_at=started_at)
+        yield from self._record_plan(context, function_id, "DBOS.getResult", output=workflow.output,
+                                     child_workflow_id=workflow_id, started_at=started_at)
         return value
 
-    def sleep_plan(self, seconds: float):
+    def sleep_plan(self, seconds: float) -> _Plan[None]:
         """``DBOS.sleep``: the wake-up time is recorded first, so a workflow restarted after a
         crash wakes at the original time. A cancellation ends the sleep at once."""
         context = self._workflow_context("DBOS.sleep()")
         if seconds <= 0:
             return None
-        until = yield from self._recorded_deadline(context, context.next_function_id(), seconds)
+        until = yield from self._recorded_deadline_plan(context, context.next_function_id(),
+                                                        seconds)
         yield from self._wait_plan([], lambda: _NOT_YET, until, context)
         return None
 
@@ -3118,34 +3254,34 @@ class _Executor:
     # -- messages --
 
     def send_plan(self, destination_id: str, message: Any, topic: str | None,
-                  idempotency_key: str | None):
+                  idempotency_key: str | None) -> _Plan[None]:
         """Queue a message for a workflow; inside a workflow it is recorded (``DBOS.send``)
         and not sent again on replay."""
         journal = self._journal()
-        context = _current_workflow.get()
-        record = MessageRecord(destination_id, _topic(topic),
-                               encode_value(message, f"The message to {destination_id!r}"),
-                               idempotency_key, _now_ms())
-        if context is None or _current_step.get() is not None:
+        context = _recording_context()
+        record = _MessageRecord(destination_id, _topic(topic),
+                                _encode_value(message, f"The message to {destination_id!r}"),
+                                idempotency_key, _now_ms())
+        if context is None:
             yield _Write(journal.send_message, record, None, self.process_id)
         else:
             function_id = context.next_function_id()
             recorded = self._replayed(context, function_id, "DBOS.send")
             if recorded is not None:
-                _outcome(None, recorded.error, Any)
+                _value_or_raise(None, recorded.error, Any)
                 return
             operation = self._operation(context, function_id, "DBOS.send")
             try:
                 sent = yield _Write(journal.send_message, record, operation, self.process_id)
             except DBOSNonExistentWorkflowError as exc:
-                yield from self._record(context, function_id, "DBOS.send",
-                                        error=encode_error(exc))
+                yield from self._record_plan(context, function_id, "DBOS.send",
+                                             error=_encode_error(exc))
                 raise
             if not sent:
-                raise self._stopped(context.workflow_id)
+                raise self._why_stopped(context.workflow_id)
         self.wakeups.notify(("message", destination_id))
 
-    def recv_plan(self, topic: str | None, timeout_seconds: float | None):
+    def recv_plan(self, topic: str | None, timeout_seconds: float | None) -> _Plan[Any]:
         """``DBOS.recv``: the oldest message of the topic, taken and recorded in one transaction
         (``DBOS.recv``, after a ``DBOS.sleep`` holding the timeout); None on timeout."""
         context = self._workflow_context("DBOS.recv()")
@@ -3154,8 +3290,8 @@ class _Executor:
         sleep_id = context.next_function_id()
         recorded = self._replayed(context, receive_id, "DBOS.recv")
         if recorded is not None:
-            return _outcome(recorded.output, recorded.error, Any)
-        until = yield from self._recorded_deadline(context, sleep_id, timeout_seconds)
+            return _value_or_raise(recorded.output, recorded.error, Any)
+        until = yield from self._recorded_deadline_plan(context, sleep_id, timeout_seconds)
         workflow_id, topic_key = context.workflow_id, _topic(topic)
         template = self._operation(context, receive_id, "DBOS.recv")
 
@@ -3167,35 +3303,36 @@ class _Executor:
             try:
                 received = yield _Write(journal.receive_message, workflow_id, topic_key,
                                         template, self.process_id)
-            except _Fenced:
-                raise self._stopped(workflow_id) from None
+            except _NotOwner:
+                raise self._why_stopped(workflow_id) from None
             if received is not None:
-                return decode_value(received.output)
-        output = encode_value(None, "")  # timed out
-        yield from self._record(context, receive_id, "DBOS.recv", output=output)
-        return decode_value(output)
+                return _decode_value(received.output)
+        output = _encode_value(None, "")  # timed out
+        yield from self._record_plan(context, receive_id, "DBOS.recv", output=output)
+        return _decode_value(output)
 
     # -- events --
 
-    def set_event_plan(self, key: str, value: Any):
+    def set_event_plan(self, key: str, value: Any) -> _Plan[None]:
         """Publish a key's value for the current workflow (recorded as ``DBOS.setEvent``;
         from a step, published without a record)."""
         context = _current_workflow.get()
         if context is None:
             raise DBOSException("DBOS.set_event() must be called from within a workflow or step.")
-        encoded = encode_value(value, f"The value of event {key!r}")
+        encoded = _encode_value(value, f"The value of event {key!r}")
         operation = None
-        if _current_step.get() is None:
+        if _recording_context() is not None:
             function_id = context.next_function_id()
             if self._replayed(context, function_id, "DBOS.setEvent") is not None:
                 return
             operation = self._operation(context, function_id, "DBOS.setEvent")
         if not (yield _Write(self._journal().set_event, context.workflow_id, key, encoded,
                              operation, self.process_id)):
-            raise self._stopped(context.workflow_id)
+            raise self._why_stopped(context.workflow_id)
         self.wakeups.notify(("event", context.workflow_id))
 
-    def get_event_plan(self, workflow_id: str, key: str, timeout_seconds: float | None):
+    def get_event_plan(self, workflow_id: str, key: str, timeout_seconds: float | None
+        ) -> _Plan[Any]:
         """``DBOS.get_event``: wait for a key's value; inside a workflow the value is recorded
         (``DBOS.getEvent``, after a ``DBOS.sleep`` holding the timeout)."""
         journal = self._journal()
@@ -3204,48 +3341,48 @@ class _Executor:
             found = journal.get_event(workflow_id, key)
             return _NOT_YET if found is None else found
 
-        context = _current_workflow.get()
-        if context is None or _current_step.get() is not None:
+        context = _recording_context()
+        if context is None:
             until = None if timeout_seconds is None else time.time() + timeout_seconds
             found = yield from self._wait_plan([("event", workflow_id)], value, until)
-            return None if found is _NOT_YET else decode_value(found)
+            return None if found is _NOT_YET else _decode_value(found)
         event_id = context.next_function_id()
         sleep_id = context.next_function_id()
         recorded = self._replayed(context, event_id, "DBOS.getEvent")
         if recorded is not None:
-            return _outcome(recorded.output, recorded.error, Any)
-        until = yield from self._recorded_deadline(context, sleep_id, timeout_seconds)
+            return _value_or_raise(recorded.output, recorded.error, Any)
+        until = yield from self._recorded_deadline_plan(context, sleep_id, timeout_seconds)
         found = yield from self._wait_plan([("event", workflow_id)], value, until, context)
-        output = encode_value(None, "") if found is _NOT_YET else found
-        yield from self._record(context, event_id, "DBOS.getEvent", output=output)
-        return decode_value(output)
+        output = _encode_value(None, "") if found is _NOT_YET else found
+        yield from self._record_plan(context, event_id, "DBOS.getEvent", output=output)
+        return _decode_value(output)
 
-    def get_all_events_plan(self, workflow_id: str):
+    def get_all_events_plan(self, workflow_id: str) -> _Plan[dict[str, Any]]:
         """Every event of a workflow; inside a workflow recorded as ``DBOS.get_events``."""
-        context = _current_workflow.get()
-        if context is not None and _current_step.get() is None:
+        context = _recording_context()
+        if context is not None:
             function_id = context.next_function_id()
             recorded = self._replayed(context, function_id, "DBOS.get_events")
             if recorded is not None:
-                return _outcome(recorded.output, recorded.error, dict[str, Any])
+                return _value_or_raise(recorded.output, recorded.error, dict[str, Any])
         events = self._journal().get_all_events(workflow_id)
         output = _encoder.encode({k: msgspec.Raw(v.encode()) for k, v in events.items()}).decode()
-        if context is not None and _current_step.get() is None:
-            yield from self._record(context, function_id, "DBOS.get_events", output=output)
-        return decode_value(output, dict[str, Any])
+        if context is not None:
+            yield from self._record_plan(context, function_id, "DBOS.get_events", output=output)
+        return _decode_value(output, dict[str, Any])
 
     # -- streams --
 
-    def write_stream_plan(self, key: str, value: Any, close: bool = False):
+    def write_stream_plan(self, key: str, value: Any, close: bool = False) -> _Plan[None]:
         """Append to (or, with ``close``, close) a stream of the current workflow; recorded as
         ``DBOS.writeStream``/``DBOS.closeStream`` (from a step, written without a record)."""
         what = "DBOS.close_stream()" if close else "DBOS.write_stream()"
         context = _current_workflow.get()
         if context is None:
             raise DBOSException(f"{what} must be called from within a workflow or step.")
-        encoded = None if close else encode_value(value, f"The value written to stream {key!r}")
+        encoded = None if close else _encode_value(value, f"The value written to stream {key!r}")
         operation = None
-        if _current_step.get() is None:
+        if _recording_context() is not None:
             name = "DBOS.closeStream" if close else "DBOS.writeStream"
             function_id = context.next_function_id()
             if self._replayed(context, function_id, name) is not None:
@@ -3253,10 +3390,10 @@ class _Executor:
             operation = self._operation(context, function_id, name)
         if not (yield _Write(self._journal().write_stream, context.workflow_id, key, encoded,
                              operation, self.process_id)):
-            raise self._stopped(context.workflow_id)
+            raise self._why_stopped(context.workflow_id)
         self.wakeups.notify(("stream", context.workflow_id))
 
-    def read_stream_plan(self, workflow_id: str, key: str, offset: int):
+    def read_stream_plan(self, workflow_id: str, key: str, offset: int) -> _Plan[Any]:
         """The stream's value at ``offset`` (JSON text), waiting for it; _STREAM_END once the
         stream is closed, or its workflow finished without writing more. Inside a workflow
         each value read is recorded (``DBOS.readStream``; the end as a row without output)."""
@@ -3274,16 +3411,16 @@ class _Executor:
             return rows[0][1]
 
         keys = [("stream", workflow_id), ("workflow", workflow_id)]
-        context = _current_workflow.get()
-        if context is None or _current_step.get() is not None:
+        context = _recording_context()
+        if context is None:
             return (yield from self._wait_plan(keys, next_value, None))
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, "DBOS.readStream")
         if recorded is not None:
             return _STREAM_END if recorded.output is None else recorded.output
         value = yield from self._wait_plan(keys, next_value, None, context)
-        yield from self._record(context, function_id, "DBOS.readStream",
-                                output=None if value is _STREAM_END else value)
+        yield from self._record_plan(context, function_id, "DBOS.readStream",
+                                     output=None if value is _STREAM_END else value)
         return value
 
     # -- management --
@@ -3295,8 +3432,7 @@ class _Executor:
         if cancel_children:
             ids += [child for w in workflow_ids for child in journal.list_descendants(w)]
         journal.cancel_workflows(ids)
-        with self._active_lock:
-            self._stop_requested.update(w for w in ids if w in self._active)
+        self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
     def resume(self, workflow_id: str) -> None:
@@ -3309,20 +3445,16 @@ class _Executor:
         if workflow.status in (WorkflowStatusString.SUCCESS, WorkflowStatusString.ERROR):
             return
         if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None \
-                and workflow.workflow_id not in self._stranded:
+                and not self.runs.is_stranded(workflow.workflow_id):
             owner = next((p for p in journal.list_processes()
                           if p.process_id == workflow.owner), None)
             if owner is not None and _process_is_alive(owner, _now_ms()):
                 return  # it is running
         function = _workflows.get(workflow.name)
         owner = self.process_id if function is not None else None
-        with self._active_lock:
-            # A cancelled execution still running here (in a long step) stops at its next
-            # durable operation; the resumed one starts when it has (see body_plan).
-            running_here = workflow_id in self._active
-            resumed = journal.resume_workflow(workflow_id, owner or "", self.executor_id)
-            if resumed is not None and running_here:
-                self._resume_when_stopped.add(workflow_id)
+        running_here, resumed = self.runs.resume(
+            workflow_id, lambda: journal.resume_workflow(workflow_id, owner or "",
+                                                         self.executor_id))
         if resumed is None:
             return
         if function is None:
@@ -3360,11 +3492,10 @@ class _Executor:
         if delete_children:
             ids += journal.list_descendants(workflow_id)
         journal.delete_workflows(ids)
-        with self._active_lock:
-            self._stop_requested.update(w for w in ids if w in self._active)
+        self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
-    def patch_plan(self, name: str, deprecated: bool):
+    def patch_plan(self, name: str, deprecated: bool) -> _Plan[bool]:
         """``DBOS.patch``: True on the new code path. A workflow that recorded something else
         at this position started before the patch and takes the old path (False)."""
         context = self._workflow_context("DBOS.patch()")
@@ -3383,8 +3514,139 @@ class _Executor:
         if recorded is not None:
             return False
         context.function_id = function_id
-        yield from self._record(context, function_id, marker)
+        yield from self._record_plan(context, function_id, marker)
         return True
+
+
+# The executor of the process's DBOS instance: set by DBOS(config=...), cleared by destroy().
+_process_executor: _Executor | None = None
+
+
+def _launched() -> _Executor:
+    """The process's executor, once DBOS.launch() opened its journal."""
+    executor = _process_executor
+    if executor is None or executor.journal is None:
+        raise DBOSException(
+            "DBOS is not launched: call DBOS(config=...) and then DBOS.launch() before starting "
+            "or querying workflows."
+        )
+    return executor
+
+
+# ==== Management: looking at workflows, with a journal and no executor ====
+#
+# What the facade and tools that only look (a client, a command line) share: statuses, listings
+# and recorded steps, read from a journal and decoded with the registered functions' types
+# where this process has them.
+
+
+class _Management:
+    """Read-side verbs over one journal. They never run, claim or recover a workflow."""
+
+    def __init__(self, journal: _Journal):
+        self.journal = journal
+
+    def get_workflow_status(self, workflow_id: str) -> WorkflowStatus | None:
+        workflow = self.journal.get_workflow(workflow_id)
+        return None if workflow is None else _status_from_record(workflow)
+
+    def return_type(self, workflow_id: str) -> Any:
+        """The return type of an existing workflow's function (Any if this process lacks it);
+        DBOSNonExistentWorkflowError if there is no such workflow."""
+        workflow = self.journal.get_workflow(workflow_id)
+        if workflow is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        return _return_type_of(workflow.name)
+
+    def list_workflows(self, query: _WorkflowFilter, load_input: bool = True,
+                       load_output: bool = True) -> list[WorkflowStatus]:
+        return [_status_from_record(w, load_input, load_output)
+                for w in self.journal.list_workflows(query)]
+
+    def list_workflow_steps(self, workflow_id: str) -> list[StepInfo]:
+        return [
+            StepInfo(
+                function_id=op.function_id, function_name=op.function_name,
+                output=_decode_value(op.output), error=_decode_error(op.error),
+                child_workflow_id=op.child_workflow_id,
+                started_at_epoch_ms=op.started_at_epoch_ms,
+                completed_at_epoch_ms=op.completed_at_epoch_ms,
+            )
+            for op in self.journal.list_operations(workflow_id)
+        ]
+
+
+def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
+                        load_output: bool = True) -> WorkflowStatus:
+    function = _workflows.get(workflow.name)
+    inputs = None
+    if load_input:
+        if function is not None:
+            args, kwargs = function.decode_inputs(workflow.inputs)
+        else:
+            raw = _any_decoder.decode(workflow.inputs)
+            args, kwargs = tuple(raw.get("args", ())), raw.get("kwargs", {})
+        inputs = {"args": args, "kwargs": kwargs}
+    return WorkflowStatus(
+        workflow_id=workflow.workflow_id,
+        status=workflow.status,
+        name=workflow.name,
+        input=inputs,
+        output=_decode_value(workflow.output, function.return_type if function else Any)
+        if load_output else None,
+        error=_decode_error(workflow.error) if load_output else None,
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+        executor_id=workflow.executor_id,
+        app_version=workflow.application_version,
+        recovery_attempts=workflow.recovery_attempts,
+        parent_workflow_id=workflow.parent_workflow_id,
+        queue_name=workflow.queue_name,
+        forked_from=workflow.forked_from,
+        workflow_timeout_ms=workflow.timeout_ms,
+        workflow_deadline_epoch_ms=workflow.deadline_epoch_ms,
+    )
+
+
+def _workflow_filter(*, workflow_ids: list[str] | None = None,
+                     status: str | list[str] | None = None, start_time: Any = None,
+                     end_time: Any = None, name: str | list[str] | None = None,
+                     app_version: str | None = None, executor_id: str | None = None,
+                     workflow_id_prefix: str | None = None,
+                     parent_workflow_id: str | None = None, queue_name: str | None = None,
+                     forked_from: str | None = None, limit: int | None = None,
+                     offset: int | None = None, sort_desc: bool = False) -> _WorkflowFilter:
+    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's)."""
+    return _WorkflowFilter(
+        workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
+        start_ms=_as_epoch_ms(start_time), end_ms=_as_epoch_ms(end_time),
+        application_version=app_version, executor_id=executor_id,
+        workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
+        queue_name=queue_name, forked_from=forked_from, limit=limit or None,
+        offset=offset or None, sort_desc=sort_desc,
+    )
+
+
+def _as_list(value: str | list[str] | None) -> list[str] | None:
+    return [value] if isinstance(value, str) else (list(value) if value is not None else None)
+
+
+def _as_epoch_ms(value: Any) -> int | None:
+    """A time filter: an ISO 8601 string (as DBOS Transact takes), a datetime, or epoch ms."""
+    import datetime
+
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    raise TypeError(f"Expected an ISO 8601 string, a datetime or epoch ms, not {value!r}.")
+
+
+def _looking() -> _Management:
+    """Management over the launched process's journal."""
+    return _Management(_launched()._journal())
 
 
 # ==== Handles ====
@@ -3414,7 +3676,7 @@ class WorkflowHandle(_Handle):
 
     def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
-        status = DBOS.get_workflow_status(self.workflow_id)
+        status = _looking().get_workflow_status(self.workflow_id)
         if status is None:
             raise DBOSNonExistentWorkflowError(self.workflow_id)
         return status
@@ -3429,7 +3691,12 @@ class WorkflowHandleAsync(_Handle):
             _launched().get_result_plan(self.workflow_id, self._return_type))
 
     async def get_status(self) -> WorkflowStatus:
+        """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
         return WorkflowHandle(self.workflow_id).get_status()
+
+
+def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
+    return WorkflowHandleAsync(handle.workflow_id, handle._return_type)
 
 
 # ==== The DBOS facade ====
@@ -3445,64 +3712,6 @@ class _classproperty:
 
 
 _dbos: DBOS | None = None  # the process-wide instance DBOS(config=...) made
-
-
-def _launched() -> _Executor:
-    if _dbos is None or _dbos._executor.journal is None:
-        raise DBOSException(
-            "DBOS is not launched: call DBOS(config=...) and then DBOS.launch() before starting "
-            "or querying workflows."
-        )
-    return _dbos._executor
-
-
-def _status_from_record(workflow: WorkflowRecord, load_input: bool = True,
-                        load_output: bool = True) -> WorkflowStatus:
-    function = _workflows.get(workflow.name)
-    inputs = None
-    if load_input:
-        if function is not None:
-            args, kwargs = function.decode_inputs(workflow.inputs)
-        else:
-            raw = _any_decoder.decode(workflow.inputs)
-            args, kwargs = tuple(raw.get("args", ())), raw.get("kwargs", {})
-        inputs = {"args": args, "kwargs": kwargs}
-    return WorkflowStatus(
-        workflow_id=workflow.workflow_id,
-        status=workflow.status,
-        name=workflow.name,
-        input=inputs,
-        output=decode_value(workflow.output, function.return_type if function else Any)
-        if load_output else None,
-        error=decode_error(workflow.error) if load_output else None,
-        created_at=workflow.created_at,
-        updated_at=workflow.updated_at,
-        executor_id=workflow.executor_id,
-        app_version=workflow.application_version,
-        recovery_attempts=workflow.recovery_attempts,
-        parent_workflow_id=workflow.parent_workflow_id,
-        queue_name=workflow.queue_name,
-        forked_from=workflow.forked_from,
-        workflow_timeout_ms=workflow.timeout_ms,
-        workflow_deadline_epoch_ms=workflow.deadline_epoch_ms,
-    )
-
-
-def _as_list(value: str | list[str] | None) -> list[str] | None:
-    return [value] if isinstance(value, str) else (list(value) if value is not None else None)
-
-
-def _as_epoch_ms(value: Any) -> int | None:
-    """A time filter: an ISO 8601 string (as DBOS Transact takes), a datetime, or epoch ms."""
-    import datetime
-
-    if value is None or isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value)
-    if isinstance(value, datetime.datetime):
-        return int(value.timestamp() * 1000)
-    raise TypeError(f"Expected an ISO 8601 string, a datetime or epoch ms, not {value!r}.")
 
 
 def _application_version() -> str:
@@ -3530,10 +3739,10 @@ class DBOS:
     _executor: _Executor
 
     def __new__(cls, *, config: DBOSConfig) -> DBOS:
-        global _dbos
+        global _dbos, _process_executor
         if _dbos is None:
             instance = super().__new__(cls)
-            instance._executor = instance._executor_for(config)
+            instance._executor = _process_executor = instance._executor_for(config)
             _dbos = instance
         return _dbos
 
@@ -3548,9 +3757,9 @@ class DBOS:
                 "DBOS(config=...) needs a dict with a non-empty 'name', for example "
                 "DBOS(config={'name': 'my-app'})."
             )
-        unknown = sorted(set(config) - _CONFIG_KEYS)
+        unknown = sorted(set(config) - DBOSConfig.__annotations__.keys())
         if unknown:
-            logger.warning("DBOS config keys %s are not used by dbos_lite; they are ignored.",
+            _logger.warning("DBOS config keys %s are not used by dbos_lite; they are ignored.",
                            unknown)
         name = config["name"]
         url = config.get("system_database_url") or f"sqlite:///{name}.sqlite"
@@ -3570,11 +3779,11 @@ class DBOS:
         if config.get("log_level"):
             import logging
 
-            logger.setLevel(str(config["log_level"]).upper())
-            if not logger.handlers and not logging.getLogger().handlers:
+            _logger.setLevel(str(config["log_level"]).upper())
+            if not _logger.handlers and not logging.getLogger().handlers:
                 handler = logging.StreamHandler()
                 handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-                logger.addHandler(handler)
+                _logger.addHandler(handler)
         return _Executor(
             journal_path=_journal_path(url),
             synchronous=synchronous,
@@ -3599,7 +3808,7 @@ class DBOS:
             )
         executor = _dbos._executor
         if executor.journal is not None:
-            logger.warning("DBOS was already launched.")
+            _logger.warning("DBOS was already launched.")
             return
         if not executor.application_version:
             executor.application_version = _application_version()
@@ -3611,10 +3820,11 @@ class DBOS:
         """Stop this process's DBOS: background threads end and the journal is closed. Workflows
         still running stop at their next durable operation and are resumed by the next launch.
         ``destroy_registry`` also forgets the decorated functions (for tests)."""
-        global _dbos
+        global _dbos, _process_executor
         if _dbos is not None:
             _dbos._executor.destroy(workflow_completion_timeout_sec)
-            _dbos = None
+            _dbos = _process_executor = None
+        _journal_threads.shutdown()
         if destroy_registry:
             _workflows.clear()
 
@@ -3623,28 +3833,14 @@ class DBOS:
         """Delete the journal file (and its -wal/-shm) of the configured DBOS, before launch.
         For tests. Refuses a file that is not a dbos_lite journal."""
         if _dbos is None:
-            logger.warning("reset_system_database has no effect: DBOS(config=...) was not called.")
+            _logger.warning("reset_system_database has no effect: DBOS(config=...) was not called.")
             return
         executor = _dbos._executor
         if executor.journal is not None:
             raise DBOSException(
                 "The journal cannot be reset after DBOS.launch(); call DBOS.destroy() first."
             )
-        path = executor.journal_path
-        if not os.path.exists(path):
-            return
-        existed = _side_files(path)
-        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
-        try:
-            _check_journal_header(conn, path)
-        except DBOSInitializationError:
-            conn.close()
-            _remove_side_files(path, existed)  # a read-only look at a WAL file leaves them
-            raise
-        conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path + suffix)
+        _delete_journal(executor.journal_path)
 
     # -- decorators and registration --
 
@@ -3706,7 +3902,7 @@ class DBOS:
         if step.is_async:
             @functools.wraps(func)
             async def run_step_async(*args: Any, **kwargs: Any) -> Any:
-                if _current_workflow.get() is None or _current_step.get() is not None:
+                if _recording_context() is None:
                     return await func(*args, **kwargs)
                 return await _run_plan_async(_launched().step_plan(step, args, kwargs))
 
@@ -3714,7 +3910,7 @@ class DBOS:
 
         @functools.wraps(func)
         def run_step(*args: Any, **kwargs: Any) -> Any:
-            if _current_workflow.get() is None or _current_step.get() is not None:
+            if _recording_context() is None:
                 return func(*args, **kwargs)
             _warn_if_blocking_a_loop(step)
             return _run_plan(_launched().step_plan(step, args, kwargs))
@@ -3726,7 +3922,7 @@ class DBOS:
                  **kwargs: Any) -> Any:
         """Run any callable as a step, with the options of ``@DBOS.step`` (``name`` defaults to
         the callable's qualified name)."""
-        if _current_workflow.get() is None or _current_step.get() is not None:
+        if _recording_context() is None:
             return func(*args, **kwargs)
         step = _StepFunction(func, options or {})
         return _run_plan(_launched().step_plan(step, args, kwargs))
@@ -3737,7 +3933,7 @@ class DBOS:
         """``run_step`` for async code: a coroutine function is awaited, a sync function runs
         in a worker thread so that it never blocks the event loop."""
         step = _StepFunction(func, options or {})
-        if _current_workflow.get() is None or _current_step.get() is not None:
+        if _recording_context() is None:
             return await _run_plan_async(_plain_call_plan(step, args, kwargs))
         return await _run_plan_async(_launched().step_plan(step, args, kwargs))
 
@@ -3774,18 +3970,28 @@ class DBOS:
                           ) -> WorkflowHandle:
         """A handle on a workflow by id (DBOSNonExistentWorkflowError if there is none and
         ``existing_workflow`` is true)."""
-        workflow = _launched()._journal().get_workflow(workflow_id)
-        if workflow is None:
+        try:
+            return WorkflowHandle(workflow_id, _looking().return_type(workflow_id))
+        except DBOSNonExistentWorkflowError:
             if existing_workflow:
-                raise DBOSNonExistentWorkflowError(workflow_id)
+                raise
             return WorkflowHandle(workflow_id)
-        return WorkflowHandle(workflow_id, _return_type_of(workflow.name))
+
+    @classmethod
+    async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
+                                      ) -> WorkflowHandleAsync:
+        """``DBOS.retrieve_workflow`` for async code."""
+        return _async_handle(cls.retrieve_workflow(workflow_id, existing_workflow))
 
     @classmethod
     def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
         """The workflow's status, or None if there is no such workflow."""
-        workflow = _launched()._journal().get_workflow(workflow_id)
-        return None if workflow is None else _status_from_record(workflow)
+        return _looking().get_workflow_status(workflow_id)
+
+    @classmethod
+    async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
+        """``DBOS.get_workflow_status`` for async code."""
+        return cls.get_workflow_status(workflow_id)
 
     @classmethod
     def list_workflows(
@@ -3800,30 +4006,28 @@ class DBOS:
         """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
         ``start_time``/``end_time`` bound ``created_at`` (ISO 8601 strings, datetimes or epoch
         ms)."""
-        query = WorkflowFilter(
-            workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
-            start_ms=_as_epoch_ms(start_time), end_ms=_as_epoch_ms(end_time),
-            application_version=app_version, executor_id=executor_id,
+        query = _workflow_filter(
+            workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
+            name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
-            queue_name=queue_name, forked_from=forked_from, limit=limit or None,
-            offset=offset or None, sort_desc=sort_desc,
-        )
-        return [_status_from_record(w, load_input, load_output)
-                for w in _launched()._journal().list_workflows(query)]
+            queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
+            sort_desc=sort_desc)
+        return _looking().list_workflows(query, load_input, load_output)
+
+    @classmethod
+    async def list_workflows_async(cls, **filters: Any) -> list[WorkflowStatus]:
+        """``DBOS.list_workflows`` for async code."""
+        return cls.list_workflows(**filters)
 
     @classmethod
     def list_workflow_steps(cls, workflow_id: str) -> list[StepInfo]:
         """The recorded operations of a workflow, in order (empty if it has none)."""
-        return [
-            StepInfo(
-                function_id=op.function_id, function_name=op.function_name,
-                output=decode_value(op.output), error=decode_error(op.error),
-                child_workflow_id=op.child_workflow_id,
-                started_at_epoch_ms=op.started_at_epoch_ms,
-                completed_at_epoch_ms=op.completed_at_epoch_ms,
-            )
-            for op in _launched()._journal().list_operations(workflow_id)
-        ]
+        return _looking().list_workflow_steps(workflow_id)
+
+    @classmethod
+    async def list_workflow_steps_async(cls, workflow_id: str) -> list[StepInfo]:
+        """``DBOS.list_workflow_steps`` for async code."""
+        return cls.list_workflow_steps(workflow_id)
 
     # -- durable coordination --
 
@@ -3849,6 +4053,13 @@ class DBOS:
         _run_plan(_launched().send_plan(destination_id, message, topic, idempotency_key))
 
     @classmethod
+    async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
+                         idempotency_key: str | None = None) -> None:
+        """``DBOS.send`` for async code."""
+        await _run_plan_async(
+            _launched().send_plan(destination_id, message, topic, idempotency_key))
+
+    @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
         """Receive the oldest message of ``topic`` sent to this workflow, waiting up to
         ``timeout_seconds`` (None on timeout). Only in a workflow, not in a step. A message is
@@ -3863,17 +4074,15 @@ class DBOS:
         return await _run_plan_async(_launched().recv_plan(topic, timeout_seconds))
 
     @classmethod
-    async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
-                         idempotency_key: str | None = None) -> None:
-        """``DBOS.send`` for async code."""
-        await _run_plan_async(
-            _launched().send_plan(destination_id, message, topic, idempotency_key))
-
-    @classmethod
     def set_event(cls, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` for this workflow (the latest value wins); others
         read it with ``DBOS.get_event``. In a workflow or a step."""
         _run_plan(_launched().set_event_plan(key, value))
+
+    @classmethod
+    async def set_event_async(cls, key: str, value: Any) -> None:
+        """``DBOS.set_event`` for async code."""
+        await _run_plan_async(_launched().set_event_plan(key, value))
 
     @classmethod
     def get_event(cls, workflow_id: str, key: str, timeout_seconds: float | None = 60) -> Any:
@@ -3890,9 +4099,9 @@ class DBOS:
             _launched().get_event_plan(workflow_id, key, timeout_seconds))
 
     @classmethod
-    async def set_event_async(cls, key: str, value: Any) -> None:
-        """``DBOS.set_event`` for async code."""
-        await _run_plan_async(_launched().set_event_plan(key, value))
+    def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
+        """Every key a workflow published, with its latest value."""
+        return _run_plan(_launched().get_all_events_plan(workflow_id))
 
     @classmethod
     async def get_all_events_async(cls, workflow_id: str) -> dict[str, Any]:
@@ -3900,19 +4109,24 @@ class DBOS:
         return await _run_plan_async(_launched().get_all_events_plan(workflow_id))
 
     @classmethod
-    def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
-        """Every key a workflow published, with its latest value."""
-        return _run_plan(_launched().get_all_events_plan(workflow_id))
-
-    @classmethod
     def write_stream(cls, key: str, value: Any) -> None:
         """Append ``value`` to this workflow's stream ``key``; readers get values in order."""
         _run_plan(_launched().write_stream_plan(key, value))
 
     @classmethod
+    async def write_stream_async(cls, key: str, value: Any) -> None:
+        """``DBOS.write_stream`` for async code."""
+        await _run_plan_async(_launched().write_stream_plan(key, value))
+
+    @classmethod
     def close_stream(cls, key: str) -> None:
         """Close this workflow's stream ``key``: its readers stop after the last value."""
         _run_plan(_launched().write_stream_plan(key, None, True))
+
+    @classmethod
+    async def close_stream_async(cls, key: str) -> None:
+        """``DBOS.close_stream`` for async code."""
+        await _run_plan_async(_launched().write_stream_plan(key, None, True))
 
     @classmethod
     def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
@@ -3925,7 +4139,7 @@ class DBOS:
             value = _run_plan(executor.read_stream_plan(workflow_id, key, offset))
             if value is _STREAM_END:
                 return
-            yield decode_value(value)
+            yield _decode_value(value)
             offset += 1
 
     @classmethod
@@ -3937,18 +4151,8 @@ class DBOS:
             value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset))
             if value is _STREAM_END:
                 return
-            yield decode_value(value)
+            yield _decode_value(value)
             offset += 1
-
-    @classmethod
-    async def write_stream_async(cls, key: str, value: Any) -> None:
-        """``DBOS.write_stream`` for async code."""
-        await _run_plan_async(_launched().write_stream_plan(key, value))
-
-    @classmethod
-    async def close_stream_async(cls, key: str) -> None:
-        """``DBOS.close_stream`` for async code."""
-        await _run_plan_async(_launched().write_stream_plan(key, None, True))
 
     # -- managing workflows --
 
@@ -3960,11 +4164,23 @@ class DBOS:
         _launched().cancel([workflow_id], cancel_children)
 
     @classmethod
+    async def cancel_workflow_async(cls, workflow_id: str, *,
+                                    cancel_children: bool = False) -> None:
+        """``DBOS.cancel_workflow`` for async code."""
+        await _in_journal_thread(cls.cancel_workflow, workflow_id,
+                                 cancel_children=cancel_children)
+
+    @classmethod
     def resume_workflow(cls, workflow_id: str) -> WorkflowHandle:
         """Continue a cancelled or dead-lettered workflow from its last completed step (its
         recovery attempts and deadline are reset). A finished workflow is left as it is."""
         _launched().resume(workflow_id)
         return cls.retrieve_workflow(workflow_id)
+
+    @classmethod
+    async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
+        """``DBOS.resume_workflow`` for async code."""
+        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id))
 
     @classmethod
     def fork_workflow(cls, workflow_id: str, start_step: int, *,
@@ -3975,24 +4191,6 @@ class DBOS:
         return cls.retrieve_workflow(new_id)
 
     @classmethod
-    def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
-        """Delete a workflow from the journal, with its operations, messages, events and
-        streams (and its descendants' with ``delete_children``)."""
-        _launched().delete(workflow_id, delete_children)
-
-    @classmethod
-    async def cancel_workflow_async(cls, workflow_id: str, *,
-                                    cancel_children: bool = False) -> None:
-        """``DBOS.cancel_workflow`` for async code."""
-        await _in_journal_thread(cls.cancel_workflow, workflow_id,
-                                 cancel_children=cancel_children)
-
-    @classmethod
-    async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
-        """``DBOS.resume_workflow`` for async code."""
-        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id))
-
-    @classmethod
     async def fork_workflow_async(cls, workflow_id: str, start_step: int, *,
                                   application_version: str | None = None
                                   ) -> WorkflowHandleAsync:
@@ -4001,32 +4199,17 @@ class DBOS:
             cls.fork_workflow, workflow_id, start_step, application_version=application_version))
 
     @classmethod
+    def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
+        """Delete a workflow from the journal, with its operations, messages, events and
+        streams (and its descendants' with ``delete_children``)."""
+        _launched().delete(workflow_id, delete_children)
+
+    @classmethod
     async def delete_workflow_async(cls, workflow_id: str, *,
                                     delete_children: bool = False) -> None:
         """``DBOS.delete_workflow`` for async code."""
         await _in_journal_thread(cls.delete_workflow, workflow_id,
                                  delete_children=delete_children)
-
-    @classmethod
-    async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
-                                      ) -> WorkflowHandleAsync:
-        """``DBOS.retrieve_workflow`` for async code."""
-        return _async_handle(cls.retrieve_workflow(workflow_id, existing_workflow))
-
-    @classmethod
-    async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
-        """``DBOS.get_workflow_status`` for async code."""
-        return cls.get_workflow_status(workflow_id)
-
-    @classmethod
-    async def list_workflows_async(cls, **filters: Any) -> list[WorkflowStatus]:
-        """``DBOS.list_workflows`` for async code."""
-        return cls.list_workflows(**filters)
-
-    @classmethod
-    async def list_workflow_steps_async(cls, workflow_id: str) -> list[StepInfo]:
-        """``DBOS.list_workflow_steps`` for async code."""
-        return cls.list_workflow_steps(workflow_id)
 
     @classmethod
     def patch(cls, patch_name: str) -> bool:
@@ -4040,15 +4223,15 @@ class DBOS:
         return await _run_plan_async(_launched().patch_plan(patch_name, False))
 
     @classmethod
-    async def deprecate_patch_async(cls, patch_name: str) -> bool:
-        """``DBOS.deprecate_patch`` for async workflows."""
-        return await _run_plan_async(_launched().patch_plan(patch_name, True))
-
-    @classmethod
     def deprecate_patch(cls, patch_name: str) -> bool:
         """Replaces ``DBOS.patch(name)`` once no workflow needs the old path: always True,
         and still replays workflows that recorded the patch."""
         return _run_plan(_launched().patch_plan(patch_name, True))
+
+    @classmethod
+    async def deprecate_patch_async(cls, patch_name: str) -> bool:
+        """``DBOS.deprecate_patch`` for async workflows."""
+        return await _run_plan_async(_launched().patch_plan(patch_name, True))
 
     # -- where the code runs --
 
@@ -4085,24 +4268,3 @@ class DBOS:
     def application_version(cls) -> str | None:
         """The application version recorded with the workflows this process starts."""
         return _dbos._executor.application_version if _dbos is not None else None
-
-
-def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
-    return WorkflowHandleAsync(handle.workflow_id, handle._return_type)
-
-
-def _plain_call_plan(step: _StepFunction, args: tuple, kwargs: dict):
-    """A plan that only calls the step's function (outside a workflow)."""
-    return (yield _Call(step.func, args, kwargs))
-
-
-def _workflow_of(func: Callable) -> _WorkflowFunction:
-    workflow = getattr(func, "_dbos_lite_workflow", None)
-    if workflow is None:
-        workflow = next((w for w in _workflows.values() if w.func is func), None)
-    if workflow is None:
-        raise DBOSException(
-            f"{_qualname(func)} is not a registered workflow: decorate it with @DBOS.workflow() "
-            "or register it with DBOS.register_workflow()."
-        )
-    return workflow

@@ -79,12 +79,12 @@ def create_journal(path, synchronous="NORMAL"):
     """Setup: an empty journal at ``path``, its schema created by dbos_lite itself."""
     import dbos_lite
 
-    dbos_lite.Journal(path, synchronous=synchronous).close()
+    dbos_lite._Journal(path, synchronous=synchronous).close()
 
 
 def bulk_insert(path, workflows=(), operations=()):
     """Setup: write journal rows in one transaction with dbos_lite's own INSERT statements.
-    Each argument is an iterable (a generator is fine) of dbos_lite.WorkflowRecord or
+    Each argument is an iterable (a generator is fine) of dbos_lite._WorkflowRecord or
     OperationRecord. Not a measured path: it only fills a journal quickly."""
     import dbos_lite
     import msgspec

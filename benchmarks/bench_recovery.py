@@ -117,7 +117,7 @@ def victim(path, count, synchronous):
     # Setup, not measured: the other in-flight workflows are written with dbos_lite's own
     # statements, as copies of what dbos_lite recorded for workflow 0 (the same owner, executor,
     # application version and recovery count, status PENDING, step_one recorded at position 1).
-    journal = dbos_lite.Journal(path, synchronous=synchronous)
+    journal = dbos_lite._Journal(path, synchronous=synchronous)
     template = journal.get_workflow(workflow_id(0))
     step = journal.list_operations(workflow_id(0))[0]
     journal.close()

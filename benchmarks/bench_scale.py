@@ -47,13 +47,13 @@ def populate(path, count):
 
     def workflows():
         for i, workflow_id in workflow_ids:
-            yield dbos_lite.WorkflowRecord(
+            yield dbos_lite._WorkflowRecord(
                 workflow_id, "SUCCESS", "one_step", f'{{"args":[{i}],"kwargs":{{}}}}', str(i),
                 None, executor, None, "", now + i, now + i, 1, 100, None, None, None, None, None)
 
     def operations():
         for i, workflow_id in workflow_ids:
-            yield dbos_lite.OperationRecord(workflow_id, 1, "trivial", str(i), None, None,
+            yield dbos_lite._OperationRecord(workflow_id, 1, "trivial", str(i), None, None,
                                             now + i, now + i)
 
     bulk_insert(path, workflows(), operations())
@@ -121,7 +121,7 @@ def worst_step(path, synchronous):
     _, _, steps_for = register()
     DBOS.launch()
     with SetWorkflowID(f"steps-for-{synchronous}"):
-        count, p99, worst = steps_for(dbos_lite.HEARTBEAT_SEC + 1.5)
+        count, p99, worst = steps_for(dbos_lite._HEARTBEAT_SEC + 1.5)
     DBOS.destroy(destroy_registry=True)
     return worst, p99, int(count)
 
@@ -185,7 +185,7 @@ def main():
     print(f"(for reference: a raw PRAGMA quick_check(5) of the {label}-workflow journal takes "
           f"{quick_check * 1e3:.0f} ms)")
     if stall_rows:
-        print_table(f"Steps one after the other for {dbos_lite.HEARTBEAT_SEC + 1.5:g} s after "
+        print_table(f"Steps one after the other for {dbos_lite._HEARTBEAT_SEC + 1.5:g} s after "
                     "launch, covering one heartbeat (NORMAL)",
                     ("journal", "steps", "p99 step", "slowest step"), stall_rows)
     print_table("Journal growth (page_count * page_size; a page is 4,096 bytes, so a single "

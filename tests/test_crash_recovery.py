@@ -120,13 +120,13 @@ def test_restart_resumes_at_once_without_waiting_for_a_lease(apps):
 
     began = time.monotonic()
     second = apps.start("recover")
-    code, summary, stderr = apps.finish(second, timeout=dbos_lite.PROCESS_LEASE_SEC + 10)
+    code, summary, stderr = apps.finish(second, timeout=dbos_lite._PROCESS_LEASE_SEC + 10)
     elapsed = time.monotonic() - began
     assert code == 0, stderr
     assert summary["job-1"]["status"] == "SUCCESS"
     # A dead process on this host is known dead by its pid: no lease (30 s) nor heartbeat
     # (5 s) to wait for. 15 s leaves room for a slow interpreter start on a loaded machine.
-    assert elapsed < min(15.0, dbos_lite.PROCESS_LEASE_SEC / 2), elapsed
+    assert elapsed < min(15.0, dbos_lite._PROCESS_LEASE_SEC / 2), elapsed
     assert apps.count("start", 3, pid=second.pid) == 1
 
 

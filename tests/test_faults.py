@@ -787,7 +787,7 @@ def inspect_from_another_process(path) -> dict:
 @pytest.mark.parametrize("change", ["deleted", "replaced"])
 def test_journal_deleted_or_replaced_while_running_is_noticed_and_nothing_more_is_written(
         dbos, config, journal_path, tmp_path, monkeypatch, change):
-    monkeypatch.setattr(dbos_lite, "HEARTBEAT_SEC", HEARTBEAT_FOR_TESTS)
+    monkeypatch.setattr(dbos_lite, "_HEARTBEAT_SEC", HEARTBEAT_FOR_TESTS)
     replacement = str(tmp_path / "replacement" / "journal.sqlite")
     if change == "replaced":
         os.makedirs(os.path.dirname(replacement))

@@ -101,7 +101,7 @@ def test_a_live_owner_keeps_its_workflow_until_it_dies(apps):
     other = apps.start("recover")  # launches on the same journal, waits for every workflow
     wait_launched(apps, other)
     # Stay past one heartbeat, when the other process looks for dead owners again.
-    time.sleep(dbos_lite.HEARTBEAT_SEC + 1.0)
+    time.sleep(dbos_lite._HEARTBEAT_SEC + 1.0)
     assert other.poll() is None, apps.output(other)
     assert other.pid not in steps_by_pid(apps, "job-1"), apps.log_text()
     (status, executor_id, owner_id, attempts), = apps.query(
@@ -114,7 +114,7 @@ def test_a_live_owner_keeps_its_workflow_until_it_dies(apps):
 
     # Once the owner dies, the live process takes over at its next heartbeat.
     apps.kill(owner)
-    code, summary, stderr = apps.finish(other, timeout=dbos_lite.HEARTBEAT_SEC + 15)
+    code, summary, stderr = apps.finish(other, timeout=dbos_lite._HEARTBEAT_SEC + 15)
     assert code == 0, stderr
     job = summary["job-1"]
     assert job["status"] == "SUCCESS"
@@ -147,7 +147,7 @@ def test_calling_a_running_workflow_id_from_another_process_waits_for_it(apps, o
         assert summary["job-1"]["output"] == expected(1)
     else:
         apps.kill(owner)
-    code, summary, stderr = apps.finish(caller, timeout=dbos_lite.HEARTBEAT_SEC + 15)
+    code, summary, stderr = apps.finish(caller, timeout=dbos_lite._HEARTBEAT_SEC + 15)
     assert code == 0, stderr
     assert summary["job-1"]["status"] == "SUCCESS"
     assert summary["job-1"]["output"] == expected(1)

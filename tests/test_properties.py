@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbos_lite import DBOS, SetWorkflowID, decode_value, encode_value
+from dbos_lite import DBOS, SetWorkflowID, _decode_value as decode_value, _encode_value as encode_value
 
 # ---- the codec ----
 
@@ -89,7 +89,7 @@ schedules = st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=5), min_si
 def test_random_crash_schedules_match_the_model(config, monkeypatch, schedule):
     import dbos_lite
 
-    monkeypatch.setattr(dbos_lite, "HEARTBEAT_SEC", 0.02)  # recover the "dead" at once
+    monkeypatch.setattr(dbos_lite, "_HEARTBEAT_SEC", 0.02)  # recover the "dead" at once
     runs: dict[tuple[int, int], int] = {}
 
     def step(workflow: int, index: int) -> int:

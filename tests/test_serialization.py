@@ -704,7 +704,7 @@ def test_decoding_an_error_never_imports_the_module_it_names():
     crafted = ('{"type": "Boom", "module": "some_module_never_imported_xyz", "message": "m",'
                ' "args": []}')
     assert "some_module_never_imported_xyz" not in sys.modules
-    error = dbos_lite.decode_error(crafted)
+    error = dbos_lite._decode_error(crafted)
     assert "some_module_never_imported_xyz" not in sys.modules
     assert isinstance(error, DBOSRecordedError)
     assert error.type_name == "some_module_never_imported_xyz.Boom"
@@ -717,7 +717,7 @@ def test_decoding_an_error_does_not_import_a_module_that_exists():
         pytest.skip("tabnanny is already imported in this process")
     crafted = ('{"type": "NannyNag", "module": "tabnanny", "message": "m",'
                ' "args": [1, "msg", "line"]}')
-    error = dbos_lite.decode_error(crafted)
+    error = dbos_lite._decode_error(crafted)
     assert "tabnanny" not in sys.modules
     assert isinstance(error, DBOSRecordedError) and error.message == "m"
 
@@ -733,7 +733,7 @@ def test_decoding_an_error_calls_only_exception_classes(type_name, module):
 
     crafted = msgspec.json.encode({"type": type_name, "module": module, "message": "m",
                                    "args": ["echo not run"]}).decode()
-    error = dbos_lite.decode_error(crafted)
+    error = dbos_lite._decode_error(crafted)
     assert isinstance(error, DBOSRecordedError)
     assert error.type_name == f"{module}.{type_name}" and error.message == "m"
 
@@ -787,15 +787,15 @@ def test_crafted_error_row_in_the_journal_does_not_import_its_module(dbos, confi
 @pytest.mark.parametrize("annotation, value",
                          [pytest.param(a, v, id=i) for i, a, v in TYPED_VALUES])
 def test_encode_value_decode_value_round_trip(annotation, value):
-    text = dbos_lite.encode_value(value, "a test value")
+    text = dbos_lite._encode_value(value, "a test value")
     assert isinstance(text, str)
-    assert_same(dbos_lite.decode_value(text, annotation), value)
+    assert_same(dbos_lite._decode_value(text, annotation), value)
 
 
 def test_encoded_values_are_plain_json():
     import json
 
-    text = dbos_lite.encode_value(INVOICE, "an invoice")
+    text = dbos_lite._encode_value(INVOICE, "an invoice")
     assert json.loads(text) == {
         "number": 7, "issued": "2024-03-01", "total": "1234.500", "payload": "AAH+/w==",
         "points": [{"x": 1, "y": 2.5}, {"x": -3, "y": 0.125}], "due": "2024-04-01T09:00:00Z",
@@ -803,26 +803,26 @@ def test_encoded_values_are_plain_json():
 
 
 def test_decode_value_without_annotation_and_of_nothing():
-    assert dbos_lite.decode_value(None) is None
-    assert dbos_lite.decode_value(None, Point) is None
-    assert_same(dbos_lite.decode_value(dbos_lite.encode_value((1, "a"), "v")), [1, "a"])
-    assert_same(dbos_lite.decode_value(dbos_lite.encode_value(Color.RED, "v")), "red")
+    assert dbos_lite._decode_value(None) is None
+    assert dbos_lite._decode_value(None, Point) is None
+    assert_same(dbos_lite._decode_value(dbos_lite._encode_value((1, "a"), "v")), [1, "a"])
+    assert_same(dbos_lite._decode_value(dbos_lite._encode_value(Color.RED, "v")), "red")
 
 
 def test_decode_value_falls_back_to_plain_json_when_the_annotation_does_not_match():
-    assert_same(dbos_lite.decode_value('"not a number"', int), "not a number")
-    assert_same(dbos_lite.decode_value('{"x": 1}', Point), {"x": 1})
+    assert_same(dbos_lite._decode_value('"not a number"', int), "not a number")
+    assert_same(dbos_lite._decode_value('{"x": 1}', Point), {"x": 1})
 
 
 @pytest.mark.parametrize("make", UNSUPPORTED)
 def test_encode_value_names_what_cannot_be_encoded(make):
     with pytest.raises(TypeError, match="the frobnicator's result"):
-        dbos_lite.encode_value(make(), "the frobnicator's result")
+        dbos_lite._encode_value(make(), "the frobnicator's result")
 
 
 def test_encode_error_decode_error_round_trip():
     for error in (ValueError("v"), KeyError("k"), PaymentDeclined(3, "r")):
-        decoded = dbos_lite.decode_error(dbos_lite.encode_error(error))
+        decoded = dbos_lite._decode_error(dbos_lite._encode_error(error))
         assert type(decoded) is type(error) and str(decoded) == str(error)
         assert decoded.args == error.args
-    assert dbos_lite.decode_error(None) is None
+    assert dbos_lite._decode_error(None) is None

@@ -367,7 +367,7 @@ def test_a_process_judged_dead_takes_back_its_running_workflows(dbos, journal_pa
 
     import dbos_lite
 
-    monkeypatch.setattr(dbos_lite, "HEARTBEAT_SEC", 0.2)
+    monkeypatch.setattr(dbos_lite, "_HEARTBEAT_SEC", 0.2)
     runs = []
 
     @DBOS.step()
