@@ -1,11 +1,16 @@
 # Two entry points, each working on a fresh machine with Python 3.10+:
-#   make demo   - the crash-and-resume demo (run it twice: the first run kills itself)
-#   make test   - install what the tests need into .venv and run them
+#   make demo      - the crash-and-resume demo (run it twice: the first run kills itself)
+#   make test      - install what the tests need into .venv and run them (what CI runs)
+# and, while editing, make test-fast: the tests not marked slow (pytest -m "not slow");
+# make compat: install DBOS Transact into .venv-compat, run every example and README snippet on
+# dbos_lite and on DBOS Transact, and compare their result lines (compat/run.py says how).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+COMPAT_VENV := .venv-compat
+COMPAT_BIN := $(COMPAT_VENV)/bin
 
-.PHONY: demo test
+.PHONY: demo test test-fast compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +27,16 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not slow"
+
+$(COMPAT_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_BIN)/python -m pip install --quiet --upgrade pip
+	$(COMPAT_BIN)/python -m pip install --quiet 'dbos==3.4.0' 'apsw>=3.45' 'msgspec>=0.18.6'
+	touch $@
+
+compat: $(COMPAT_VENV)/.installed
+	$(COMPAT_BIN)/python compat/names.py check
+	$(COMPAT_BIN)/python compat/run.py

@@ -55,7 +55,8 @@ user. The sections, each behind a ``# ==== ... ====`` banner:
    of steps, workflows, waiting, messages, events, streams and management;
 6. management: what needs a journal but no executor (statuses, listings, steps), shared by the
    facade and by tools that only look;
-7. handles, and the DBOS facade.
+7. handles, and the DBOS facade;
+8. DBOSClient, which looks at a journal from another process (read-only).
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ _HEARTBEAT_SEC = 5.0
 
 # Retry back-off never waits longer than this between two attempts (as in DBOS Transact).
 _MAX_RETRY_INTERVAL_SEC = 3600.0
+
+# The longest duration any parameter takes (about 31 years): past it a value is a mistake, and
+# deadlines computed from it would overflow.
+_MAX_DURATION_SEC = 1e9
 
 _DEFAULT_POLLING_INTERVAL_SEC = 0.1
 _DEFAULT_BUSY_TIMEOUT_SEC = 10.0
@@ -358,6 +363,32 @@ class DBOSRecordedError(DBOSException):
 
     def __init__(self, type_name: str, message: str, traceback_text: str = ""):
         super().__init__(type_name, message, traceback_text)
+
+
+class _InvalidArgument(DBOSException, ValueError):
+    """A parameter's value cannot be used; nothing was started or recorded. Both a
+    DBOSException and a ValueError, so either ``except`` catches it."""
+
+
+def _duration(value: Any, parameter: str, *, positive: bool = False,
+              optional: bool = False) -> float | None:
+    """``value`` as a number of seconds, checked at the API: a finite number from 0 (or above
+    0 if ``positive``) to _MAX_DURATION_SEC, or None if ``optional``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _InvalidArgument(
+            f"{parameter} must be a number of seconds, not {value!r}"
+            + (" (or None for no limit)." if optional else "."))
+    seconds = float(value)
+    low_ok = seconds > 0 if positive else seconds >= 0
+    if not (low_ok and seconds <= _MAX_DURATION_SEC):  # False for NaN too
+        bound = "greater than 0" if positive else "at least 0"
+        raise _InvalidArgument(
+            f"{parameter} must be a finite number of seconds, {bound} and at most "
+            f"{_MAX_DURATION_SEC:.0e}; got {value!r}."
+            + (" Pass None for no limit." if optional else ""))
+    return seconds
 
 
 class _NotOwner(Exception):
@@ -766,6 +797,12 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 # streams: values a workflow wrote with DBOS.write_stream, in order.
 #   workflow_id, key, offset (0, 1, ...), value (JSON; NULL marks the stream closed)
 #
+# journal_settings: facts about the journal as a whole, one row each.
+#   key, value   'application_name': the config name of the application the journal belongs to
+#
+# A trigger deletes a workflow's operations, messages, events and streams with its row, also
+# when the row is deleted from the sqlite3 shell (where foreign keys, and so cascades, are off).
+#
 # Example: sqlite3 app.sqlite "SELECT workflow_id, status, json_extract(output, '$') FROM
 # workflow_status ORDER BY created_at DESC LIMIT 5"
 
@@ -860,6 +897,32 @@ _MIGRATIONS.append((  # 2: messages, events and streams
     )""",
     "CREATE INDEX workflow_status_parent ON workflow_status (parent_workflow_id)"
     " WHERE parent_workflow_id IS NOT NULL",
+))
+
+_MIGRATIONS.append((  # 3: settings, and deletes that do not depend on foreign keys
+    # journal_settings holds the name of the application the journal belongs to.
+    """CREATE TABLE journal_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    # The sqlite3 shell runs with foreign keys off, so deleting a workflow there skips the
+    # cascades; a trigger runs either way, and a reused id never sees an old run's rows.
+    """CREATE TRIGGER workflow_status_deleted AFTER DELETE ON workflow_status BEGIN
+        DELETE FROM operation_outputs WHERE workflow_id = OLD.workflow_id;
+        DELETE FROM notifications WHERE destination_id = OLD.workflow_id;
+        DELETE FROM message_keys WHERE destination_id = OLD.workflow_id;
+        DELETE FROM workflow_events WHERE workflow_id = OLD.workflow_id;
+        DELETE FROM streams WHERE workflow_id = OLD.workflow_id;
+    END""",
+    "DELETE FROM operation_outputs"
+    " WHERE workflow_id NOT IN (SELECT workflow_id FROM workflow_status)",
+    "DELETE FROM notifications"
+    " WHERE destination_id NOT IN (SELECT workflow_id FROM workflow_status)",
+    "DELETE FROM message_keys"
+    " WHERE destination_id NOT IN (SELECT workflow_id FROM workflow_status)",
+    "DELETE FROM workflow_events"
+    " WHERE workflow_id NOT IN (SELECT workflow_id FROM workflow_status)",
+    "DELETE FROM streams WHERE workflow_id NOT IN (SELECT workflow_id FROM workflow_status)",
 ))
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -967,7 +1030,7 @@ _SQL_WRITE_STREAM = (
 )
 _SQL_READ_STREAM = (
     'SELECT "offset", value FROM streams WHERE workflow_id = ? AND key = ? AND "offset" >= ?'
-    ' ORDER BY "offset"'
+    ' ORDER BY "offset" LIMIT 1'
 )
 _SQL_LIST_OPERATIONS = (
     "SELECT " + _OPERATION_COLUMNS + " FROM operation_outputs"
@@ -996,7 +1059,8 @@ _SQL_CLAIM_ORPHANS = (
     " status = CASE WHEN recovery_attempts > max_recovery_attempts"
     "   THEN 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' ELSE status END,"
     " recovery_attempts = recovery_attempts + 1, executor_id = ?2, updated_at = ?3"
-    " WHERE " + _ACTIVE + " AND status = 'PENDING' AND owner IS NULL"
+    " WHERE " + _ACTIVE + " AND status = 'PENDING'"
+    " AND (owner IS NULL OR owner NOT IN (SELECT process_id FROM processes))"
     " AND name IN (SELECT value FROM json_each(?4))"
     " RETURNING " + _WORKFLOW_COLUMNS
 )
@@ -1008,12 +1072,21 @@ _SQL_READOPT_RUNNING = (
 )
 _SQL_LIST_UNCLAIMABLE = (
     "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE " + _ACTIVE
-    + " AND status = 'PENDING' AND owner IS NULL AND name NOT IN (SELECT value FROM json_each(?))"
+    + " AND status = 'PENDING'"
+    " AND (owner IS NULL OR owner NOT IN (SELECT process_id FROM processes))"
+    " AND name NOT IN (SELECT value FROM json_each(?))"
 )
 _SQL_SET_WORKFLOW_ERROR = "UPDATE workflow_status SET error = ? WHERE workflow_id = ?"
-_SQL_RELEASE_ORPHANS = (
-    "UPDATE workflow_status SET owner = NULL WHERE " + _ACTIVE + " AND status = 'PENDING'"
-    " AND owner IS NOT NULL AND owner NOT IN (SELECT process_id FROM processes)"
+# A process that stops cleanly gives back what it still owns, and takes back the recovery
+# attempt its claim counted: max_recovery_attempts counts crashes, not clean restarts.
+_SQL_RELEASE_OWNED = (
+    "UPDATE workflow_status SET owner = NULL,"
+    " recovery_attempts = max(recovery_attempts - 1, 0)"
+    " WHERE " + _ACTIVE + " AND status = 'PENDING' AND owner = ?"
+)
+_SQL_GET_SETTING = "SELECT value FROM journal_settings WHERE key = ?"
+_SQL_PUT_SETTING_IF_ABSENT = (
+    "INSERT INTO journal_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 )
 _SQL_INSERT_PROCESS = (
     "INSERT INTO processes (process_id, executor_id, host, pid, pid_started, launched_at,"
@@ -1215,6 +1288,23 @@ def _delete_journal(path: str) -> None:
             os.remove(path + suffix)
 
 
+def _busy_handler(timeout_sec: float) -> Callable[[int], bool]:
+    """Wait for another process's lock for up to ``timeout_sec``, in short sleeps: unlike
+    SQLite's own busy timeout, a Ctrl-C (KeyboardInterrupt) ends the wait at once."""
+    started = [0.0]
+
+    def wait(attempts: int) -> bool:
+        now = time.monotonic()
+        if attempts == 0:
+            started[0] = now
+        elif now - started[0] >= timeout_sec:
+            return False
+        time.sleep(min(0.001 * (attempts + 1), 0.01))
+        return True
+
+    return wait
+
+
 # BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way on a lock
 # upgrade (and waits up to the busy timeout for another process's).
 _SQL_BEGIN = "BEGIN IMMEDIATE"
@@ -1247,7 +1337,8 @@ class _JournalFile:
     a second connection: in WAL mode a reader never waits for a writer, so a read is never
     held up by a commit (or by another process's write lock)."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout_sec: float = 10.0):
+    def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout_sec: float = 10.0,
+                 read_only: bool = False):
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise DBOSInitializationError(
                 f"sqlite_synchronous must be 'FULL', 'NORMAL' or 'EXTRA', not {synchronous!r}."
@@ -1258,6 +1349,13 @@ class _JournalFile:
         self._queue: list[_WriteRequest] = []
         self._committing = False
         self._busy_timeout_sec = busy_timeout_sec
+        self.read_only = read_only
+        self._replaced: DBOSJournalError | None = None
+        self._closed_because = ""
+        self._read_lock = threading.Lock()  # the reading connection: one query at a time
+        if read_only:
+            self._open_for_reading(path, busy_timeout_sec)
+            return
         existed = _side_files(path)
         try:
             conn = apsw.Connection(path)
@@ -1265,7 +1363,7 @@ class _JournalFile:
             raise _cannot_open(path, exc) from None
         reader = None
         try:
-            conn.set_busy_timeout(int(busy_timeout_sec * 1000))
+            conn.set_busy_handler(_busy_handler(busy_timeout_sec))
             if conn.readonly("main"):
                 raise DBOSInitializationError(
                     f"The journal {path} is read-only; it was not modified. Make the file (and "
@@ -1292,11 +1390,36 @@ class _JournalFile:
         # One cursor per connection, reused: conn.execute() would make (and free) a cursor for
         # every statement, and a workflow runs about ten.
         self._cursor, self._read_cursor = conn.cursor(), reader.cursor()
-        self._read_lock = threading.Lock()  # the reading connection: one query at a time
         stat = os.stat(path)
         self._identity = (stat.st_dev, stat.st_ino)
-        self._replaced: DBOSJournalError | None = None
-        self._closed_because = ""
+
+    def _open_for_reading(self, path: str, busy_timeout_sec: float) -> None:
+        """One read-only connection, for looking: no migration, no check that writes, no
+        configuration; a missing file is refused, not created. (SQLite may leave empty -wal
+        and -shm files beside a journal it reads, as any reader of a WAL database does.)"""
+        if not os.path.isfile(path):
+            raise DBOSInitializationError(
+                f"There is no journal at {path}; nothing was created. Point system_database_url "
+                "at the journal a program made (its 'sqlite:///PATH')."
+            )
+        try:
+            conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
+        except apsw.Error as exc:
+            raise _cannot_open(path, exc) from None
+        try:
+            conn.set_busy_timeout(int(busy_timeout_sec * 1000))
+            if _check_journal_header(conn, path) == 0:
+                raise DBOSInitializationError(
+                    f"{path} is empty: no program has written a journal there yet.")
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, apsw.Error):
+                raise _cannot_open(path, exc) from None
+            raise
+        self._conn = self._reader = conn
+        self._cursor, self._read_cursor = conn.cursor(), conn.cursor()
+        stat = os.stat(path)
+        self._identity = (stat.st_dev, stat.st_ino)
 
     @staticmethod
     def _configure(conn: apsw.Connection, synchronous: str, busy_timeout_sec: float) -> None:
@@ -1341,7 +1464,13 @@ class _JournalFile:
         """Close both connections; a later operation raises _OwnershipLost(``reason``)."""
         with self._lock, self._read_lock:
             if self._conn is not None:
-                self._reader.close()
+                if not self.read_only:
+                    # Move what the WAL holds into the main file, so that a copy of the one
+                    # file is the whole journal (another process still using it may keep
+                    # part of the WAL; a backup taken with DBOS.backup() needs no care).
+                    with contextlib.suppress(apsw.Error):
+                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    self._reader.close()
                 self._conn.close()
                 self._conn = None
                 self._closed_because = reason
@@ -1494,6 +1623,33 @@ class _JournalFile:
             f"not recorded. {todo}."
         )
 
+    def limit_busy_wait(self, timeout_sec: float) -> None:
+        """From now on, wait at most ``timeout_sec`` for another process's lock."""
+        with self._lock:
+            if self._conn is not None and not self.read_only:
+                self._conn.set_busy_handler(_busy_handler(timeout_sec))
+
+    def backup(self, path: str) -> None:
+        """Copy the journal to a new file ``path``, consistent as of one moment, while other
+        threads and processes go on writing (SQLite's online backup, from one read snapshot)."""
+        if os.path.exists(path):
+            raise _InvalidArgument(
+                f"The backup file {path} exists; it was not changed. Choose a new path.")
+        with self._read_lock:
+            source = self._reader
+            try:
+                destination = apsw.Connection(path)
+            except apsw.Error as exc:
+                raise self._failure(exc) from None
+            try:
+                with destination.backup("main", source, "main") as backup:
+                    backup.step(-1)  # every page in one step: one snapshot of the source
+                destination.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            except apsw.Error as exc:
+                raise self._failure(exc) from None
+            finally:
+                destination.close()
+
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap poll for other processes' work.
         Asked of the writing connection, which does not count its own commits."""
@@ -1577,7 +1733,6 @@ class _Journal(_JournalFile):
         """Release the workflows of processes that are gone, take back the ones ``owner`` is
         still ``running``, then claim every PENDING workflow owned by nobody whose function is
         in ``names``."""
-        cursor.execute(_SQL_RELEASE_ORPHANS)
         if running:
             cursor.execute(_SQL_READOPT_RUNNING, (owner, _as_json(running)))
         rows = cursor.execute(
@@ -1766,10 +1921,25 @@ class _Journal(_JournalFile):
 
     @_transaction
     def remove_processes(cursor: apsw.Cursor, process_ids: list[str]) -> None:
-        """Forget processes (gone, or shutting down); their PENDING workflows become orphans."""
+        """Forget processes that are gone; their PENDING workflows become orphans, left as
+        they are until a process that can run them claims them."""
         for process_id in process_ids:
             cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
-        cursor.execute(_SQL_RELEASE_ORPHANS)
+
+    @_transaction
+    def release_process(cursor: apsw.Cursor, process_id: str) -> None:
+        """A process stops cleanly: forget it and give back the workflows it owns, without
+        counting the recovery attempt of the next process that takes them up."""
+        cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
+        cursor.execute(_SQL_RELEASE_OWNED, (process_id,))
+
+    # -- settings --
+
+    @_transaction
+    def bind_application(cursor: apsw.Cursor, name: str) -> str:
+        """Record the application a new journal belongs to; the name it belongs to."""
+        cursor.execute(_SQL_PUT_SETTING_IF_ABSENT, ("application_name", name))
+        return cursor.execute(_SQL_GET_SETTING, ("application_name",)).fetchall()[0][0]
 
 
 # ==== Processes: who owns a workflow, and whether that process is still alive ====
@@ -1934,12 +2104,8 @@ class SetWorkflowTimeout(_ContextSetting):
     parent's deadline; ``SetWorkflowTimeout(None)`` starts them without one."""
 
     def __init__(self, workflow_timeout_sec: float | None):
-        if workflow_timeout_sec is not None and not workflow_timeout_sec > 0:
-            raise DBOSException(
-                f"Invalid workflow timeout {workflow_timeout_sec!r}. Timeouts must be positive "
-                "numbers of seconds, or None for no timeout."
-            )
-        self.workflow_timeout_sec = workflow_timeout_sec
+        self.workflow_timeout_sec = _duration(workflow_timeout_sec, "workflow_timeout_sec",
+                                              positive=True, optional=True)
 
     _variable = _workflow_timeout
 
@@ -2058,24 +2224,39 @@ class _StepFunction(_Function):
     def __init__(self, func: Callable, options: StepOptions):
         super().__init__(func, options.get("name") or _qualname(func))
         self.retries_allowed = bool(options.get("retries_allowed", False))
-        self.interval_seconds = float(options.get("interval_seconds", 1.0))
-        self.max_attempts = int(options.get("max_attempts", 3))
-        self.backoff_rate = float(options.get("backoff_rate", 2.0))
+        self.interval_seconds = _duration(options.get("interval_seconds", 1.0),
+                                          f"interval_seconds of step {self.name!r}")
+        max_attempts = options.get("max_attempts", 3)
+        backoff_rate = options.get("backoff_rate", 2.0)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or (
+                self.retries_allowed and max_attempts < 1):
+            raise _InvalidArgument(f"max_attempts of step {self.name!r} must be a whole number "
+                                   f"of at least 1, not {max_attempts!r}.")
+        if isinstance(backoff_rate, bool) or not isinstance(backoff_rate, (int, float)) \
+                or not 0 < backoff_rate <= 1e6:
+            raise _InvalidArgument(f"backoff_rate of step {self.name!r} must be a finite number "
+                                   f"greater than 0 (2.0 doubles each wait), not {backoff_rate!r}.")
+        self.max_attempts, self.backoff_rate = max_attempts, float(backoff_rate)
         self.should_retry = options.get("should_retry")
         self.warned = False  # about blocking an event loop
-        if self.retries_allowed and self.max_attempts < 1:
-            raise DBOSException(f"Step {self.name!r}: max_attempts must be at least 1.")
-        if self.interval_seconds < 0 or self.backoff_rate <= 0:
-            raise DBOSException(
-                f"Step {self.name!r}: interval_seconds must be >= 0 and backoff_rate > 0."
-            )
 
     def retry_delay(self, attempt: int) -> float:
-        return min(self.interval_seconds * self.backoff_rate**attempt, _MAX_RETRY_INTERVAL_SEC)
+        try:
+            delay = self.interval_seconds * self.backoff_rate**attempt
+        except OverflowError:
+            delay = _MAX_RETRY_INTERVAL_SEC
+        return min(delay, _MAX_RETRY_INTERVAL_SEC)
 
 
 def _qualname(func: Callable) -> str:
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    """The default name of a function: the same in every run of the program, since a replay
+    matches recorded operations by name (a repr would hold a memory address)."""
+    if isinstance(func, functools.partial):
+        return _qualname(func.func)
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if isinstance(name, str) and name:
+        return name
+    return type(func).__qualname__  # a callable object: its class's name
 
 
 # Workflow functions by name: recovery finds the function of a journal row here. Filled by the
@@ -2085,13 +2266,29 @@ _workflows: dict[str, _WorkflowFunction] = {}
 
 def _register_workflow(func: Callable, name: str | None, max_recovery_attempts: int | None
                        ) -> _WorkflowFunction:
+    """Register a workflow function under its name. Two modules' functions under one name are
+    refused (recovery would run the wrong one); within one module the latest definition wins,
+    as in DBOS Transact."""
     workflow = _WorkflowFunction(func, name or _qualname(func), max_recovery_attempts)
     previous = _workflows.get(workflow.name)
     if previous is not None and previous.func is not func:
-        _logger.warning("Workflow name %r registered again; the latest definition is used.",
-                       workflow.name)
+        here, there = _defined_where(func), _defined_where(previous.func)
+        if getattr(func, "__module__", None) != getattr(previous.func, "__module__", None):
+            raise DBOSException(
+                f"Workflow name {workflow.name!r} is registered by two different functions, "
+                f"{there} and {here}: recovery could run the wrong one. Give one of them "
+                "another name with @DBOS.workflow(name=...).")
+        _logger.warning("Workflow name %r registered again (%s); the latest definition is used.",
+                        workflow.name, here)
     _workflows[workflow.name] = workflow
     return workflow
+
+
+def _defined_where(func: Callable) -> str:
+    module = getattr(func, "__module__", None) or "?"
+    code = getattr(func, "__code__", None)
+    where = f" at {code.co_filename}" if code is not None else ""
+    return f"{module}.{_qualname(func)}{where}"
 
 
 def _return_type_of(name: str) -> Any:
@@ -2340,7 +2537,7 @@ class _JournalThreads:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False)
+            pool.shutdown(wait=True)  # a write under way lands (or fails) before the close
 
 
 _journal_threads = _JournalThreads()
@@ -2687,13 +2884,21 @@ class _Housekeeper:
                 executor.journal.not_running(running, executor.process_id))  # type: ignore
 
 
+def _default_executor_id() -> str:
+    """Unique to the process: the host, the pid and a random part (a pid may be reused)."""
+    return f"{_host_name()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 class _Executor:
     """Runs workflows and steps for one launched process, on top of one journal."""
 
     def __init__(self, *, journal_path: str, synchronous: str, busy_timeout_sec: float,
-                 executor_id: str, application_version: str, max_threads: int,
-                 polling_interval_sec: float):
+                 executor_id: str, application_name: str, application_version: str,
+                 max_threads: int, polling_interval_sec: float,
+                 configured_executor_id: str | None = None):
         self.journal_path = journal_path
+        self.application_name = application_name
+        self.configured_executor_id = configured_executor_id
         self.synchronous = synchronous
         self.busy_timeout_sec = busy_timeout_sec
         self.executor_id = executor_id
@@ -2704,6 +2909,8 @@ class _Executor:
         self.wakeups = _Wakeups()
         self.journal: _Journal | None = None
         self.runs = _LocalRuns()
+        self.pid = os.getpid()
+        self._reported_unrunnable: set[str] = set()  # logged once each, never written
         self._pool: _Pool | None = None
         self._housekeeper = _Housekeeper(self)
         self._tasks: set[Any] = set()  # async workflows started on the caller's event loop
@@ -2711,40 +2918,93 @@ class _Executor:
     # -- lifecycle --
 
     def launch(self) -> None:
-        """Open the journal, join it as a process, recover; on failure nothing is launched."""
+        """Open the journal, join it as a process, recover; on failure nothing is launched.
+        From then on a clean exit of the interpreter releases what this process owns, and a
+        forked child launches an executor of its own at its first use (see for_this_process)."""
+        # Resolved once: a relative path must not follow a later os.chdir().
+        self.journal_path = os.path.abspath(self.journal_path)
         journal = _Journal(self.journal_path, synchronous=self.synchronous,
-                          busy_timeout_sec=self.busy_timeout_sec)
+                           busy_timeout_sec=self.busy_timeout_sec)
         try:
+            bound = journal.bind_application(self.application_name)
+            if bound != self.application_name:
+                raise DBOSInitializationError(
+                    f"The journal {self.journal_path} belongs to the application {bound!r}, "
+                    f"not to {self.application_name!r}; it was not modified. Give each "
+                    "application a journal of its own (system_database_url), or configure the "
+                    "same name.")
             journal.add_process(self.process_record())
         except BaseException:
             journal.close()
             raise
         self.journal = journal
+        self.pid = os.getpid()
         self._pool = _Pool(self.max_threads)
         self.recover()
         self._housekeeper.start()
+        import atexit
+
+        atexit.register(self._release_at_exit)
 
     def process_record(self) -> _ProcessRecord:
         now = _now_ms()
         return _ProcessRecord(self.process_id, self.executor_id, _host_identity(), os.getpid(),
-                             _process_started(os.getpid()), now, now)
+                              _process_started(os.getpid()), now, now)
 
     def destroy(self, workflow_completion_timeout_sec: float) -> None:
+        import atexit
+
+        atexit.unregister(self._release_at_exit)
+        if self.pid != os.getpid():
+            return  # inherited by a fork: the locks and connections are the parent's
         self._housekeeper.stop()
         deadline = time.monotonic() + workflow_completion_timeout_sec
         while self.runs and time.monotonic() < deadline:
             time.sleep(0.01)
         if self._pool is not None:
             self._pool.shutdown()
+        self._release_and_close(
+            "DBOS.destroy() closed the journal: a workflow still running stops here without "
+            "recording more, and the next DBOS.launch() resumes it from its last completed "
+            "step.")
+
+    def _release_at_exit(self) -> None:
+        """At a clean exit of the interpreter: what this process still owns (background
+        workflows, interrupted ones) goes back to the journal for the next launch, which
+        resumes it without counting a recovery attempt."""
+        if self.pid == os.getpid():
+            self._housekeeper.stop()
+            if self.journal is not None:
+                # An exit does not wait long for another process's lock (say after a Ctrl-C
+                # that ended such a wait): unreleased, the workflows count one recovery.
+                self.journal.limit_busy_wait(min(self.busy_timeout_sec, 0.5))
+            self._release_and_close("The program is exiting: nothing more is recorded.")
+
+    def _release_and_close(self, reason: str) -> None:
         if self.journal is not None:
             with contextlib.suppress(Exception, _OwnershipLost):
-                # Workflows still running here become orphans that the next launch resumes.
-                self.journal.remove_processes([self.process_id])
-            self.journal.close(
-                "DBOS.destroy() closed the journal: a workflow still running stops here without "
-                "recording more, and the next DBOS.launch() resumes it from its last completed "
-                "step.")
+                self.journal.release_process(self.process_id)
+            self.journal.close(reason)
         self.wakeups.notify_all()
+
+    def for_this_process(self) -> _Executor:
+        """This executor, or in a child forked after launch, a new one launched for the child:
+        the parent's threads are not in the child and its locks may be held for good, so the
+        child uses none of them (its connections are left unused, never closed)."""
+        if self.pid == os.getpid():
+            return self
+        child = _Executor(
+            journal_path=self.journal_path, synchronous=self.synchronous,
+            busy_timeout_sec=self.busy_timeout_sec,
+            executor_id=self.configured_executor_id or _default_executor_id(),
+            configured_executor_id=self.configured_executor_id,
+            application_name=self.application_name,
+            application_version=self.application_version, max_threads=self.max_threads,
+            polling_interval_sec=self.polling_interval_sec)
+        _logger.info("Process %d was forked from %d after DBOS.launch(); it opens the journal "
+                     "as executor %s.", os.getpid(), self.pid, child.executor_id)
+        child.launch()
+        return child
 
     def _journal(self) -> _Journal:
         if self.journal is None:
@@ -2754,8 +3014,9 @@ class _Executor:
     # -- recovery and housekeeping --
 
     def recover(self) -> list[str]:
-        """Resume the PENDING workflows of dead processes (and of none), claiming each one in a
-        transaction so that exactly one process resumes it. Returns the ids resumed here."""
+        """Resume the PENDING workflows of dead processes (and of none) whose functions this
+        process registered, claiming each one in a transaction so that exactly one process
+        resumes it; workflows it cannot run are left untouched. Returns the ids resumed here."""
         journal = self._journal()
         now = _now_ms()
         dead = [p.process_id for p in journal.list_processes()
@@ -2773,15 +3034,16 @@ class _Executor:
                 journal.set_workflow_error(workflow.workflow_id, _encode_error(error))
                 self.wakeups.notify(("workflow", workflow.workflow_id))
                 continue
-            _logger.info("Recovering workflow %s (%s).", workflow.workflow_id, workflow.name)
+            _logger.info("Resuming workflow %s (%s) at step %d on executor %s.",
+                         workflow.workflow_id, workflow.name,
+                         journal.last_function_id(workflow.workflow_id) + 1, self.executor_id)
             self.submit(_workflows[workflow.name], workflow)
             resumed.append(workflow.workflow_id)
         for workflow in journal.list_unclaimable(sorted(_workflows)):
-            error = DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name)
-            if workflow.error is None or _error_decoder.decode(workflow.error).type != (
-                    DBOSWorkflowFunctionNotFoundError.__qualname__):
-                _logger.error("%s", error)
-                journal.set_workflow_error(workflow.workflow_id, _encode_error(error))
+            if workflow.workflow_id not in self._reported_unrunnable:
+                self._reported_unrunnable.add(workflow.workflow_id)
+                _logger.warning("%s", DBOSWorkflowFunctionNotFoundError(workflow.workflow_id,
+                                                                         workflow.name))
         return resumed
 
     # -- starting and running workflows --
@@ -2938,10 +3200,17 @@ class _Executor:
                 raise
             except _OwnershipLost:
                 raise
-            except BaseException:
-                # KeyboardInterrupt, SystemExit...: not an outcome. Leave the workflow PENDING,
-                # owned by nobody, so that the next launch (or call with its id) resumes it.
-                yield from self._release_plan(workflow_id)
+            except BaseException as exc:
+                # KeyboardInterrupt, SystemExit...: not an outcome. The workflow stays PENDING
+                # and owned by this live process, so nobody re-runs it behind the program's
+                # back; calling it again with its id, DBOS.resume_workflow() or, once this
+                # process has ended, the next launch resumes it.
+                self.runs.strand(workflow_id)
+                _logger.warning(
+                    "Workflow %s was interrupted by %s%s; it stays PENDING. Call it again with "
+                    "its id, or DBOS.resume_workflow(%r), to resume it (the next launch does "
+                    "too).", workflow_id, type(exc).__name__, f" ({exc})" if str(exc) else "",
+                    workflow_id)
                 raise
             if not (yield from self._finish_plan(workflow_id, WorkflowStatusString.SUCCESS, output,
                                                  None)):
@@ -3006,10 +3275,15 @@ class _Executor:
     # -- waiting --
 
     def _wait_plan(self, keys: list[tuple], check: Callable[[], Any], until: float | None,
-                   context: _WorkflowContext | None = None) -> _Plan[Any]:
+                   context: _WorkflowContext | None = None, *,
+                   for_seconds: float | None = None) -> _Plan[Any]:
         """Wait until ``check()`` returns something other than _NOT_YET (its result), or until
-        the epoch time ``until`` (_NOT_YET). Inside a workflow, the wait also ends when the
-        workflow is cancelled or passes its deadline, by raising DBOSWorkflowCancelledError."""
+        the epoch time ``until``, or ``for_seconds`` have passed (_NOT_YET). Recorded times are
+        epoch times; a wait that records nothing (a retry's back-off) counts ``for_seconds`` on
+        the monotonic clock, which a stepped wall clock does not move. Inside a workflow, the
+        wait also ends when the workflow is cancelled or passes its deadline, by raising
+        DBOSWorkflowCancelledError."""
+        ends = None if for_seconds is None else time.monotonic() + for_seconds
         if context is not None:
             keys = [*keys, ("workflow", context.workflow_id)]
             if context.deadline_ms is not None:
@@ -3023,6 +3297,9 @@ class _Executor:
                 if context is not None:
                     self._check_not_cancelled(context)
                 remaining = None if until is None else until - time.time()
+                if ends is not None:
+                    left = ends - time.monotonic()
+                    remaining = left if remaining is None else min(remaining, left)
                 if remaining is not None and remaining <= 0:
                     return _NOT_YET
                 yield _Wait(watch, remaining)
@@ -3143,7 +3420,8 @@ class _Executor:
                 delay = step.retry_delay(attempt)
                 _logger.warning("Step %r failed (attempt %d of %d): %r; retrying in %.3g s.",
                                step.name, attempt + 1, attempts, errors[-1], delay)
-                yield from self._wait_plan([], lambda: _NOT_YET, time.time() + delay, context)
+                yield from self._wait_plan([], lambda: _NOT_YET, None, context,
+                                           for_seconds=delay)
         if failure is None:
             failure = DBOSMaxStepRetriesExceeded(step.name, attempts, errors)
         yield from self._record_plan(context, function_id, step.name, error=_encode_error(failure),
@@ -3194,6 +3472,14 @@ class _Executor:
                 raise DBOSAwaitedWorkflowCancelledError(workflow.workflow_id) from None
         if workflow.status not in _FINISHED:
             workflow = yield from self._await_plan(workflow.workflow_id, parent)
+        elif parent is None and workflow.status == WorkflowStatusString.ERROR:
+            # The caller may have fixed the code and run the program again: say that this
+            # error is the recorded one, and how to run the workflow anew.
+            _logger.warning(
+                "Workflow %s already ended with an error, recorded in the journal; that error "
+                "is raised again and the workflow is not run. To run it anew, use a new "
+                "workflow id, DBOS.fork_workflow(%r, 1), or DBOS.delete_workflow(%r) first.",
+                workflow.workflow_id, workflow.workflow_id, workflow.workflow_id)
         return _workflow_result(workflow, workflow_function.return_type)
 
     def start_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict
@@ -3235,6 +3521,7 @@ class _Executor:
     def sleep_plan(self, seconds: float) -> _Plan[None]:
         """``DBOS.sleep``: the wake-up time is recorded first, so a workflow restarted after a
         crash wakes at the original time. A cancellation ends the sleep at once."""
+        seconds = _duration(seconds, "DBOS.sleep() seconds")
         context = self._workflow_context("DBOS.sleep()")
         if seconds <= 0:
             return None
@@ -3284,6 +3571,8 @@ class _Executor:
     def recv_plan(self, topic: str | None, timeout_seconds: float | None) -> _Plan[Any]:
         """``DBOS.recv``: the oldest message of the topic, taken and recorded in one transaction
         (``DBOS.recv``, after a ``DBOS.sleep`` holding the timeout); None on timeout."""
+        timeout_seconds = _duration(timeout_seconds, "DBOS.recv() timeout_seconds",
+                                    optional=True)
         context = self._workflow_context("DBOS.recv()")
         journal = self._journal()
         receive_id = context.next_function_id()
@@ -3335,6 +3624,8 @@ class _Executor:
         ) -> _Plan[Any]:
         """``DBOS.get_event``: wait for a key's value; inside a workflow the value is recorded
         (``DBOS.getEvent``, after a ``DBOS.sleep`` holding the timeout)."""
+        timeout_seconds = _duration(timeout_seconds, "DBOS.get_event() timeout_seconds",
+                                    optional=True)
         journal = self._journal()
 
         def value() -> Any:
@@ -3524,12 +3815,15 @@ _process_executor: _Executor | None = None
 
 def _launched() -> _Executor:
     """The process's executor, once DBOS.launch() opened its journal."""
+    global _process_executor
     executor = _process_executor
     if executor is None or executor.journal is None:
         raise DBOSException(
             "DBOS is not launched: call DBOS(config=...) and then DBOS.launch() before starting "
             "or querying workflows."
         )
+    if executor.pid != os.getpid():  # in a child forked after launch
+        executor = _process_executor = executor.for_this_process()
     return executor
 
 
@@ -3562,6 +3856,9 @@ class _Management:
                        load_output: bool = True) -> list[WorkflowStatus]:
         return [_status_from_record(w, load_input, load_output)
                 for w in self.journal.list_workflows(query)]
+
+    def backup(self, path: str) -> None:
+        self.journal.backup(os.path.abspath(path))
 
     def list_workflow_steps(self, workflow_id: str) -> list[StepInfo]:
         return [
@@ -3736,14 +4033,21 @@ class DBOS:
     ``DBOS(config=...)`` makes the one instance (calling it again returns that instance);
     everything else is a class method or class property."""
 
-    _executor: _Executor
+    _config: DBOSConfig
 
     def __new__(cls, *, config: DBOSConfig) -> DBOS:
         global _dbos, _process_executor
         if _dbos is None:
             instance = super().__new__(cls)
-            instance._executor = _process_executor = instance._executor_for(config)
+            _process_executor = instance._executor_for(config)
+            instance._config = dict(config)
             _dbos = instance
+        elif config != _dbos._config:
+            # DBOS Transact 3.4 keeps the first configuration silently; a program that meant
+            # the second one would run against the wrong journal without knowing.
+            raise DBOSException(
+                "DBOS(config=...) was called again with a different configuration; the first "
+                "one is in use. Call DBOS.destroy() before configuring DBOS anew.")
         return _dbos
 
     def __init__(self, *, config: DBOSConfig) -> None:
@@ -3770,12 +4074,19 @@ class DBOS:
                 f"kill -9), not {config.get('sqlite_synchronous')!r}."
             )
         polling = config.get("notification_listener_polling_interval_sec")
-        polling = _DEFAULT_POLLING_INTERVAL_SEC if polling is None else float(polling)
-        if not 0.001 <= polling < float("inf"):
+        polling = _DEFAULT_POLLING_INTERVAL_SEC if polling is None else polling
+        if isinstance(polling, bool) or not isinstance(polling, (int, float)) \
+                or not 0.001 <= polling <= 3600:
             raise DBOSInitializationError(
-                "notification_listener_polling_interval_sec must be a finite number of at least "
-                f"0.001 seconds, got {polling}."
-            )
+                "notification_listener_polling_interval_sec must be a number of seconds from "
+                f"0.001 to 3600, not {polling!r}.")
+        busy_timeout = config.get("busy_timeout_sec")
+        busy_timeout = _DEFAULT_BUSY_TIMEOUT_SEC if busy_timeout is None else busy_timeout
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)) \
+                or not 0 <= busy_timeout <= 86400:
+            raise DBOSInitializationError(
+                f"busy_timeout_sec must be a number of seconds from 0 to 86400, not "
+                f"{busy_timeout!r}.")
         if config.get("log_level"):
             import logging
 
@@ -3787,9 +4098,10 @@ class DBOS:
         return _Executor(
             journal_path=_journal_path(url),
             synchronous=synchronous,
-            busy_timeout_sec=float(config.get("busy_timeout_sec") or _DEFAULT_BUSY_TIMEOUT_SEC),
-            executor_id=config.get("executor_id")
-            or f"{_host_name()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            busy_timeout_sec=float(busy_timeout),
+            executor_id=config.get("executor_id") or _default_executor_id(),
+            configured_executor_id=config.get("executor_id"),
+            application_name=name,
             application_version=config.get("application_version") or "",
             max_threads=int(config.get("max_executor_threads") or _DEFAULT_MAX_EXECUTOR_THREADS),
             polling_interval_sec=polling,
@@ -3806,7 +4118,7 @@ class DBOS:
             raise DBOSException(
                 "DBOS.launch() was called without a DBOS instance. Call DBOS(config=...) first."
             )
-        executor = _dbos._executor
+        executor = _process_executor
         if executor.journal is not None:
             _logger.warning("DBOS was already launched.")
             return
@@ -3821,10 +4133,11 @@ class DBOS:
         still running stop at their next durable operation and are resumed by the next launch.
         ``destroy_registry`` also forgets the decorated functions (for tests)."""
         global _dbos, _process_executor
-        if _dbos is not None:
-            _dbos._executor.destroy(workflow_completion_timeout_sec)
-            _dbos = _process_executor = None
+        timeout = _duration(workflow_completion_timeout_sec, "workflow_completion_timeout_sec")
         _journal_threads.shutdown()
+        if _dbos is not None:
+            _process_executor.destroy(timeout)
+            _dbos = _process_executor = None
         if destroy_registry:
             _workflows.clear()
 
@@ -3835,7 +4148,7 @@ class DBOS:
         if _dbos is None:
             _logger.warning("reset_system_database has no effect: DBOS(config=...) was not called.")
             return
-        executor = _dbos._executor
+        executor = _process_executor
         if executor.journal is not None:
             raise DBOSException(
                 "The journal cannot be reset after DBOS.launch(); call DBOS.destroy() first."
@@ -4028,6 +4341,13 @@ class DBOS:
     async def list_workflow_steps_async(cls, workflow_id: str) -> list[StepInfo]:
         """``DBOS.list_workflow_steps`` for async code."""
         return cls.list_workflow_steps(workflow_id)
+
+    @classmethod
+    def backup(cls, path: str) -> None:
+        """Copy the journal to a new file ``path`` while workflows run: a consistent snapshot
+        of one moment, in a single self-contained file (no -wal beside it). A dbos_lite extra:
+        copying the live ``.sqlite`` file alone can miss what its -wal file still holds."""
+        _looking().backup(path)
 
     # -- durable coordination --
 
@@ -4262,9 +4582,95 @@ class DBOS:
     @_classproperty
     def executor_id(cls) -> str | None:
         """This process's executor id (unique to the process unless configured)."""
-        return _dbos._executor.executor_id if _dbos is not None else None
+        return _process_executor.executor_id if _process_executor is not None else None
 
     @_classproperty
     def application_version(cls) -> str | None:
         """The application version recorded with the workflows this process starts."""
-        return _dbos._executor.application_version if _dbos is not None else None
+        return (_process_executor.application_version if _process_executor is not None
+                else None)
+
+
+# ==== DBOSClient: looking at a journal from another process ====
+
+
+class DBOSClient:
+    """A journal opened from outside the program that runs its workflows: a monitoring
+    script, a second terminal, a command-line tool. It needs none of the workflow functions
+    and never recovers, claims, runs or migrates anything: its connection is read-only, so
+    looking at a journal leaves it unchanged. A missing file is refused, never created."""
+
+    def __init__(self, system_database_url: str | None = None, **_: Any):
+        if system_database_url is None:
+            raise DBOSInitializationError(
+                "DBOSClient needs system_database_url, the 'sqlite:///PATH' of the journal.")
+        self._journal: _Journal | None = _Journal(
+            os.path.abspath(_journal_path(system_database_url)), read_only=True)
+
+    def _looking(self) -> _Management:
+        if self._journal is None:
+            raise DBOSException("This DBOSClient was destroyed; make a new one to go on.")
+        return _Management(self._journal)
+
+    def destroy(self) -> None:
+        """Close the journal; the client refuses calls from then on."""
+        if self._journal is not None:
+            self._journal.close("This DBOSClient was destroyed.")
+            self._journal = None
+
+    def retrieve_workflow(self, workflow_id: str) -> _ClientHandle:
+        """A handle on an existing workflow (DBOSNonExistentWorkflowError if there is none)."""
+        management = self._looking()
+        return _ClientHandle(self, workflow_id, management.return_type(workflow_id))
+
+    def list_workflows(self, *, load_input: bool = True, load_output: bool = True,
+                       **filters: Any) -> list[WorkflowStatus]:
+        """As ``DBOS.list_workflows``, with the same filters."""
+        return self._looking().list_workflows(_workflow_filter(**filters), load_input,
+                                              load_output)
+
+    def list_workflow_steps(self, workflow_id: str) -> list[StepInfo]:
+        """As ``DBOS.list_workflow_steps``."""
+        return self._looking().list_workflow_steps(workflow_id)
+
+    async def retrieve_workflow_async(self, workflow_id: str) -> _ClientHandle:
+        """``retrieve_workflow`` for async code."""
+        return self.retrieve_workflow(workflow_id)
+
+    async def list_workflows_async(self, **filters: Any) -> list[WorkflowStatus]:
+        """``list_workflows`` for async code."""
+        return self.list_workflows(**filters)
+
+    async def list_workflow_steps_async(self, workflow_id: str) -> list[StepInfo]:
+        """``list_workflow_steps`` for async code."""
+        return self.list_workflow_steps(workflow_id)
+
+
+class _ClientHandle(_Handle):
+    """A workflow seen by a DBOSClient: its status, and its result once another process has
+    recorded it (noticed through ``PRAGMA data_version``, which changes at every commit)."""
+
+    def __init__(self, client: DBOSClient, workflow_id: str, return_type: Any = Any):
+        super().__init__(workflow_id, return_type)
+        self._client = client
+
+    def get_status(self) -> WorkflowStatus:
+        status = self._client._looking().get_workflow_status(self.workflow_id)
+        if status is None:
+            raise DBOSNonExistentWorkflowError(self.workflow_id)
+        return status
+
+    def get_result(self, *, polling_interval_sec: float = 0.01) -> Any:
+        """Wait for the workflow to finish; its return value, or its error raised."""
+        interval = _duration(polling_interval_sec, "polling_interval_sec", positive=True)
+        journal = self._client._looking().journal
+        version = None
+        while True:
+            workflow = journal.get_workflow(self.workflow_id)
+            if workflow is None:
+                raise DBOSNonExistentWorkflowError(self.workflow_id)
+            if workflow.status in _FINISHED:
+                return _workflow_result(workflow, self._return_type)
+            while version == journal.data_version():
+                time.sleep(interval)
+            version = journal.data_version()

@@ -1,6 +1,7 @@
-"""Running app scripts (tests/crash_app.py, tests/coordination_app.py) as subprocesses for one
-test: starting them, SIGKILLing them, and reading their stdout/stderr, their SUMMARY line, the
-log their steps append to and the journal they write."""
+"""Running app scripts (tests/crash_app.py, tests/coordination_app.py, or a program whose source
+is in the test: ScriptApps) as subprocesses for one test: starting them, SIGKILLing them, and
+reading their stdout/stderr, their SUMMARY line, the log their steps append to and the journal
+they write."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -44,9 +46,10 @@ class Apps:
         variables of this environment that start with ``env_prefix``."""
         environ = {k: v for k, v in os.environ.items() if not k.startswith(self.env_prefix)}
         environ.update({k: str(v) for k, v in env.items()})
-        n = len(self.procs)
-        out = open(self.tmp_path / f"stdout-{n}.txt", "wb")
-        err = open(self.tmp_path / f"stderr-{n}.txt", "wb")
+        # Named after the script too: several runners (of different scripts) may share tmp_path.
+        tag = f"{os.path.splitext(os.path.basename(self.script))[0]}-{len(self.procs)}"
+        out = open(self.tmp_path / f"stdout-{tag}.txt", "wb")
+        err = open(self.tmp_path / f"stderr-{tag}.txt", "wb")
         try:
             proc = subprocess.Popen(
                 [sys.executable, os.path.join(HERE, self.script), self.journal, self.log, *args],
@@ -55,14 +58,14 @@ class Apps:
         finally:
             out.close()
             err.close()
-        proc.index = n
+        proc.tag = tag
         self.procs.append(proc)
         return proc
 
     def output(self, proc):
-        with open(self.tmp_path / f"stdout-{proc.index}.txt") as f:
+        with open(self.tmp_path / f"stdout-{proc.tag}.txt") as f:
             stdout = f.read()
-        with open(self.tmp_path / f"stderr-{proc.index}.txt") as f:
+        with open(self.tmp_path / f"stderr-{proc.tag}.txt") as f:
             stderr = f.read()
         return stdout, stderr
 
@@ -203,6 +206,82 @@ class CoordinationApps(Apps):
         return int(pid), workflow_id, event, arg, float(t)
 
 
+class ScriptApps(Apps):
+    """An app script whose source is in the test (so the test shows the program it runs),
+    written to tmp_path after SCRIPT_PRELUDE and run like crash_app.py: argv is JOURNAL LOGFILE
+    MODE..., log lines "<pid> <workflow_id> <event> <arg>" in steps.log (shared with a
+    CrashApps of the same tmp_path, on the same journal)."""
+
+    def __init__(self, tmp_path, source, script_name="app.py"):
+        path = tmp_path / script_name
+        path.write_text(SCRIPT_PRELUDE + textwrap.dedent(source))
+        super().__init__(tmp_path, str(path), "steps.log", "APP_")
+
+    def start(self, *args, **env):
+        """``name="app-a"`` sets APP_NAME=app-a, and so on."""
+        environ = {f"APP_{k.upper()}": v for k, v in env.items()}
+        environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (HERE, os.environ.get("PYTHONPATH")) if p)
+        return self.spawn([str(a) for a in args], environ)
+
+    def finish(self, proc, timeout=30.0):
+        """Wait for a process to exit on its own; its return code, SUMMARY and stderr."""
+        _, stderr, summary = self.exited(proc, timeout)
+        return proc.returncode, summary, stderr
+
+    def run(self, *args, timeout=30.0, **env):
+        """Start a process and wait for it: the process, its return code, SUMMARY and stderr."""
+        proc = self.start(*args, **env)
+        return (proc, *self.finish(proc, timeout))
+
+
+SCRIPT_PRELUDE = '''\
+"""Written by a test (tests/harness.py ScriptApps): SCRIPT_PRELUDE, then the test's program."""
+import json, os, signal, sys, threading, time
+
+from app_support import append_line, describe, print_summary, wait_finished
+from dbos_lite import DBOS, DBOSException, DBOSInitializationError, SetWorkflowID
+
+JOURNAL, LOGFILE = sys.argv[1], sys.argv[2]
+MODE = sys.argv[3] if len(sys.argv) > 3 else ""
+
+
+def env(name, default=None):
+    """The APP_<NAME> variable the test set."""
+    return os.environ.get("APP_" + name.upper(), default)
+
+
+def log(workflow_id, event, arg="-"):
+    """Append "<pid> <workflow_id> <event> <arg>" to LOGFILE (fsynced: survives SIGKILL)."""
+    append_line(LOGFILE, f"{os.getpid()} {workflow_id} {event} {arg}")
+
+
+def logged(event, arg=None, pid=None):
+    """How many lines of LOGFILE have this event (and arg, and pid, if given)."""
+    try:
+        with open(LOGFILE) as f:
+            lines = [line.split(" ", 3) for line in f.read().splitlines()]
+    except FileNotFoundError:
+        return 0
+    return sum(1 for p, _, e, a in lines if e == event and (arg is None or a == str(arg))
+               and (pid is None or int(p) == pid))
+
+
+def config(name="script-app", **extra):
+    return {"name": name, "system_database_url": "sqlite:///" + JOURNAL,
+            "sqlite_synchronous": "NORMAL", "notification_listener_polling_interval_sec": 0.05,
+            **extra}
+
+
+def status_of(workflow_id):
+    status = DBOS.get_workflow_status(workflow_id)
+    return None if status is None else describe(status, executor_id=status.executor_id)
+
+
+# ---- the test's program ----
+'''
+
+
 # ---- in-process helpers ----
 
 
@@ -233,3 +312,31 @@ def call_with_id(workflow_id, func, *args):
 
     with SetWorkflowID(workflow_id):
         return func(*args)
+
+
+def journal_rows(journal, workflow_id):
+    """Every column of a workflow's row and of its operations' rows, read with the stdlib sqlite3
+    module (read-only), to check that a process wrote nothing into the workflow."""
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=10)
+    conn.row_factory = sqlite3.Row
+    try:
+        workflow = conn.execute("SELECT * FROM workflow_status WHERE workflow_id = ?",
+                                (workflow_id,)).fetchall()
+        operations = conn.execute("SELECT * FROM operation_outputs WHERE workflow_id = ?"
+                                  " ORDER BY function_id", (workflow_id,)).fetchall()
+        return {"workflow": [dict(row) for row in workflow],
+                "operations": [dict(row) for row in operations]}
+    finally:
+        conn.close()
+
+
+def row_changes(before, after):
+    """What differs between two journal_rows() results, column by column (for messages)."""
+    changes = []
+    for table in ("workflow", "operations"):
+        old, new = before[table], after[table]
+        if len(old) != len(new):
+            changes.append((table, f"{len(old)} rows", f"{len(new)} rows"))
+        for a, b in zip(old, new):
+            changes += [(f"{table}.{k}", a[k], b.get(k)) for k in a if a[k] != b.get(k)]
+    return changes

@@ -36,7 +36,7 @@ def peer(apps):
     It registers no workflow, so it never runs or recovers the apps' workflows."""
     DBOS.destroy(destroy_registry=True)
     DBOS(config={
-        "name": "coordination-test",
+        "name": "coordination-app",  # the journal belongs to the app under test
         "system_database_url": f"sqlite:///{apps.journal}",
         "sqlite_synchronous": "NORMAL",
         "notification_listener_polling_interval_sec": 0.1,
@@ -62,6 +62,7 @@ def thread_count(pid):
 # ---- 1. DBOS.sleep ----
 
 
+@pytest.mark.slow
 def test_killed_mid_sleep_wakes_at_the_original_time(apps):
     sleep_sec = 4.0
     first = apps.start("sleep", COORD_SLEEP_SEC=sleep_sec)
@@ -95,6 +96,7 @@ def test_killed_mid_sleep_wakes_at_the_original_time(apps):
     assert apps.count("end", "hold", "sleep-1", pid=second.pid) == 1
 
 
+@pytest.mark.slow
 def test_a_finished_sleep_is_not_slept_again(apps):
     sleep_sec = 2.0
     first = apps.start("sleep", COORD_SLEEP_SEC=sleep_sec, COORD_HOLD_SEC=60)
@@ -218,6 +220,7 @@ def test_a_send_retried_after_the_message_was_received_is_a_no_op(apps, peer):
 # ---- 3. wake-up latency across processes ----
 
 
+@pytest.mark.slow
 def test_waiters_in_another_process_wake_within_the_polling_interval(apps, peer):
     pings = 5
     first = apps.start("echo", COORD_PINGS=pings, COORD_POLL_SEC=0.1)
@@ -309,6 +312,7 @@ def test_a_restarted_parent_reattaches_to_its_children(apps):
 # ---- 5. idle waiters ----
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
 def test_idle_waiters_cost_no_cpu(apps, peer):
     waiters = 200

@@ -82,6 +82,7 @@ def test_kill_in_a_plain_pause_between_steps(apps):
     assert apps.count("pause", 2) == 2  # the body itself is replayed; only steps are skipped
 
 
+@pytest.mark.slow
 def test_kill_in_a_durable_sleep_between_steps(apps):
     sleep_sec = 4.0
     first = apps.start("dsleep", dsleep_sec=sleep_sec)

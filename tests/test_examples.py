@@ -80,6 +80,7 @@ def test_progress(tmp_path):
     assert "[watcher] stream closed" in result.stdout and "Resized 5 images" in result.stdout
 
 
+@pytest.mark.slow
 def test_cancel_resume_fork(tmp_path):
     result = run_example("06_cancel_resume_fork.py", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -90,6 +91,7 @@ def test_cancel_resume_fork(tmp_path):
     assert out.count("running stage 3") == 2  # once on resume, once in the fork
 
 
+@pytest.mark.slow
 def test_async_fanout_killed_and_resumed(tmp_path):
     first = run_example("07_async_fanout.py", tmp_path)
     assert first.returncode == -signal.SIGKILL, first.stderr

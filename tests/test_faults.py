@@ -628,7 +628,7 @@ def make_journal(path, name: str = "hello", output: str = "hi") -> None:
         sys.path.insert(0, os.environ["DBOS_LITE_ROOT"])
         from dbos_lite import DBOS, SetWorkflowID
         name, output = sys.argv[2], sys.argv[3]
-        DBOS(config={"name": name, "system_database_url": "sqlite:///" + sys.argv[1]})
+        DBOS(config={"name": "test-app", "system_database_url": "sqlite:///" + sys.argv[1]})
         @DBOS.workflow(name=name)
         def finished() -> str:
             return output
@@ -802,19 +802,18 @@ def test_journal_deleted_or_replaced_while_running_is_noticed_and_nothing_more_i
         DBOS.start_workflow(long_running)
     assert wait_for(lambda: ("blocking", 0) in runs), runs
 
-    # Hold the journal's connection lock while the files change, so that no transaction of
-    # this process is half-way through at that moment (a private attribute: best effort).
-    journal = dbos_lite._dbos._executor.journal
-    with getattr(journal, "_lock", contextlib.nullcontext()):
-        if change == "deleted":
-            for suffix in ("", "-wal", "-shm"):  # rm journal.sqlite*
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(journal_path + suffix)
-        else:  # a backup restored over it: the old -wal and -shm go with the old file
-            os.replace(replacement, journal_path)
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(journal_path + suffix)
+    # The workflows now wait (in a step, in a recv) and write nothing. A heartbeat may be
+    # half-way through a transaction as the files change: it finishes into the old files, which
+    # its open descriptors still hold, as would a transaction of any process at that moment.
+    if change == "deleted":
+        for suffix in ("", "-wal", "-shm"):  # rm journal.sqlite*
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(journal_path + suffix)
+    else:  # a backup restored over it: the old -wal and -shm go with the old file
+        os.replace(replacement, journal_path)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(journal_path + suffix)
     replaced_hash = sha256(journal_path) if change == "replaced" else None
 
     time.sleep(HEARTBEAT_FOR_TESTS * 5)  # several heartbeats: the change must be noticed
@@ -933,7 +932,7 @@ def test_intact_copy_of_the_big_journal_launches(no_registry, big_journal, tmp_p
     replays."""
     journal = str(tmp_path / "journal.sqlite")
     shutil.copyfile(big_journal, journal)
-    DBOS(config={"name": "intact", "system_database_url": journal_url(journal)})
+    DBOS(config={"name": "big", "system_database_url": journal_url(journal)})
 
     @DBOS.step(name="shout")
     def shout(text: str) -> str:

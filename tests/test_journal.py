@@ -412,6 +412,7 @@ _LAUNCHER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_processes_launching_together_on_a_new_journal_all_succeed(tmp_path):
     """Several processes may share one journal, so several may also start at once on a journal
     that does not exist yet (a deployment of N workers). Each round, 4 processes launch at the

@@ -41,18 +41,34 @@ def test_recv_times_out_with_none(dbos):
     assert 0.15 < time.monotonic() - started < 3
 
 
-def test_recv_wakes_as_soon_as_a_message_is_sent(dbos):
+RARE_POLLING_SEC = 5.0
+
+
+def test_recv_wakes_as_soon_as_a_message_is_sent(dbos, config):
+    """The send's commit wakes the waiter: with polling every 5 s, a wake-up that came from a
+    poll would take seconds, not the fraction of a second asserted."""
+    DBOS.destroy(destroy_registry=True)
+    DBOS(config={**config, "notification_listener_polling_interval_sec": RARE_POLLING_SEC})
+
     @DBOS.workflow()
     def waits() -> str:
         return DBOS.recv(timeout_seconds=30)
 
     DBOS.launch()
-    handle = DBOS.start_workflow(waits)
+    launched = time.monotonic()
+    with SetWorkflowID("waiter"):
+        handle = DBOS.start_workflow(waits)
+    # The recv has recorded its timeout (the DBOS.sleep step), so it is waiting, or about to.
+    while [s["function_name"] for s in DBOS.list_workflow_steps("waiter")] != ["DBOS.sleep"]:
+        assert time.monotonic() - launched < 5, DBOS.list_workflow_steps("waiter")
+        time.sleep(0.01)
     time.sleep(0.2)
     sent = time.monotonic()
-    DBOS.send(handle.workflow_id, "now")
+    DBOS.send("waiter", "now")
     assert handle.get_result() == "now"
-    assert time.monotonic() - sent < 1.0  # no polling delay: woken by the commit
+    woken = time.monotonic()
+    assert woken - sent < 1.0  # no polling delay: woken by the commit
+    assert woken - launched < RARE_POLLING_SEC - 1  # before the first poll could have run
 
 
 def test_messages_sent_before_recv_wait_for_it(dbos):

@@ -11,6 +11,8 @@ import pytest
 import dbos_lite
 from harness import CrashApps
 
+pytestmark = pytest.mark.slow  # several processes, and a lease that must run out
+
 
 def expected(i):
     """The result of pipeline(i * 100000), which mode "run" starts as job-i."""

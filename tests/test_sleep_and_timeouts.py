@@ -117,6 +117,8 @@ def test_children_inherit_the_deadline_unless_detached(dbos):
 
 
 def test_invalid_timeouts_are_refused():
-    for bad in (0, -1):
-        with pytest.raises(DBOSException, match="positive"):
+    for bad in (0, -1, float("nan"), float("inf"), 1e300, "10"):
+        with pytest.raises(DBOSException, match="workflow_timeout_sec"):
+            SetWorkflowTimeout(bad)
+        with pytest.raises(ValueError, match="workflow_timeout_sec"):
             SetWorkflowTimeout(bad)

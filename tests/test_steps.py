@@ -1,16 +1,20 @@
 """Steps: recording, replay, retries with backoff, and where a step is a plain call."""
 
+import logging
+import re
 import time
 
 import pytest
 
 from dbos_lite import (
     DBOS,
+    DBOSAwaitedWorkflowCancelledError,
     DBOSException,
     DBOSMaxStepRetriesError,
     DBOSMaxStepRetriesExceeded,
     DBOSUnexpectedStepError,
     SetWorkflowID,
+    SetWorkflowTimeout,
     StepStatus,
 )
 
@@ -131,13 +135,53 @@ def test_retries_with_exponential_backoff_until_success(dbos):
     assert len(attempts) == 3
 
 
-def test_retry_delay_formula_is_capped():
-    from dbos_lite import _StepFunction
+def retry_delays_logged(caplog) -> list[float]:
+    """The delays of the "retrying in N s" warnings, in order."""
+    return [float(re.search(r"retrying in (\S+) s", r.getMessage()).group(1))
+            for r in caplog.records if r.name == "dbos_lite" and "retrying in" in r.getMessage()]
 
-    step = _StepFunction(lambda: None, {"retries_allowed": True, "interval_seconds": 1.5,
-                                        "backoff_rate": 3.0, "max_attempts": 20})
-    assert [step.retry_delay(i) for i in range(3)] == [1.5, 4.5, 13.5]
-    assert step.retry_delay(15) == 3600
+
+def test_retry_delays_grow_by_the_backoff_rate_up_to_an_hour(dbos, caplog):
+    """Failure i waits min(interval_seconds * backoff_rate**i, 3600) s: seen in the warning
+    of each retry, and in the time between attempts."""
+    attempts = []
+
+    @DBOS.step(retries_allowed=True, max_attempts=4, interval_seconds=0.01, backoff_rate=3.0)
+    def flaky():
+        attempts.append(time.monotonic())
+        raise ConnectionError("down")
+
+    @DBOS.step(retries_allowed=True, max_attempts=3, interval_seconds=0.02, backoff_rate=1e6)
+    def hopeless():
+        raise ConnectionError("down for good")
+
+    @DBOS.workflow()
+    def growing():
+        flaky()
+
+    @DBOS.workflow()
+    def capped():
+        hopeless()
+
+    DBOS.launch()
+    caplog.set_level(logging.WARNING, logger="dbos_lite")
+    with SetWorkflowID("growing"):
+        with pytest.raises(DBOSMaxStepRetriesExceeded):
+            growing()
+    expected = [0.01, 0.03, 0.09]
+    assert retry_delays_logged(caplog) == pytest.approx(expected, rel=0.01)
+    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
+    assert all(gap >= 0.9 * delay for gap, delay in zip(gaps, expected)), gaps
+
+    # 0.02 s, then 20,000 s capped to an hour; the workflow's timeout ends that wait.
+    caplog.clear()
+    started = time.monotonic()
+    with SetWorkflowTimeout(1.0), SetWorkflowID("capped"):
+        with pytest.raises(DBOSAwaitedWorkflowCancelledError):
+            capped()
+    assert time.monotonic() - started < 10
+    assert retry_delays_logged(caplog) == pytest.approx([0.02, 3600.0], rel=0.01)
+    assert DBOS.get_workflow_status("capped").status == "CANCELLED"
 
 
 def test_exhausted_retries_raise_and_are_recorded_and_replayed(dbos, config):
@@ -226,6 +270,10 @@ def test_without_retries_the_original_error_is_recorded(dbos):
     assert isinstance(info["error"], ValueError) and info["output"] is None
 
 
+class Interrupted(BaseException):
+    """Stops a workflow body without an outcome, as a crash would: it stays PENDING."""
+
+
 def test_a_different_step_at_a_recorded_position_is_an_unexpected_step(dbos):
     version = {"current": 1}
 
@@ -239,24 +287,27 @@ def test_a_different_step_at_a_recorded_position_is_an_unexpected_step(dbos):
 
     @DBOS.workflow()
     def workflow() -> int:
-        return first() if version["current"] == 1 else second()
+        value = first() if version["current"] == 1 else second()
+        if version["current"] == 1:
+            raise Interrupted()
+        return value
 
     DBOS.launch()
+    # A workflow in flight when the code changed: its first step is recorded, it has no outcome.
     with SetWorkflowID("w"):
-        assert workflow() == 1
-    # Simulate a workflow in flight when the code changed: same id, forced to run again.
-    with SetWorkflowID("w2"):
-        assert workflow() == 1
-    from dbos_lite import _dbos
-    journal = _dbos._executor.journal
-    journal._conn.execute("UPDATE workflow_status SET status = 'PENDING', owner = NULL"
-                          " WHERE workflow_id = 'w2'")
+        with pytest.raises(Interrupted):
+            workflow()
+    assert DBOS.get_workflow_status("w").status == "PENDING"
+    assert [s["function_name"] for s in DBOS.list_workflow_steps("w")] == [first.__qualname__]
     version["current"] = 2
-    with SetWorkflowID("w2"):
+    with SetWorkflowID("w"):
         with pytest.raises(DBOSUnexpectedStepError) as info:
             workflow()
     assert first.__qualname__ in str(info.value) and second.__qualname__ in str(info.value)
-    assert DBOS.get_workflow_status("w2").status == "ERROR"
+    assert DBOS.get_workflow_status("w").status == "ERROR"
+    with SetWorkflowID("w"):  # the error is recorded: calling again raises it again
+        with pytest.raises(DBOSUnexpectedStepError):
+            workflow()
 
 
 def test_step_status_and_ids(dbos):

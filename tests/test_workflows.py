@@ -1,5 +1,6 @@
 """Workflows: idempotent ids, handles, status and listing, children, and in-process recovery."""
 
+import contextlib
 import threading
 import time
 
@@ -67,48 +68,72 @@ def test_same_id_with_another_function_conflicts(dbos):
 
 
 def test_concurrent_starts_of_one_id_run_the_body_once(dbos):
+    """Every caller of a running id waits for it: while the body is held, all callers have
+    called and none has returned; once it ends, each gets its result and it ran once."""
     runs = []
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
 
     @DBOS.workflow()
     def slow() -> str:
         runs.append(1)
-        gate.wait(5)
+        started.set()
+        gate.wait(10)
         return "done"
 
     DBOS.launch()
-    results = []
+    calling, results, errors = [], [], []
 
     def call():
-        with SetWorkflowID("once"):
-            results.append(slow())
+        calling.append(threading.get_ident())
+        try:
+            with SetWorkflowID("once"):
+                results.append(slow())
+        except BaseException as exc:
+            errors.append(exc)
 
     threads = [threading.Thread(target=call) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
+    assert started.wait(5)
+    deadline = time.monotonic() + 5
+    while len(calling) < len(threads) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(calling) == len(threads)
+    time.sleep(0.3)  # time enough for any caller that does not wait to return
+    assert results == [] and errors == [], (results, errors)
+    assert all(t.is_alive() for t in threads)
+    assert DBOS.get_workflow_status("once").status == "PENDING"
     gate.set()
     for t in threads:
         t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
     assert results == ["done"] * 4
     assert runs == [1]
 
 
 def test_a_running_workflow_is_waited_for(dbos):
-    gate = threading.Event()
+    runs = []
+    started, gate = threading.Event(), threading.Event()
 
     @DBOS.workflow()
     def slow() -> str:
-        gate.wait(5)
+        runs.append(1)
+        started.set()
+        gate.wait(10)
         return "finished"
 
     DBOS.launch()
     with SetWorkflowID("slow"):
         handle = DBOS.start_workflow(slow)
+    assert started.wait(5)
     assert handle.get_status().status == "PENDING"
-    threading.Timer(0.2, gate.set).start()
+    threading.Timer(0.3, gate.set).start()
     with SetWorkflowID("slow"):
         assert slow() == "finished"
+    assert gate.is_set()  # it returned only once the running body had finished
+    assert handle.get_result() == "finished"
+    assert runs == [1]  # the second call waited: it did not run the body again
 
 
 def test_start_workflow_returns_a_handle_at_once(dbos):
@@ -329,10 +354,13 @@ def test_interrupted_workflow_resumes_on_next_launch(dbos, config):
     DBOS.launch()
     assert DBOS.retrieve_workflow("r").get_result() == [1, 2, 3]
     assert ran == [1, 2, 2, 3]
-    assert DBOS.get_workflow_status("r").recovery_attempts == 2
+    # DBOS.destroy() gave the workflow back: taking it up again is not a crash recovery.
+    assert DBOS.get_workflow_status("r").recovery_attempts == 1
 
 
-def test_unregistered_workflow_is_reported_and_left_for_another_process(dbos, config):
+def test_unregistered_workflow_is_reported_and_left_for_another_process(dbos, config, caplog,
+                                                                        journal_path):
+    """A process that lacks a workflow's function logs it once and writes nothing into it."""
     gate = threading.Event()
 
     @DBOS.workflow(name="only-here")
@@ -346,10 +374,19 @@ def test_unregistered_workflow_is_reported_and_left_for_another_process(dbos, co
     DBOS.destroy(destroy_registry=True)
     gate.set()
     DBOS(config=config)
-    DBOS.launch()  # this "process" does not know only-here
-    status = DBOS.get_workflow_status("u")
-    assert status.status == "PENDING"
-    assert "only-here" in str(status.error) and "not registered" in str(status.error)
+    import sqlite3
+
+    def row():
+        with contextlib.closing(sqlite3.connect(journal_path)) as conn:
+            return conn.execute("SELECT * FROM workflow_status WHERE workflow_id = 'u'").fetchall()
+
+    before = row()
+    with caplog.at_level("WARNING", logger="dbos_lite"):
+        DBOS.launch()  # this "process" does not know only-here
+    assert DBOS.get_workflow_status("u").status == "PENDING"
+    assert row() == before  # nothing written into a workflow this process cannot run
+    reports = [r.getMessage() for r in caplog.records if "only-here" in r.getMessage()]
+    assert len(reports) == 1 and "not registered" in reports[0], reports
 
     DBOS.destroy(destroy_registry=True)
     DBOS.register_workflow(lambda: 7, name="only-here")
