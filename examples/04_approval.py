@@ -10,8 +10,13 @@ import sys
 from dbos_lite import DBOS, SetWorkflowID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+COMMAND = sys.argv[1] if len(sys.argv) > 1 else "wait"
+SENDER = COMMAND in ("approve", "reject")
+# The sender has an executor id of its own: on DBOS Transact, launch() recovers the unfinished
+# workflows of its executor id, so a sender sharing the waiter's would take over the waiting one.
 DBOS(config={"name": "approval", "system_database_url": f"sqlite:///{HERE}/04_approval.sqlite",
-             "notification_listener_polling_interval_sec": 0.1})
+             "notification_listener_polling_interval_sec": 0.1,
+             "executor_id": "sender" if SENDER else "waiter"})
 REQUEST_ID = "expense-7"
 
 
@@ -29,13 +34,12 @@ def expense_approval(amount: int) -> str:
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else "wait"
     DBOS.launch()
-    if command in ("approve", "reject"):
-        DBOS.send(REQUEST_ID, f"{command}d by {os.environ.get('USER', 'a human')}", "approval")
-        print(f"Sent '{command}' to {REQUEST_ID}.")
+    if SENDER:
+        DBOS.send(REQUEST_ID, f"{COMMAND}d by {os.environ.get('USER', 'a human')}", "approval")
+        print(f"Sent '{COMMAND}' to {REQUEST_ID}.")
     else:
-        if command == "demo":
+        if COMMAND == "demo":
             subprocess.Popen(
                 [sys.executable, "-c", "import time, subprocess, sys; time.sleep(1); "
                  f"subprocess.run([sys.executable, {__file__!r}, 'approve'])"])

@@ -9,8 +9,12 @@ import time
 from dbos_lite import DBOS, SetWorkflowID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+WATCHER = len(sys.argv) > 2 and sys.argv[1] == "watch"
+# The watcher has an executor id of its own: on DBOS Transact, launch() recovers the unfinished
+# workflows of its executor id, so a watcher sharing the worker's would run the job a second time.
 DBOS(config={"name": "progress", "system_database_url": f"sqlite:///{HERE}/05_progress.sqlite",
-             "notification_listener_polling_interval_sec": 0.05})
+             "notification_listener_polling_interval_sec": 0.05,
+             "executor_id": "watcher" if WATCHER else "worker"})
 JOB_ID = f"resize-{int(time.time())}"
 
 
@@ -31,10 +35,10 @@ def resize_all(images: list[str]) -> int:
 
 if __name__ == "__main__":
     DBOS.launch()
-    if len(sys.argv) > 2 and sys.argv[1] == "watch":
+    if WATCHER:
         for line in DBOS.read_stream(sys.argv[2], "log"):  # waits for each new line
-            print(f"  [watcher] {line} (progress {DBOS.get_event(sys.argv[2], 'progress')})")
-        print("  [watcher] stream closed")
+            print(f"  [watcher] {line}")
+        print(f"  [watcher] stream closed; progress: {DBOS.get_event(sys.argv[2], 'progress')}")
     else:
         with SetWorkflowID(JOB_ID):
             handle = DBOS.start_workflow(resize_all, [f"photo{i}.jpg" for i in range(5)])

@@ -9,7 +9,7 @@ from dbos_lite import DBOS, SetWorkflowID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DBOS(config={"name": "fanout", "system_database_url": f"sqlite:///{HERE}/07_fanout.sqlite"})
-fetched_here = []
+fetched_here = set()
 DELAYS = {"users": 0.1, "orders": 0.2, "stock": 2.0, "prices": 2.0}
 
 
@@ -17,7 +17,7 @@ DELAYS = {"users": 0.1, "orders": 0.2, "stock": 2.0, "prices": 2.0}
 async def fetch(resource: str) -> dict:
     print(f"  fetching {resource}", flush=True)
     await asyncio.sleep(DELAYS[resource])  # stands for a slow HTTP call
-    fetched_here.append(resource)
+    fetched_here.add(resource)
     return {"resource": resource, "items": len(resource) * 10}
 
 
@@ -35,14 +35,15 @@ async def sync_all() -> int:
 
 async def main() -> None:
     DBOS.launch()
-    status = DBOS.get_workflow_status("sync-all")
+    status = await DBOS.get_workflow_status_async("sync-all")  # in async code, the _async twin
     if status is None and not os.environ.get("DEMO_NO_CRASH"):
         asyncio.create_task(crash_soon())
     with SetWorkflowID("sync-all"):
         total = await sync_all()
     print(f"Total items: {total}")
+    fetched = [r for r in DELAYS if r in fetched_here]
     replayed = [r for r in DELAYS if r not in fetched_here]
-    print(f"  fetched in this run: {fetched_here}; replayed from the journal: {replayed}")
+    print(f"  fetched in this run: {fetched}; replayed from the journal: {replayed}")
     DBOS.destroy()
 
 

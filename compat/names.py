@@ -1,0 +1,299 @@
+"""The names of DBOS Transact's public API, and what dbos_lite does with each.
+
+    python compat/names.py check   fail if compat/dbos_names.txt is not the installed dbos's names
+    python compat/names.py write   rewrite compat/dbos_names.txt and compat/support_table.md
+
+Both need an interpreter with dbos (and apsw, msgspec): `make compat` runs `check` in
+.venv-compat. compat/dbos_names.txt holds every name in `dbos.__all__`, then every public
+attribute of the `DBOS` class as `DBOS.<name>`, one a line. compat/support_table.md is generated
+from it, from what dbos_lite.py has today and from the notes below (edit those, not the table):
+each name is "supported", "supported, differs: ..." or "not in dbos_lite: ...".
+tests/test_dbos_names.py checks the table against the names and dbos_lite, without dbos.
+"""
+
+import inspect
+import os
+import re
+import sys
+import typing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NAMES = os.path.join(HERE, "dbos_names.txt")
+TABLE = os.path.join(HERE, "support_table.md")
+DBOS_VERSION = "3.4.0"
+
+# Arguments that nearly every DBOS call takes, said once above the table instead of on each row.
+COMMON_ARGUMENTS = {"shard_key", "serialization_type"}
+
+#: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
+#: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
+DIFFERS = {
+    "DBOSClient": "so far the read side only (retrieve_workflow, list_workflows, "
+                  "list_workflow_steps, destroy), on a read-only connection; a missing file "
+                  "is refused, not created",
+    "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
+            "first silently)",
+    "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "
+                  "`executor_id`, `max_executor_threads`, "
+                  "`notification_listener_polling_interval_sec`, `log_level`, and dbos_lite's "
+                  "own `sqlite_synchronous` and `busy_timeout_sec` (which DBOS ignores); DBOS's "
+                  "other keys are ignored with a warning",
+    "SetWorkflowID": "its argument may also be passed as `workflow_id=`, which DBOS refuses "
+                     "(DBOS: `wfid=`); no `workflow_id_reuse_policy` argument",
+    "WorkflowHandle": "`get_result()` raises RuntimeError while an event loop is running (DBOS "
+                      "allows it); `get_status()` works there (DBOS raises RuntimeError)",
+    "WorkflowStatus": "a frozen msgspec Struct",
+    "WorkflowStatusString": "a class of `str` constants, not an Enum: "
+                            "`WorkflowStatusString.SUCCESS == \"SUCCESS\"` is true here, false on "
+                            "DBOS; compare `status.status` with a string to be portable",
+    "DBOS.launch": "recovers the PENDING workflows of every dead process sharing the journal; "
+                   "DBOS recovers those of its own `executor_id` (by default `\"local\"`, so "
+                   "also those of live processes)",
+    "DBOS.executor_id": "unique to the process by default (DBOS: `\"local\"`)",
+    "DBOS.list_workflows": "lists by creation time, and workflows created in the same "
+                           "millisecond by id",
+    "DBOS.recv": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
+    "DBOS.get_event": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
+    "DBOS.run_step": "its first parameter is named `options` (DBOS: `dbos_step_options`)",
+    "DBOS.reset_system_database": "deletes the journal named in the config",
+}
+#: Sync calls that dbos_lite accepts while an event loop is running, where DBOS raises
+#: "RuntimeError: NAME() was called while an event loop is running. Use await NAME_async(...)
+#: instead." (dbos_lite does the same for `sleep`, `recv`, `get_event`, `read_stream`).
+ACCEPTED_IN_EVENT_LOOP = {
+    f"DBOS.{name}" for name in (
+        "get_workflow_status", "list_workflows", "list_workflow_steps", "retrieve_workflow",
+        "send", "get_all_events", "cancel_workflow", "resume_workflow", "fork_workflow",
+        "delete_workflow", "set_event", "write_stream", "close_stream", "patch",
+        "deprecate_patch", "run_step")
+}
+IN_EVENT_LOOP = "works while an event loop is running (DBOS: RuntimeError, use the `_async` twin)"
+# The fields of DBOSConfig that dbos_lite lacks are DBOS's Postgres, Conductor, OpenTelemetry...
+NO_FIELD_LIST = {"DBOSConfig"}
+
+#: Why a name is missing, for names dbos_lite does not have.
+_MISSING_GROUPS = {
+    "queues (not built yet)": [
+        "Queue", "EnqueueOptions", "SetEnqueueOptions", "DuplicationPolicy",
+        "DBOS.register_queue", "DBOS.enqueue_workflow", "DBOS.enqueue_workflow_with_options",
+        "DBOS.list_queued_workflows", "DBOS.list_queues", "DBOS.retrieve_queue",
+        "DBOS.delete_queue", "DBOS.listen_queues", "DBOS.set_workflow_delay"],
+    "schedules (not built yet)": [
+        "ScheduleInput", "WorkflowSchedule", "ClientScheduleInput", "DBOS.create_schedule",
+        "DBOS.apply_schedules", "DBOS.backfill_schedule", "DBOS.delete_schedule",
+        "DBOS.get_schedule", "DBOS.list_schedules", "DBOS.pause_schedule",
+        "DBOS.resume_schedule", "DBOS.trigger_schedule"],
+    "a client for other processes (not built yet)": ["DBOSClient", "DebouncerClient"],
+    "debouncing workflow starts": ["Debouncer"],
+    "DBOS's errors module: dbos_lite's errors are top-level names (see below)": ["error"],
+    "Kafka consumer workflows": ["KafkaMessage", "DBOS.kafka_consumer"],
+    "role-based access control": [
+        "DBOSContextSetAuth", "DBOS.set_authentication", "DBOS.authenticated_user",
+        "DBOS.authenticated_roles", "DBOS.assumed_role", "DBOS.required_roles",
+        "DBOS.default_required_roles"],
+    "OpenTelemetry tracing": ["PropagateOtelContext", "DBOS.span", "DBOS.tracer"],
+    "transactions in an application database": [
+        "SQLAlchemyDatasource", "AsyncSQLAlchemyDatasource"],
+    "migrating a Postgres system database (dbos_lite migrates its journal in `launch()`)": [
+        "run_dbos_database_migrations", "DBOS.migrate"],
+    "pluggable serializers (dbos_lite stores msgspec JSON)": [
+        "Serializer", "DBOSPortableJSONSerializer", "PortableWorkflowError",
+        "WorkflowSerializationFormat"],
+    "sharded system databases": ["SetShardKey", "DBOS.shard_key"],
+    "workflows as methods of configured class instances": [
+        "DBOSConfiguredInstance", "DBOS.dbos_class"],
+    "entering a DBOS context explicitly": ["DBOSContextEnsure"],
+    "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
+    "policies for reusing a workflow id": ["WorkflowIDReusePolicy"],
+    "sending many messages in one transaction": ["SendMessage", "DBOS.send_bulk"],
+    "reserving a step id to run a step at later": ["StepReservation", "DBOS.reserve_step"],
+    "the registry of application versions": [
+        "VersionInfo", "DBOS.list_application_versions", "DBOS.get_latest_application_version",
+        "DBOS.set_latest_application_version"],
+    "argument validation with pydantic": [
+        "pydantic_args_validator", "make_pydantic_args_validator"],
+    "alerts from DBOS Conductor": ["DBOS.alert_handler"],
+    "a durable `asyncio.wait`": ["DBOS.asyncio_wait"],
+    "waiting for the first of several handles": ["DBOS.wait_first"],
+    "a workflow's result by id (use `DBOS.retrieve_workflow(id).get_result()`)": [
+        "DBOS.get_result"],
+    "reading one offset of a stream": ["DBOS.read_stream_offset"],
+    "rewinding a workflow to a step": ["DBOS.rewind_workflow"],
+    "cancelling, resuming or deleting many workflows in one call": [
+        "DBOS.cancel_workflows", "DBOS.resume_workflows", "DBOS.delete_workflows"],
+}
+MISSING = {name: why for why, names in _MISSING_GROUPS.items() for name in names}
+
+#: Names dbos_lite has that DBOS Transact does not, and what to use on DBOS.
+LITE_ONLY = {
+    "DBOS.register_workflow": "use the `@DBOS.workflow()` decorator",
+    "DBOS.register_step": "use the `@DBOS.step()` decorator",
+    "StepStatus": "DBOS's `DBOS.step_status` returns an object of the same shape, whose class "
+                  "is not exported",
+    "DBOSMaxStepRetriesError": "the TypeScript name; DBOS has `error.DBOSMaxStepRetriesExceeded`",
+    "DBOSRecordedError": "dbos_lite's stand-in for a recorded error whose class it cannot "
+                         "rebuild; DBOS unpickles the original",
+    "DBOSJournalError": "dbos_lite's journal failures (disk full, locked, deleted...)",
+    "APPLICATION_ID": "the journal's `PRAGMA application_id`, for tools that read the file",
+    "SCHEMA_VERSION": "the journal's `PRAGMA user_version`, for tools that read the file",
+    "DBOS.backup": "a consistent copy of the journal while it runs (SQLite's online backup); "
+                   "on Postgres, use the database's own backups",
+}
+ERROR_NOTE = ("on DBOS only as `error.{name}` (`from dbos import error`): "
+              "`from dbos import {name}` fails")
+
+
+def dbos_names():
+    """Every name in ``dbos.__all__``, then every public attribute of ``DBOS`` as ``DBOS.x``."""
+    import dbos
+
+    return sorted(dbos.__all__) + sorted(f"DBOS.{n}" for n in dir(dbos.DBOS)
+                                         if not n.startswith("_"))
+
+
+def lite_has(lite, name):
+    if name.startswith("DBOS."):
+        return name[len("DBOS."):] in dir(lite.DBOS)
+    return name in lite.__all__ or hasattr(lite, name)
+
+
+def resolve(module, name):
+    """The object a name stands for, without calling a class property."""
+    if name.startswith("DBOS."):
+        return inspect.getattr_static(module.DBOS, name[len("DBOS."):])
+    return getattr(module, name)
+
+
+def parameters(obj):
+    """The names of a callable's parameters (a class's: its constructor's); None for **kwargs."""
+    func = getattr(obj, "__func__", obj)
+    try:
+        found = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    if any(p.kind is p.VAR_KEYWORD for p in found):
+        return None
+    return {p.name for p in found}
+
+
+def fields(obj):
+    if not isinstance(obj, type):
+        return set()
+    try:
+        return set(typing.get_type_hints(obj))
+    except Exception:
+        return set(getattr(obj, "__annotations__", {}))
+
+
+def lacks(lite_obj, dbos_obj, lite_parameters, explained):
+    """What DBOS has there and dbos_lite does not: arguments, and fields of a record (an
+    attribute set from a constructor argument of the same name counts as a field)."""
+    notes = []
+    ignored = COMMON_ARGUMENTS | explained
+    if not isinstance(lite_obj, type):
+        missing = sorted((parameters(dbos_obj) or set()) - lite_parameters - ignored)
+        if missing:
+            notes.append("no " + ", ".join(f"`{p}`" for p in missing) + " argument"
+                         + "s" * (len(missing) > 1))
+    has = fields(lite_obj) | set(dir(lite_obj)) | (parameters(lite_obj) or set())
+    missing = sorted(fields(dbos_obj) - has - ignored)
+    if missing:
+        notes.append("no " + ", ".join(f"`{f}`" for f in missing) + " field"
+                     + "s" * (len(missing) > 1))
+    return notes
+
+
+def status(lite, dbos, name):
+    base = name.removesuffix("_async")  # an `_async` twin shares its sync name's notes
+    if not lite_has(lite, name):
+        if base not in MISSING:
+            raise SystemExit(f"compat/names.py: say in MISSING why dbos_lite has no {name}")
+        return f"not in dbos_lite: {MISSING[base]}"
+    notes = [DIFFERS[base]] if base in DIFFERS else []
+    if name in ACCEPTED_IN_EVENT_LOOP:
+        notes.append(IN_EVENT_LOOP)
+    if name not in NO_FIELD_LIST:
+        lite_obj = resolve(lite, name)
+        lite_parameters = parameters(lite_obj)
+        if lite_parameters is None:  # an `_async` twin passing **kwargs on to its sync name
+            lite_parameters = parameters(resolve(lite, base)) or set()
+        explained = set(re.findall(r"`(\w+)=?`", " ".join(notes)))  # a note names them
+        notes += lacks(lite_obj, resolve(dbos, name), lite_parameters, explained)
+    return "supported, differs: " + "; ".join(notes) if notes else "supported"
+
+
+def table(names):
+    sys.path.insert(0, ROOT)
+    import dbos
+    import dbos_lite
+
+    def rows(selected):
+        lines = ["| name | in dbos_lite |", "|---|---|"]
+        for name in selected:
+            lines.append(f"| `{name}` | {status(dbos_lite, dbos, name)} |")
+        return lines
+
+    lite_only = sorted(n for n in dbos_lite.__all__ if n not in names)
+    lite_only += sorted(f"DBOS.{n}" for n in dir(dbos_lite.DBOS)
+                        if not n.startswith("_") and f"DBOS.{n}" not in names)
+    out = [
+        f"# DBOS Transact {DBOS_VERSION} names in dbos_lite",
+        "",
+        "Generated by `compat/names.py write` from `compat/dbos_names.txt` and `dbos_lite.py`;",
+        "tests/test_dbos_names.py checks it. Everywhere: values must be JSON-like (DBOS pickles",
+        "them by default), errors say the same things in other words, and no call takes DBOS's",
+        "`shard_key` (sharded system databases) or `serialization_type` (dbos_lite always stores",
+        "msgspec JSON).",
+        "",
+        "## Top-level names (`dbos.__all__`)",
+        "",
+        *rows([n for n in names if not n.startswith("DBOS.")]),
+        "",
+        "## The `DBOS` class",
+        "",
+        *rows([n for n in names if n.startswith("DBOS.")]),
+        "",
+        "## In dbos_lite, not in DBOS Transact",
+        "",
+    ]
+    for name in lite_only:
+        why = LITE_ONLY.get(name) or (ERROR_NOTE.format(name=name) if hasattr(dbos.error, name)
+                                      else None)
+        if why is None:
+            raise SystemExit(f"compat/names.py: say in LITE_ONLY what DBOS has for {name}")
+        out.append(f"- `{name}`: {why}")
+    return "\n".join(out) + "\n"
+
+
+def main(command):
+    from importlib.metadata import version
+
+    if version("dbos") != DBOS_VERSION:
+        print(f"compat/names.py lists DBOS Transact {DBOS_VERSION}; this is {version('dbos')}")
+        return 1
+    names = dbos_names()
+    if command == "check":
+        with open(NAMES) as f:
+            recorded = f.read().split()
+        if recorded != names:
+            added = sorted(set(names) - set(recorded))
+            gone = sorted(set(recorded) - set(names))
+            print(f"compat/dbos_names.txt is stale: the installed dbos adds {added}, drops "
+                  f"{gone}. Run `.venv-compat/bin/python compat/names.py write`.")
+            return 1
+        print(f"compat/dbos_names.txt: the {len(names)} names of the installed dbos")
+        return 0
+    if command == "write":
+        with open(NAMES, "w") as f:
+            f.write("\n".join(names) + "\n")
+        with open(TABLE, "w") as f:
+            f.write(table(names))
+        print(f"wrote {NAMES} ({len(names)} names) and {TABLE}")
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ""))
