@@ -53,7 +53,8 @@ user. The sections, each behind a ``# ==== ... ====`` banner:
 4. plans: the replay-or-run logic as generators, driven by a sync or an async driver;
 5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, and the plans
    of steps, workflows, waiting, messages, events, streams and management;
-6. management: what needs a journal but no executor (statuses, listings, steps), shared by the
+6. schedules: a cron parser (pure; the scheduler is to come); then management: what needs a
+   journal but no executor (statuses, listings, steps), shared by the
    facade and by tools that only look;
 7. handles, and the DBOS facade;
 8. DBOSClient, which looks at a journal from another process (read-only).
@@ -3825,6 +3826,456 @@ def _launched() -> _Executor:
     if executor.pid != os.getpid():  # in a child forked after launch
         executor = _process_executor = executor.for_this_process()
     return executor
+
+
+# ==== Schedules: a cron parser (pure: no journal, no threads) ====
+# Cron expressions, parsed once and then asked for fire times; the scheduler (to come) is built on
+# `_parse_cron` and `_Cron.next_after`. Everything here is plain computation on datetimes.
+#
+# The grammar is what DBOS Transact 3.4 accepts, which is croniter's called with
+# ``second_at_beginning=True``: five fields (minute hour day-of-month month day-of-week) or six
+# with seconds first; ``*``, ``N``, ``A-B``, ``*/S``, ``A-B/S``, ``N/S`` and comma lists; month
+# and weekday names in any case; weekday 0-7 with 0 and 7 both Sunday; ``?`` for a day field;
+# ``L``, ``NW`` and ``WN`` in day of month; ``D#K`` and ``LD`` in day of week; the ``@hourly``
+# family of aliases. A range whose end is below its start wraps around (``fri-mon``, ``22-2``).
+# When both day fields are restricted a day that matches either one fires, as in Vixie cron.
+#
+# Where it differs from croniter, on purpose:
+# * An equal range (``5-5``, ``7-0``) is that one value, as in cron; croniter takes the whole cycle.
+# * A wrapping range with a step (``22-3/3``, ``dec-feb/2``) steps along the wrapped values
+#   (22, 1; Dec, Feb); croniter steps differently (2, 22; Dec only).
+# * ``R`` and ``H`` (random and hashed values) are refused: every process must compute the same
+#   times. So is a seventh (year) field.
+# * A ``W`` day of month, or a ``#``/``L`` day of week, with the other day field restricted too is
+#   refused; croniter quietly ignores one of the two or never fires.
+# * An expression that can never fire (``0 0 30 2 *``) is refused when parsed, not at first use.
+# The import stays cheap: datetime, calendar and re are imported by the functions that use them,
+# and the patterns are compiled on first use.
+
+_MONTH_NAMES = {name: number for number, name in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_WEEKDAY_NAMES = {name: number for number, name in enumerate("sun mon tue wed thu fri sat".split())}
+
+# (name in messages, lowest, highest, names) in the order of a six-field expression.
+_FIELDS = (
+    ("second", 0, 59, {}),
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTH_NAMES),
+    ("day of week", 0, 7, _WEEKDAY_NAMES),
+)
+_DAY_OF_MONTH, _DAY_OF_WEEK = 3, 5
+
+_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+# Patterns for `_compiled`. ASCII (``(?a)``) so that \s, \w and \d take no other script's
+# spaces, letters or digits.
+_FIELD = r"(?a)\S+"
+_ELEMENT = r"(?a)(?:\*|(\w+)(?:-(\w+))?)(?:/(\d+))?"
+_NEAREST_WEEKDAY = r"(?a)(\d+)w|w(\d+)"
+_LAST_WEEKDAY = r"(?a)l(\w+)"
+_RANGE_TO_LAST = r"-l(?=/|$)"
+
+
+class _Cron:
+    """A parsed cron expression; its fire times are wall-clock times in the moment's zone.
+
+    Made by `_parse_cron`, which guarantees the schedule fires at least once every
+    few decades, so `next_after` always has an answer.
+    """
+
+    __slots__ = ("expression", "seconds", "minutes", "hours", "months", "days_of_month",
+                 "last_day_of_month", "nearest_weekday", "weekdays", "nth_weekdays",
+                 "either_day", "every_hour", "_second_from", "_minute_from", "_hour_from",
+                 "_month_from", "_days_by_month")
+
+    def __init__(self, expression, seconds, minutes, hours, months, days_of_month,
+                 last_day_of_month, nearest_weekday, weekdays, nth_weekdays, either_day):
+        self.expression = expression
+        self.seconds, self.minutes, self.hours, self.months = seconds, minutes, hours, months
+        self.days_of_month = days_of_month
+        self.last_day_of_month = last_day_of_month
+        self.nearest_weekday = nearest_weekday
+        self.weekdays = weekdays
+        self.nth_weekdays = nth_weekdays  # (weekday, week of month), week -1 meaning the last
+        self.either_day = either_day
+        # A wall time lost to a spring-forward gap is skipped when every hour fires but
+        # moved to the gap's end otherwise: croniter's rule, kept so schedules fire as under DBOS.
+        self.every_hour = len(hours) == 24
+        # Each table reaches one past its field's highest value (second 60, hour 24) and holds
+        # None there, so that a field that has overflowed carries into the next larger one.
+        self._second_from = _first_at_least_table(seconds, 61)
+        self._minute_from = _first_at_least_table(minutes, 61)
+        self._hour_from = _first_at_least_table(hours, 25)
+        self._month_from = _first_at_least_table(months, 14)
+        self._days_by_month = {}
+
+    def __repr__(self):
+        return f"_parse_cron({self.expression!r})"
+
+    def next_after(self, moment: "datetime.datetime") -> "datetime.datetime":
+        """The first fire time strictly after `moment`, in `moment`'s zone.
+
+        A naive `moment` is taken as UTC, as DBOS does. A wall time that a
+        spring-forward gap skips fires once at the end of the gap, shifted by whole
+        minutes (or not at all when the hour field is every hour); a wall time that
+        a fall-back repeats fires on both passes. Needs a zoneinfo or fixed-offset
+        tzinfo, not pytz.
+        """
+        import datetime
+
+        utc = datetime.timezone.utc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=utc)
+        zone = moment.tzinfo
+        # Read a wall time the clock skips or repeats as the instant it names, so fold is reliable.
+        moment = moment.astimezone(utc).astimezone(zone)
+        wall = moment.replace(tzinfo=None)
+        found = self._first_existing_after(wall, zone, moment.timestamp())
+        second_pass = moment.replace(fold=1)
+        if moment.fold == 0 and second_pass.utcoffset() != moment.utcoffset():
+            # `moment` is on the first pass of a repeated stretch, so the walls of the
+            # second pass up to its own wall time are still to come.
+            start = _first_second_with_new_offset(zone, moment.timestamp(), second_pass.timestamp())
+            repeated = self._next_wall(start - datetime.timedelta(seconds=1))
+            if repeated <= wall:
+                repeated = repeated.replace(tzinfo=zone, fold=1)
+                if repeated.timestamp() < found.timestamp():
+                    return repeated
+        return found
+
+    def times_between(self, start: "datetime.datetime", end: "datetime.datetime"
+                      ) -> Iterator["datetime.datetime"]:
+        """Yield the fire times strictly between `start` and `end`, in order, in `start`'s zone."""
+        import datetime
+
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=datetime.timezone.utc)
+        moment = self.next_after(start)
+        while moment.timestamp() < end.timestamp():
+            yield moment
+            moment = self.next_after(moment)
+
+    def _first_existing_after(self, wall, zone, timestamp):
+        """The first instant after `timestamp` shown by the zone's clock at a matching wall
+        time after `wall`."""
+        while True:
+            wall = self._next_wall(wall)
+            plain, folded = wall.replace(tzinfo=zone), wall.replace(tzinfo=zone, fold=1)
+            if plain.utcoffset() == folded.utcoffset():
+                return plain
+            if plain.utcoffset() > folded.utcoffset():  # repeated: fold 0 is the first pass
+                return plain if plain.timestamp() > timestamp else folded
+            import datetime
+
+            # In a gap fold 1 reads the wall with the later offset, so it is the earlier instant.
+            gap_end = _first_second_with_new_offset(zone, folded.timestamp(), plain.timestamp())
+            if not self.every_hour:
+                minute = datetime.timedelta(minutes=1)
+                minutes = -(-(gap_end - wall) // minute)
+                return (wall + minutes * minute).replace(tzinfo=zone)
+            wall = gap_end - datetime.timedelta(seconds=1)
+
+    def _next_wall(self, after, last_year=None):
+        """The first matching wall time strictly after naive `after`, or None past `last_year`."""
+        import datetime
+
+        default_horizon = last_year is None
+        if default_horizon:
+            last_year = min(after.year + 400, 9998)
+        year, month, day = after.year, after.month, after.day
+        # One second on: second 60 is an overflow like any other, carried by the loop below.
+        hour, minute, second = after.hour, after.minute, after.second + 1
+        # Each field either holds, moves forward within its range (resetting the
+        # smaller fields), or overflows and carries into the next larger field.
+        while year <= last_year:
+            found = self._month_from[month]
+            if found is None:
+                year, month, day, hour, minute, second = year + 1, 1, 1, 0, 0, 0
+                continue
+            if found != month:
+                month, day, hour, minute, second = found, 1, 0, 0, 0
+            found = self._day_from(year, month)[day]
+            if found is None:
+                month, day, hour, minute, second = month + 1, 1, 0, 0, 0
+                continue
+            if found != day:
+                day, hour, minute, second = found, 0, 0, 0
+            found = self._hour_from[hour]
+            if found is None:
+                day, hour, minute, second = day + 1, 0, 0, 0
+                continue
+            if found != hour:
+                hour, minute, second = found, 0, 0
+            found = self._minute_from[minute]
+            if found is None:
+                hour, minute, second = hour + 1, 0, 0
+                continue
+            if found != minute:
+                minute, second = found, 0
+            found = self._second_from[second]
+            if found is None:
+                minute, second = minute + 1, 0
+                continue
+            return datetime.datetime(year, month, day, hour, minute, found)
+        if default_horizon:
+            raise ValueError(f"cron expression '{self.expression}' has no fire time "
+                             f"between {after} and the end of {last_year}")
+        return None
+
+    def _day_from(self, year, month):
+        """The days of this month that the day-of-month and day-of-week fields allow.
+
+        As a `_first_at_least_table`, so that `_next_wall` finds the next one by indexing.
+        """
+        days = self._days_by_month.get((year, month))
+        if days is None:
+            if len(self._days_by_month) > 512:
+                self._days_by_month.clear()
+            # Day 32 overflows every month; a shorter month's table ends in None before it.
+            days = _first_at_least_table(self._compute_days(year, month), 33)
+            self._days_by_month[(year, month)] = days
+        return days
+
+    def _compute_days(self, year: int, month: int) -> Iterator[int]:
+        """Yield the matching days of a month, computed afresh."""
+        import calendar
+
+        monday_based, length = calendar.monthrange(year, month)
+        nearest = self.nearest_weekday and _nearest_weekday(year, month, self.nearest_weekday)
+        for day in range(1, length + 1):
+            weekday = (monday_based + day) % 7  # cron counts from Sunday
+            on_day = (day in self.days_of_month or day == nearest
+                      or (self.last_day_of_month and day == length))
+            on_weekday = (weekday in self.weekdays
+                          or (weekday, (day - 1) // 7 + 1) in self.nth_weekdays
+                          or (day + 7 > length and (weekday, -1) in self.nth_weekdays))
+            if (on_day or on_weekday) if self.either_day else (on_day and on_weekday):
+                yield day
+
+
+def _first_at_least_table(values, size):
+    """A tuple of `size` entries whose entry N is the smallest of `values` at least N, or None.
+
+    Built once per field (and per month for days), so that `_next_wall` indexes instead of
+    searching.
+    """
+    table, following, allowed = [None] * size, None, set(values)
+    for number in range(size - 1, -1, -1):
+        if number in allowed:
+            following = number
+        table[number] = following
+    return tuple(table)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern):
+    """`pattern` compiled, once; re is imported here, on first use, not with the module."""
+    import re
+
+    return re.compile(pattern)
+
+
+def _first_second_with_new_offset(zone, before, after):
+    """Naive wall time of the first whole second in (before, after] whose UTC offset differs
+    from `before`'s."""
+    import datetime
+
+    from_timestamp = datetime.datetime.fromtimestamp
+    offset = from_timestamp(before, zone).utcoffset()
+    low, high = int(before // 1), -int(-after // 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if from_timestamp(middle, zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return from_timestamp(high, zone).replace(tzinfo=None)
+
+
+def _nearest_weekday(year, month, day):
+    """The weekday (Mon-Fri) nearest to `day`, never leaving the month, as croniter picks it."""
+    import calendar
+
+    length = calendar.monthrange(year, month)[1]
+    day = min(day, length)
+    weekday = calendar.weekday(year, month, day)
+    if weekday == 5:
+        return day - 1 if day > 1 else day + 2
+    if weekday == 6:
+        return day + 1 if day < length else day - 2
+    return day
+
+
+def _parse_cron(expression: str) -> _Cron:
+    """Parse a cron expression as DBOS Transact accepts it.
+
+    Raises ValueError naming the faulty field and what to write instead, also for
+    an expression that can never fire (such as the 30th of February).
+    """
+    import datetime
+
+    text = expression.strip().lower()
+    if text.startswith("@"):
+        if text not in _ALIASES:
+            raise ValueError(f"cron alias '{expression}' is unknown; use one of "
+                             + ", ".join(_ALIASES))
+        text = _ALIASES[text]
+    fields = _compiled(_FIELD).findall(text)
+    if len(fields) == 5:
+        fields.insert(0, "0")
+    elif len(fields) != 6:
+        raise ValueError(f"cron expression '{expression}' has {len(fields)} fields; write 5 "
+                         "(minute hour day-of-month month day-of-week) or 6 (seconds first)")
+    for index, field in enumerate(fields):
+        if "?" in field and (field != "?" or index not in (_DAY_OF_MONTH, _DAY_OF_WEEK)):
+            _fail(expression, index, "'?' may only stand alone in day of month or day of week")
+    seconds, minutes, hours, months = (_parse_values(expression, index, fields[index])
+                                       for index in (0, 1, 2, 4))
+    days_of_month, last_day_of_month, nearest_weekday = _parse_days_of_month(expression, fields[3])
+    weekdays, nth_weekdays = _parse_weekdays(expression, fields[5])
+    # croniter's rule for "unrestricted": a '*' (or '?') element, or every value listed
+    # while the other day field contains a '*' somewhere.
+    every_day_of_month = (fields[3] == "?" or "*" in fields[3].split(",")
+                          or (len(days_of_month) == 31 and "*" in fields[5]))
+    every_weekday = (fields[5] == "?" or "*" in fields[5].split(",")
+                     or (len(weekdays) == 7 and "*" in fields[3]))
+    if nearest_weekday and not every_weekday:
+        _fail(expression, _DAY_OF_WEEK, "cannot be restricted together with a 'W' day of month; "
+              "set it to '*' or '?'")
+    if nth_weekdays and not every_day_of_month:
+        _fail(expression, _DAY_OF_MONTH, "cannot be restricted together with a '#' or 'L' day "
+              "of week; set it to '*' or '?'")
+    cron = _Cron(expression, seconds, minutes, hours, months, days_of_month, last_day_of_month,
+                 nearest_weekday, weekdays, nth_weekdays,
+                 either_day=not every_day_of_month and not every_weekday)
+    # Month lengths and weekdays repeat every 28 years between 1901 and 2099, so a
+    # schedule without a day in 2001-2028 never has one.
+    if cron._next_wall(datetime.datetime(2000, 12, 31, 23, 59, 59), last_year=2028) is None:
+        raise ValueError(f"cron expression '{expression}' can never fire: no date has the day "
+                         "of month and day of week it asks for in the months it allows")
+    return cron
+
+
+def _fail(expression, index, problem):
+    """Raise the ValueError for a faulty field."""
+    raise ValueError(f"cron field '{_FIELDS[index][0]}' in '{expression}': {problem}")
+
+
+def _parse_values(expression, index, field):
+    """The sorted values of a field without special characters."""
+    return tuple(sorted({value for element in field.split(",")
+                         for value in _expand(expression, index, element)}))
+
+
+def _parse_days_of_month(expression, field):
+    """Split the day-of-month field into plain days, the 'L' flag and a 'W' day."""
+    days, last, nearest = set(), False, None
+    for element in field.split(","):
+        nearest_match = _compiled(_NEAREST_WEEKDAY).fullmatch(element)
+        if element == "l":
+            last = True
+        elif nearest_match:
+            if "," in field:
+                _fail(expression, _DAY_OF_MONTH, f"'{element.upper()}' must stand alone")
+            nearest = _number(expression, _DAY_OF_MONTH, nearest_match[1] or nearest_match[2])
+        elif element == "?":
+            days.update(range(1, 32))
+        elif element.startswith("l"):
+            _fail(expression, _DAY_OF_MONTH, f"'{element.upper()}' is not supported; 'L' may stand "
+                  "alone or end a range, as in '15-L'")
+        else:
+            # croniter reads 'L' as the end of a range as the 31st.
+            element = _compiled(_RANGE_TO_LAST).sub("-31", element)
+            days.update(_expand(expression, _DAY_OF_MONTH, element))
+    return frozenset(days), last, nearest
+
+
+def _parse_weekdays(expression, field):
+    """Split the day-of-week field into plain weekdays and (weekday, week) pairs."""
+    weekdays, nth = set(), set()
+    for element in field.split(","):
+        last_match = _compiled(_LAST_WEEKDAY).fullmatch(element)
+        if last_match:
+            nth.add((_number(expression, _DAY_OF_WEEK, last_match[1]) % 7, -1))
+        elif element == "l" or element.endswith("l"):
+            _fail(expression, _DAY_OF_WEEK, f"'{element.upper()}' is not supported; write 'L' "
+                  "before the weekday, as in 'L5' for the last Friday of the month")
+        elif "#" in element:
+            days, _, week = element.partition("#")
+            if "/" in days or "*" in days or not week.isdigit() or not 1 <= int(week) <= 5:
+                _fail(expression, _DAY_OF_WEEK, f"'{element}' must be a weekday or weekday range, "
+                      "'#' and a week from 1 to 5, as in 'mon#2'")
+            nth.update((day, int(week)) for day in _expand(expression, _DAY_OF_WEEK, days))
+        elif element == "?":
+            weekdays.update(range(7))
+        else:
+            weekdays.update(_expand(expression, _DAY_OF_WEEK, element))
+    if nth and weekdays:
+        _fail(expression, _DAY_OF_WEEK, "cannot mix plain weekdays with '#' or 'L' weekdays; "
+              "write every weekday in the '#' or 'L' form")
+    return frozenset(weekdays), frozenset(nth)
+
+
+def _expand(expression, index, element):
+    """The values one list element ('*', N, A-B, */S, A-B/S or N/S) stands for."""
+    _, lowest, highest, _ = _FIELDS[index]
+    match = _compiled(_ELEMENT).fullmatch(element)
+    if not match:
+        _fail(expression, index, f"'{element}' is not a value, range or step; "
+              "write N, A-B, */S, A-B/S or N/S")
+    first_text, last_text, step_text = match.groups()
+    step = int(step_text or 1)
+    if step == 0:
+        _fail(expression, index, f"'{element}' has step 0; use a step of 1 or more")
+    top = 6 if index == _DAY_OF_WEEK else highest  # Sunday is 0 or 7 but counted once
+    if first_text is None:
+        first, last = lowest, top
+    else:
+        first = _number(expression, index, first_text)
+        if last_text is not None:
+            last = _number(expression, index, last_text)
+        elif step_text is not None:
+            last = top
+        else:
+            last = first
+    if index == _DAY_OF_WEEK and first == 7 and last < 7:
+        first = 0
+    if first <= last:
+        values = range(first, last + 1, step)
+    else:
+        # A range that ends below its start wraps around the end of the field.
+        size = top - lowest + 1
+        values = [lowest + (first - lowest + offset) % size
+                  for offset in range((last - first) % size + 1)[::step]]
+    return [value % 7 for value in values] if index == _DAY_OF_WEEK else list(values)
+
+
+def _number(expression, index, text):
+    """One value of a field, written as a number or a name, checked against the field's range."""
+    name, lowest, highest, names = _FIELDS[index]
+    if text.isdigit():
+        value = int(text)
+    elif text in names:
+        value = names[text]
+    elif text in ("h", "r"):
+        _fail(expression, index, f"'{text.upper()}' (a hashed or random value) is not supported, "
+              "since every process must compute the same times; write the value")
+    else:
+        kind = f"a number or a {name} name like '{next(iter(names))}'" if names else "a number"
+        _fail(expression, index, f"'{text}' is not {kind}")
+    if not lowest <= value <= highest:
+        _fail(expression, index, f"{value} is out of range {lowest}-{highest}")
+    return value
 
 
 # ==== Management: looking at workflows, with a journal and no executor ====
