@@ -3035,9 +3035,11 @@ class _Executor:
                 journal.set_workflow_error(workflow.workflow_id, _encode_error(error))
                 self.wakeups.notify(("workflow", workflow.workflow_id))
                 continue
-            _logger.info("Resuming workflow %s (%s) at step %d on executor %s.",
-                         workflow.workflow_id, workflow.name,
-                         journal.last_function_id(workflow.workflow_id) + 1, self.executor_id)
+            if _logger.isEnabledFor(20):  # INFO: the step is read only to be logged
+                _logger.info("Resuming workflow %s (%s) at step %d on executor %s.",
+                             workflow.workflow_id, workflow.name,
+                             journal.last_function_id(workflow.workflow_id) + 1,
+                             self.executor_id)
             self.submit(_workflows[workflow.name], workflow)
             resumed.append(workflow.workflow_id)
         for workflow in journal.list_unclaimable(sorted(_workflows)):
@@ -4424,6 +4426,7 @@ class WorkflowHandle(_Handle):
 
     def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
+        _refuse_running_loop("get_workflow_status")
         status = _looking().get_workflow_status(self.workflow_id)
         if status is None:
             raise DBOSNonExistentWorkflowError(self.workflow_id)
@@ -4440,7 +4443,7 @@ class WorkflowHandleAsync(_Handle):
 
     async def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
-        return WorkflowHandle(self.workflow_id).get_status()
+        return await _in_journal_thread(WorkflowHandle(self.workflow_id).get_status)
 
 
 def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
@@ -4688,6 +4691,7 @@ class DBOS:
         the callable's qualified name)."""
         if _recording_context() is None:
             return func(*args, **kwargs)
+        _refuse_running_loop("run_step")
         step = _StepFunction(func, options or {})
         return _run_plan(_launched().step_plan(step, args, kwargs))
 
@@ -4734,6 +4738,7 @@ class DBOS:
                           ) -> WorkflowHandle:
         """A handle on a workflow by id (DBOSNonExistentWorkflowError if there is none and
         ``existing_workflow`` is true)."""
+        _refuse_running_loop("retrieve_workflow")
         try:
             return WorkflowHandle(workflow_id, _looking().return_type(workflow_id))
         except DBOSNonExistentWorkflowError:
@@ -4745,17 +4750,19 @@ class DBOS:
     async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
                                       ) -> WorkflowHandleAsync:
         """``DBOS.retrieve_workflow`` for async code."""
-        return _async_handle(cls.retrieve_workflow(workflow_id, existing_workflow))
+        return _async_handle(await _in_journal_thread(cls.retrieve_workflow, workflow_id,
+                                                      existing_workflow))
 
     @classmethod
     def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
         """The workflow's status, or None if there is no such workflow."""
+        _refuse_running_loop("get_workflow_status")
         return _looking().get_workflow_status(workflow_id)
 
     @classmethod
     async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
         """``DBOS.get_workflow_status`` for async code."""
-        return cls.get_workflow_status(workflow_id)
+        return await _in_journal_thread(cls.get_workflow_status, workflow_id)
 
     @classmethod
     def list_workflows(
@@ -4770,6 +4777,7 @@ class DBOS:
         """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
         ``start_time``/``end_time`` bound ``created_at`` (ISO 8601 strings, datetimes or epoch
         ms)."""
+        _refuse_running_loop("list_workflows")
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
@@ -4781,17 +4789,18 @@ class DBOS:
     @classmethod
     async def list_workflows_async(cls, **filters: Any) -> list[WorkflowStatus]:
         """``DBOS.list_workflows`` for async code."""
-        return cls.list_workflows(**filters)
+        return await _in_journal_thread(cls.list_workflows, **filters)
 
     @classmethod
     def list_workflow_steps(cls, workflow_id: str) -> list[StepInfo]:
         """The recorded operations of a workflow, in order (empty if it has none)."""
+        _refuse_running_loop("list_workflow_steps")
         return _looking().list_workflow_steps(workflow_id)
 
     @classmethod
     async def list_workflow_steps_async(cls, workflow_id: str) -> list[StepInfo]:
         """``DBOS.list_workflow_steps`` for async code."""
-        return cls.list_workflow_steps(workflow_id)
+        return await _in_journal_thread(cls.list_workflow_steps, workflow_id)
 
     @classmethod
     def backup(cls, path: str) -> None:
@@ -4821,6 +4830,7 @@ class DBOS:
         is recorded and happens once, even across a crash; elsewhere an ``idempotency_key``
         makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
         no such workflow."""
+        _refuse_running_loop("send")
         _run_plan(_launched().send_plan(destination_id, message, topic, idempotency_key))
 
     @classmethod
@@ -4848,6 +4858,7 @@ class DBOS:
     def set_event(cls, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` for this workflow (the latest value wins); others
         read it with ``DBOS.get_event``. In a workflow or a step."""
+        _refuse_running_loop("set_event")
         _run_plan(_launched().set_event_plan(key, value))
 
     @classmethod
@@ -4872,6 +4883,7 @@ class DBOS:
     @classmethod
     def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
         """Every key a workflow published, with its latest value."""
+        _refuse_running_loop("get_all_events")
         return _run_plan(_launched().get_all_events_plan(workflow_id))
 
     @classmethod
@@ -4882,6 +4894,7 @@ class DBOS:
     @classmethod
     def write_stream(cls, key: str, value: Any) -> None:
         """Append ``value`` to this workflow's stream ``key``; readers get values in order."""
+        _refuse_running_loop("write_stream")
         _run_plan(_launched().write_stream_plan(key, value))
 
     @classmethod
@@ -4892,6 +4905,7 @@ class DBOS:
     @classmethod
     def close_stream(cls, key: str) -> None:
         """Close this workflow's stream ``key``: its readers stop after the last value."""
+        _refuse_running_loop("close_stream")
         _run_plan(_launched().write_stream_plan(key, None, True))
 
     @classmethod
@@ -4932,6 +4946,7 @@ class DBOS:
         """Cancel a workflow that has not finished: it becomes CANCELLED and stops at its next
         durable operation (nothing more is recorded); awaiting it raises
         DBOSAwaitedWorkflowCancelledError. ``DBOS.resume_workflow`` continues it."""
+        _refuse_running_loop("cancel_workflow")
         _launched().cancel([workflow_id], cancel_children)
 
     @classmethod
@@ -4945,6 +4960,7 @@ class DBOS:
     def resume_workflow(cls, workflow_id: str) -> WorkflowHandle:
         """Continue a cancelled or dead-lettered workflow from its last completed step (its
         recovery attempts and deadline are reset). A finished workflow is left as it is."""
+        _refuse_running_loop("resume_workflow")
         _launched().resume(workflow_id)
         return cls.retrieve_workflow(workflow_id)
 
@@ -4958,6 +4974,7 @@ class DBOS:
                       application_version: str | None = None) -> WorkflowHandle:
         """Start a new workflow (id from SetWorkflowID, or new) with the original's inputs; the
         outcomes recorded before operation ``start_step`` are reused, the rest runs again."""
+        _refuse_running_loop("fork_workflow")
         new_id = _launched().fork(workflow_id, start_step, application_version)
         return cls.retrieve_workflow(new_id)
 
@@ -4973,6 +4990,7 @@ class DBOS:
     def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
         """Delete a workflow from the journal, with its operations, messages, events and
         streams (and its descendants' with ``delete_children``)."""
+        _refuse_running_loop("delete_workflow")
         _launched().delete(workflow_id, delete_children)
 
     @classmethod
@@ -4986,6 +5004,7 @@ class DBOS:
     def patch(cls, patch_name: str) -> bool:
         """True if this workflow runs the patched code: it started after the patch, or had not
         reached this point when the patch was deployed. Old workflows get False."""
+        _refuse_running_loop("patch")
         return _run_plan(_launched().patch_plan(patch_name, False))
 
     @classmethod
@@ -4997,6 +5016,7 @@ class DBOS:
     def deprecate_patch(cls, patch_name: str) -> bool:
         """Replaces ``DBOS.patch(name)`` once no workflow needs the old path: always True,
         and still replays workflows that recorded the patch."""
+        _refuse_running_loop("deprecate_patch")
         return _run_plan(_launched().patch_plan(patch_name, True))
 
     @classmethod

@@ -29,6 +29,9 @@ COMMON_ARGUMENTS = {"shard_key", "serialization_type"}
 #: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
 #: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
 DIFFERS = {
+    "WorkflowHandle": "`get_result()` on a running event loop raises RuntimeError naming "
+                      "`get_result_async` (DBOS blocks the loop, and can deadlock an async "
+                      "workflow on the same loop)",
     "DBOSClient": "so far the read side only (retrieve_workflow, list_workflows, "
                   "list_workflow_steps, destroy), on a read-only connection; a missing file "
                   "is refused, not created",
@@ -61,13 +64,7 @@ DIFFERS = {
 #: Sync calls that dbos_lite accepts while an event loop is running, where DBOS raises
 #: "RuntimeError: NAME() was called while an event loop is running. Use await NAME_async(...)
 #: instead." (dbos_lite does the same for `sleep`, `recv`, `get_event`, `read_stream`).
-ACCEPTED_IN_EVENT_LOOP = {
-    f"DBOS.{name}" for name in (
-        "get_workflow_status", "list_workflows", "list_workflow_steps", "retrieve_workflow",
-        "send", "get_all_events", "cancel_workflow", "resume_workflow", "fork_workflow",
-        "delete_workflow", "set_event", "write_stream", "close_stream", "patch",
-        "deprecate_patch", "run_step")
-}
+ACCEPTED_IN_EVENT_LOOP: set[str] = set()  # none left: dbos_lite refuses what DBOS refuses
 IN_EVENT_LOOP = "works while an event loop is running (DBOS: RuntimeError, use the `_async` twin)"
 # The fields of DBOSConfig that dbos_lite lacks are DBOS's Postgres, Conductor, OpenTelemetry...
 NO_FIELD_LIST = {"DBOSConfig"}

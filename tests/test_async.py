@@ -18,6 +18,7 @@ from dbos_lite import (
     DBOSMaxStepRetriesExceeded,
     SetWorkflowID,
     SetWorkflowTimeout,
+    WorkflowHandle,
     WorkflowHandleAsync,
 )
 
@@ -248,10 +249,71 @@ def test_sync_waits_on_a_running_loop_name_the_async_variant(dbos, call):
             elif call == "get_event":
                 DBOS.get_event("x", "y")
             else:
-                (await DBOS.start_workflow_async(quick))  # noqa: B018
-                DBOS.retrieve_workflow(DBOS.list_workflows()[0].workflow_id).get_result()
+                handle = await DBOS.start_workflow_async(quick)
+                WorkflowHandle(handle.workflow_id).get_result()
 
     asyncio.run(main())
+
+
+SYNC_CALLS_REFUSED_ON_A_LOOP = {
+    # call: what it does (each has an _async twin; DBOS Transact 3.4 refuses these too)
+    "get_workflow_status": lambda: DBOS.get_workflow_status("w"),
+    "list_workflows": lambda: DBOS.list_workflows(),
+    "list_workflow_steps": lambda: DBOS.list_workflow_steps("w"),
+    "retrieve_workflow": lambda: DBOS.retrieve_workflow("w"),
+    "send": lambda: DBOS.send("w", "message"),
+    "get_all_events": lambda: DBOS.get_all_events("w"),
+    "cancel_workflow": lambda: DBOS.cancel_workflow("w"),
+    "resume_workflow": lambda: DBOS.resume_workflow("w"),
+    "fork_workflow": lambda: DBOS.fork_workflow("w", 1),
+    "delete_workflow": lambda: DBOS.delete_workflow("w"),
+    "get_workflow_status ": lambda: WorkflowHandle("w").get_status(),  # the handle's
+}
+
+
+@pytest.mark.parametrize("call", sorted(SYNC_CALLS_REFUSED_ON_A_LOOP))
+def test_sync_calls_on_a_running_loop_are_refused_as_dbos_transact_refuses_them(dbos, call):
+    @DBOS.workflow()
+    def quick() -> int:
+        return 1
+
+    async def main():
+        DBOS.launch()
+        with SetWorkflowID("w"):
+            await (await DBOS.start_workflow_async(quick)).get_result()
+        with pytest.raises(RuntimeError, match=f"{call.strip()}_async"):
+            SYNC_CALLS_REFUSED_ON_A_LOOP[call]()
+        # The async twin works, and nothing was changed by the refused call.
+        assert (await DBOS.get_workflow_status_async("w")).status == "SUCCESS"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("call", ["set_event", "write_stream", "close_stream", "patch",
+                                  "run_step"])
+def test_sync_operations_inside_an_async_workflow_are_refused(dbos, call):
+    @DBOS.workflow()
+    async def job() -> str:
+        try:
+            if call == "set_event":
+                DBOS.set_event("k", 1)
+            elif call == "write_stream":
+                DBOS.write_stream("k", 1)
+            elif call == "close_stream":
+                DBOS.close_stream("k")
+            elif call == "patch":
+                DBOS.patch("p")
+            else:
+                DBOS.run_step(None, len, "abc")
+        except RuntimeError as exc:
+            return str(exc)
+        return "accepted"
+
+    async def main():
+        DBOS.launch()
+        return await job()
+
+    assert f"{call}_async" in asyncio.run(main())
 
 
 def test_async_cancel_and_timeout(dbos):
