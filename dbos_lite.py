@@ -29,9 +29,11 @@ Guarantees
   survives power loss; with ``"NORMAL"`` the last commits before a power loss may be lost.
 * Values cross the journal as msgspec JSON, decoded with the function's annotations, so the first
   run and a replay see equal values. Nothing is pickled or eval'd: opening a journal runs no code.
-* ``DBOS.launch()`` resumes every PENDING workflow whose process died. A process on the same host
-  is known dead at once (its pid is gone); one elsewhere after a lease of 30 s.
-  Several processes may share one journal; a workflow runs in one process at a time.
+* ``DBOS.launch()`` resumes every PENDING workflow whose process died and whose function it
+  registered. A process on the same host is known dead at once (its pid is gone); one elsewhere
+  after a lease of 30 s. Several processes may share one journal; a workflow runs in one process
+  at a time. A clean exit gives back what the process owns; only crashes count as recoveries.
+* Looking never writes: ``DBOSClient`` opens a journal read-only.
 * A journal failure (disk full, locked, deleted...) raises DBOSJournalError and is never recorded
   as a workflow's outcome: the workflow stays PENDING and resumes once the fault is gone.
 
