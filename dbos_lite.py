@@ -972,6 +972,11 @@ _SQL_LOOKUP_OPERATION = (
     "   ON o.workflow_id = w.workflow_id AND o.function_id = ?2"
     " WHERE w.workflow_id = ?1"
 )
+# The statuses of several workflows, in the order of their ids (NULL for an id not there).
+_SQL_STATUSES_OF = (
+    "SELECT (SELECT status FROM workflow_status WHERE workflow_id = ids.value)"
+    " FROM json_each(?) AS ids ORDER BY ids.key"
+)
 _SQL_LAST_FUNCTION_ID = (
     "SELECT coalesce(max(function_id), 0) FROM operation_outputs WHERE workflow_id = ?"
 )
@@ -1716,6 +1721,10 @@ class _Journal(_JournalFile):
     def get_workflow(self, workflow_id: str) -> _WorkflowRecord | None:
         rows = self._read(_SQL_GET_WORKFLOW, (workflow_id,))
         return _WorkflowRecord(*rows[0]) if rows else None
+
+    def statuses_of(self, workflow_ids: list[str]) -> list[str | None]:
+        """The status of each workflow, in order; None for an id that is not in the journal."""
+        return [row[0] for row in self._read(_SQL_STATUSES_OF, (_as_json(workflow_ids),))]
 
     @_transaction
     def claim_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str, executor_id: str,
@@ -3498,21 +3507,28 @@ class _Executor:
                                             recorded))
 
     def get_result_plan(self, workflow_id: str, return_type: Any) -> _Plan[Any]:
-        """``handle.get_result()``: wait for a workflow; inside a workflow, a recorded
-        ``DBOS.getResult`` operation."""
+        """``handle.get_result()`` and ``DBOS.get_result``: wait for a workflow; inside a
+        workflow, a recorded ``DBOS.getResult`` operation. A ``return_type`` of None stands for
+        the return type of the workflow's registered function. DBOSNonExistentWorkflowError if
+        there is no such workflow (recorded too, inside a workflow)."""
         context = _recording_context()
         if context is None:
             workflow = yield from self._await_plan(workflow_id)
-            return _workflow_result(workflow, return_type)
+            return _workflow_result(workflow, self._result_type(workflow_id, return_type,
+                                                                workflow))
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, "DBOS.getResult")
         if recorded is not None:
-            return _value_or_raise(recorded.output, recorded.error, return_type)
+            return _value_or_raise(recorded.output, recorded.error,
+                                   self._result_type(workflow_id, return_type))
         started_at = _now_ms()
-        workflow = yield from self._await_plan(workflow_id, context)
         try:
-            value = _workflow_result(workflow, return_type)
+            workflow = yield from self._await_plan(workflow_id, context)
+            value = _workflow_result(workflow, self._result_type(workflow_id, return_type,
+                                                                 workflow))
         except Exception as exc:
+            if isinstance(exc, DBOSJournalError):
+                raise  # the journal failed, not the awaited workflow: nothing to record
             yield from self._record_plan(context, function_id, "DBOS.getResult",
                                          error=_encode_error(exc), child_workflow_id=workflow_id,
                                          started_at=started_at)
@@ -3520,6 +3536,53 @@ class _Executor:
         yield from self._record_plan(context, function_id, "DBOS.getResult", output=workflow.output,
                                      child_workflow_id=workflow_id, started_at=started_at)
         return value
+
+    def _result_type(self, workflow_id: str, return_type: Any,
+                     workflow: _WorkflowRecord | None = None) -> Any:
+        """``return_type``, or for None the return type of the workflow's function (Any if the
+        workflow is gone or this process lacks its function)."""
+        if return_type is not None:
+            return return_type
+        if workflow is None:
+            workflow = self._journal().get_workflow(workflow_id)
+        return Any if workflow is None else _return_type_of(workflow.name)
+
+    def wait_first_plan(self, workflow_ids: list[str]) -> _Plan[str]:
+        """``DBOS.wait_first``: the id of the first of ``workflow_ids`` (in their order) that
+        has finished, waiting until one has; inside a workflow recorded as ``DBOS.waitFirst``.
+        DBOSNonExistentWorkflowError if, while none has finished, one of them is not in the
+        journal: it would never finish."""
+        journal = self._journal()
+
+        def first_finished() -> Any:
+            statuses = journal.statuses_of(workflow_ids)
+            for workflow_id, status in zip(workflow_ids, statuses):
+                if status in _FINISHED:
+                    return workflow_id
+            for workflow_id, status in zip(workflow_ids, statuses):
+                if status is None:
+                    raise DBOSNonExistentWorkflowError(workflow_id)
+            return _NOT_YET
+
+        keys = [("workflow", workflow_id) for workflow_id in workflow_ids]
+        context = _recording_context()
+        if context is None:
+            return (yield from self._wait_plan(keys, first_finished, None))
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, "DBOS.waitFirst")
+        if recorded is not None:
+            return _value_or_raise(recorded.output, recorded.error, str)
+        started_at = _now_ms()
+        try:
+            found = yield from self._wait_plan(keys, first_finished, None, context)
+        except DBOSNonExistentWorkflowError as exc:
+            yield from self._record_plan(context, function_id, "DBOS.waitFirst",
+                                         error=_encode_error(exc), started_at=started_at)
+            raise
+        yield from self._record_plan(context, function_id, "DBOS.waitFirst",
+                                     output=_encode_value(found, "A workflow id"),
+                                     started_at=started_at)
+        return found
 
     def sleep_plan(self, seconds: float) -> _Plan[None]:
         """``DBOS.sleep``: the wake-up time is recorded first, so a workflow restarted after a
@@ -4450,6 +4513,17 @@ def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
     return WorkflowHandleAsync(handle.workflow_id, handle._return_type)
 
 
+def _handles_by_id(handles: list[Any]) -> dict[str, Any]:
+    """The handles ``wait_first`` waits on, by workflow id, in their order (DBOS Transact's
+    ValueErrors for an empty list or a repeated id)."""
+    if not handles:
+        raise ValueError("handles must not be empty")
+    by_id = {handle.workflow_id: handle for handle in handles}
+    if len(by_id) != len(handles):
+        raise ValueError("handles must not contain duplicate workflow IDs")
+    return by_id
+
+
 # ==== The DBOS facade ====
 
 
@@ -4752,6 +4826,40 @@ class DBOS:
         """``DBOS.retrieve_workflow`` for async code."""
         return _async_handle(await _in_journal_thread(cls.retrieve_workflow, workflow_id,
                                                       existing_workflow))
+
+    @classmethod
+    def get_result(cls, workflow_id: str) -> Any:
+        """Wait for a workflow by id; its return value, or its error raised (as
+        ``DBOS.retrieve_workflow(workflow_id).get_result()``). Inside a workflow the result is
+        recorded (``DBOS.getResult``). DBOSNonExistentWorkflowError if there is no such
+        workflow (DBOS Transact waits for ever)."""
+        _refuse_running_loop("get_result")
+        return _run_plan(_launched().get_result_plan(workflow_id, None))
+
+    @classmethod
+    async def get_result_async(cls, workflow_id: str) -> Any:
+        """``DBOS.get_result`` for async code."""
+        return await _run_plan_async(_launched().get_result_plan(workflow_id, None))
+
+    @classmethod
+    def wait_first(cls, handles: list[WorkflowHandle], *,
+                   polling_interval_sec: float = 1.0) -> WorkflowHandle:
+        """Wait until one of the handles' workflows has finished (succeeded, failed, was
+        cancelled...); that handle, the first in the list's order if several have. Inside a
+        workflow the choice is recorded (``DBOS.waitFirst``), so a replay returns the same
+        handle. ValueError for an empty list or a repeated id; DBOSNonExistentWorkflowError
+        if, while none has finished, one of them does not exist. A finish wakes the wait at
+        once: ``polling_interval_sec`` is accepted for DBOS Transact's signature."""
+        _refuse_running_loop("wait_first")
+        by_id = _handles_by_id(handles)
+        return by_id[_run_plan(_launched().wait_first_plan(list(by_id)))]
+
+    @classmethod
+    async def wait_first_async(cls, handles: list[WorkflowHandleAsync], *,
+                               polling_interval_sec: float = 1.0) -> WorkflowHandleAsync:
+        """``DBOS.wait_first`` for async code, on WorkflowHandleAsync handles."""
+        by_id = _handles_by_id(handles)
+        return by_id[await _run_plan_async(_launched().wait_first_plan(list(by_id)))]
 
     @classmethod
     def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
