@@ -51,14 +51,15 @@ user. The sections, each behind a ``# ==== ... ====`` banner:
 2. the schema and the Journal, the only code that speaks SQL: its plumbing (connections,
    migrations, group commit, failure mapping), then its verbs, one small SQL function each;
 3. processes (who owns a workflow, and whether that process lives), context (which workflow and
-   step the running code is in), the registry of workflow and step functions;
+   step the running code is in), the registry of workflow and step functions, and of the
+   classes and configured instances whose methods are workflows;
 4. plans: the replay-or-run logic as generators, driven by a sync or an async driver;
 5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, and the plans
    of steps, workflows, waiting, messages, events, streams and management;
 6. schedules: a cron parser (pure; the scheduler is to come); then management: what needs a
    journal but no executor (statuses, listings, steps), shared by the
    facade and by tools that only look;
-7. handles, and the DBOS facade;
+7. handles, the DBOS facade, and DBOSConfiguredInstance;
 8. DBOSClient, which looks at a journal from another process (read-only).
 """
 
@@ -69,6 +70,7 @@ __version__ = "0.1.0"
 __all__ = [
     # The facade and its context managers
     "DBOS",
+    "DBOSConfiguredInstance",
     "SetWorkflowID",
     "SetWorkflowTimeout",
     # Public records
@@ -309,13 +311,27 @@ class DBOSConflictingWorkflowError(DBOSException):
 
 
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
-    """The journal names a workflow function this process has not registered."""
+    """The journal names a workflow function this process has not registered, or (``missing``)
+    the class or configured instance a method workflow runs on."""
 
-    _fields = ("workflow_id", "name")
+    _fields = ("workflow_id", "name", "missing")
     _message = (
         "Workflow {workflow_id!r} runs function {name!r}, which this process has not "
         "registered. It is left PENDING for a process that registers it (import the module that "
         "defines it before DBOS.launch()).")
+
+    def __init__(self, workflow_id: str, name: str, missing: str | None = None):
+        super().__init__(workflow_id, name, *([] if missing is None else [missing]))
+        self.missing = missing
+
+    def __str__(self) -> str:
+        if self.missing is None:
+            return super().__str__()
+        return (
+            f"Workflow {self.workflow_id!r} runs {self.name!r} on {self.missing}, which this "
+            "process has not registered. It is left PENDING for a process that registers it "
+            "(decorate the class with @DBOS.dbos_class() and create its DBOSConfiguredInstance "
+            "instances before DBOS.launch()).")
 
 
 class DBOSWorkflowCancelledError(BaseException):
@@ -440,6 +456,8 @@ class _WorkflowRecord(msgspec.Struct, frozen=True):
     timeout_ms: int | None
     deadline_epoch_ms: int | None
     forked_from: str | None
+    class_name: str | None = None
+    config_name: str | None = None
 
 
 class _OperationRecord(msgspec.Struct, frozen=True):
@@ -545,11 +563,16 @@ class DBOSConfig(TypedDict, total=False):
 
 class WorkflowStatus(msgspec.Struct, kw_only=True):
     """The state of one workflow, as ``get_workflow_status`` and ``list_workflows`` return it.
-    ``input`` is ``{"args": [...], "kwargs": {...}}``; ``output`` and ``error`` are decoded."""
+    ``input`` is ``{"args": [...], "kwargs": {...}}`` (without the instance or class of a
+    method); ``output`` and ``error`` are decoded. ``class_name`` is set for a workflow that
+    is a method of a class registered with ``@DBOS.dbos_class()``, and ``config_name`` for one
+    that is a method of a DBOSConfiguredInstance."""
 
     workflow_id: str
     status: str
     name: str
+    class_name: str | None
+    config_name: str | None
     input: dict[str, Any] | None
     output: Any
     error: BaseException | None
@@ -766,6 +789,11 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #   max_recovery_attempts  past this many recoveries it becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED
 #   parent_workflow_id     the workflow that started it, if any
 #   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact
+#   class_name             for a method of a class (@DBOS.dbos_class), the class's registered
+#                          name; NULL for a plain function and a staticmethod
+#   config_name            for a method of a DBOSConfiguredInstance, its config_name: recovery
+#                          calls the method on the instance registered as (class_name,
+#                          config_name); NULL for a classmethod (called on the class)
 #
 # operation_outputs: one row per completed durable operation (step, sleep, child workflow...),
 #   stored in the order of its primary key (WITHOUT ROWID).
@@ -928,6 +956,11 @@ _MIGRATIONS.append((  # 3: settings, and deletes that do not depend on foreign k
     "DELETE FROM streams WHERE workflow_id NOT IN (SELECT workflow_id FROM workflow_status)",
 ))
 
+_MIGRATIONS.append((  # 4: workflows that are methods of a class or of a configured instance
+    "ALTER TABLE workflow_status ADD COLUMN class_name TEXT",
+    "ALTER TABLE workflow_status ADD COLUMN config_name TEXT",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -936,7 +969,7 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _WORKFLOW_COLUMNS = (
     "workflow_id, status, name, inputs, output, error, executor_id, owner, application_version,"
     " created_at, updated_at, recovery_attempts, max_recovery_attempts, parent_workflow_id,"
-    " queue_name, timeout_ms, deadline_epoch_ms, forked_from"
+    " queue_name, timeout_ms, deadline_epoch_ms, forked_from, class_name, config_name"
 )
 _OPERATION_COLUMNS = (
     "workflow_id, function_id, function_name, output, error, child_workflow_id,"
@@ -951,7 +984,7 @@ _ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
-    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
+    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
 )
 _SQL_GET_WORKFLOW = "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE workflow_id = ?"
 _SQL_INSERT_OPERATION_IF_ABSENT = (
@@ -973,6 +1006,11 @@ _SQL_LOOKUP_OPERATION = (
     " FROM workflow_status AS w LEFT JOIN operation_outputs AS o"
     "   ON o.workflow_id = w.workflow_id AND o.function_id = ?2"
     " WHERE w.workflow_id = ?1"
+)
+# The statuses of several workflows, in the order of their ids (NULL for an id not there).
+_SQL_STATUSES_OF = (
+    "SELECT (SELECT status FROM workflow_status WHERE workflow_id = ids.value)"
+    " FROM json_each(?) AS ids ORDER BY ids.key"
 )
 _SQL_LAST_FUNCTION_ID = (
     "SELECT coalesce(max(function_id), 0) FROM operation_outputs WHERE workflow_id = ?"
@@ -1056,6 +1094,14 @@ _SQL_CLAIM_WORKFLOW = (
     " WHERE workflow_id = ?4 AND status = 'PENDING' AND owner IS ?5"
     " RETURNING " + _WORKFLOW_COLUMNS
 )
+# A method's workflow runs only where its class (a classmethod) or its instance (a method of a
+# DBOSConfiguredInstance) is registered: ``?`` is a JSON list of [class_name, config_name]
+# pairs, config_name null for a class.
+_TARGET_KNOWN = (
+    "(class_name IS NULL OR EXISTS (SELECT 1 FROM json_each(?) AS targets"
+    " WHERE json_extract(targets.value, '$[0]') = class_name"
+    " AND json_extract(targets.value, '$[1]') IS config_name))"
+)
 _SQL_CLAIM_ORPHANS = (
     "UPDATE workflow_status SET"
     " owner = CASE WHEN recovery_attempts > max_recovery_attempts THEN NULL ELSE ?1 END,"
@@ -1064,8 +1110,8 @@ _SQL_CLAIM_ORPHANS = (
     " recovery_attempts = recovery_attempts + 1, executor_id = ?2, updated_at = ?3"
     " WHERE " + _ACTIVE + " AND status = 'PENDING'"
     " AND (owner IS NULL OR owner NOT IN (SELECT process_id FROM processes))"
-    " AND name IN (SELECT value FROM json_each(?4))"
-    " RETURNING " + _WORKFLOW_COLUMNS
+    " AND name IN (SELECT value FROM json_each(?4)) AND " + _TARGET_KNOWN.replace("?", "?5")
+    + " RETURNING " + _WORKFLOW_COLUMNS
 )
 # Workflows this process is running, released by a process that wrongly judged it dead (its
 # lease ran out while it was suspended), are taken back without counting a recovery.
@@ -1077,7 +1123,8 @@ _SQL_LIST_UNCLAIMABLE = (
     "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE " + _ACTIVE
     + " AND status = 'PENDING'"
     " AND (owner IS NULL OR owner NOT IN (SELECT process_id FROM processes))"
-    " AND name NOT IN (SELECT value FROM json_each(?))"
+    " AND (name NOT IN (SELECT value FROM json_each(?1)) OR NOT "
+    + _TARGET_KNOWN.replace("?", "?2") + ")"
 )
 _SQL_SET_WORKFLOW_ERROR = "UPDATE workflow_status SET error = ? WHERE workflow_id = ?"
 # A process that stops cleanly gives back what it still owns, and takes back the recovery
@@ -1687,7 +1734,7 @@ def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, ow
     return cursor.connection.changes() == 1
 
 
-def _as_json(values: list[str] | None) -> str | None:
+def _as_json(values: list[Any] | None) -> str | None:
     """A list bound as one JSON parameter, which the SQL reads with json_each()."""
     return None if values is None else _encoder.encode(values).decode()
 
@@ -1719,6 +1766,10 @@ class _Journal(_JournalFile):
         rows = self._read(_SQL_GET_WORKFLOW, (workflow_id,))
         return _WorkflowRecord(*rows[0]) if rows else None
 
+    def statuses_of(self, workflow_ids: list[str]) -> list[str | None]:
+        """The status of each workflow, in order; None for an id that is not in the journal."""
+        return [row[0] for row in self._read(_SQL_STATUSES_OF, (_as_json(workflow_ids),))]
+
     @_transaction
     def claim_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str, executor_id: str,
                        previous_owner: str | None) -> _WorkflowRecord | None:
@@ -1732,19 +1783,23 @@ class _Journal(_JournalFile):
 
     @_transaction
     def claim_orphans(cursor: apsw.Cursor, owner: str, executor_id: str, names: list[str],
-                      running: list[str]) -> list[_WorkflowRecord]:
+                      targets: list[tuple[str, str | None]], running: list[str]
+                      ) -> list[_WorkflowRecord]:
         """Release the workflows of processes that are gone, take back the ones ``owner`` is
         still ``running``, then claim every PENDING workflow owned by nobody whose function is
-        in ``names``."""
+        in ``names`` and, for a method, whose (class_name, config_name) is in ``targets``."""
         if running:
             cursor.execute(_SQL_READOPT_RUNNING, (owner, _as_json(running)))
         rows = cursor.execute(
-            _SQL_CLAIM_ORPHANS, (owner, executor_id, _now_ms(), _as_json(names))).fetchall()
+            _SQL_CLAIM_ORPHANS,
+            (owner, executor_id, _now_ms(), _as_json(names), _as_json(targets))).fetchall()
         return [_WorkflowRecord(*row) for row in rows]
 
-    def list_unclaimable(self, names: list[str]) -> list[_WorkflowRecord]:
-        """PENDING workflows owned by nobody whose function is not in ``names``."""
-        rows = self._read(_SQL_LIST_UNCLAIMABLE, (_as_json(names),))
+    def list_unclaimable(self, names: list[str], targets: list[tuple[str, str | None]]
+                         ) -> list[_WorkflowRecord]:
+        """PENDING workflows owned by nobody that claim_orphans leaves: their function is not
+        in ``names``, or their class or instance is not in ``targets``."""
+        rows = self._read(_SQL_LIST_UNCLAIMABLE, (_as_json(names), _as_json(targets)))
         return [_WorkflowRecord(*row) for row in rows]
 
     @_transaction
@@ -2133,9 +2188,16 @@ def _annotations(func: Callable) -> dict[str, Any]:
 
 class _Function:
     """A registered workflow or step, with what the journal needs to know about it, derived
-    once: its name, its return type and its parameters' types for typed decoding."""
+    once: its name, its return type and its parameters' types for typed decoding (without the
+    first, the instance or class, for a method's workflow: a ``receiver``)."""
 
-    def __init__(self, func: Callable, name: str):
+    def __init__(self, func: Callable, name: str, receiver: bool = False):
+        if isinstance(func, (classmethod, staticmethod)):
+            decorator = type(func).__name__
+            raise DBOSException(
+                f"{_qualname(func)}: put @{decorator} above the dbos_lite decorator, as DBOS "
+                f"Transact documents (@{decorator}, then @DBOS.workflow() or @DBOS.step(), "
+                "then def).")
         if not isinstance(name, str) or not name:
             raise DBOSException(f"The name of {func!r} must be a non-empty string, not {name!r}.")
         try:
@@ -2157,6 +2219,9 @@ class _Function:
             parameters = list(inspect.signature(func).parameters.values())
         except (TypeError, ValueError):
             parameters = []
+        self.first_parameter = parameters[0].name if parameters else None
+        if receiver:
+            parameters = parameters[1:]
         self.positional = [
             hints.get(p.name, Any) for p in parameters
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -2185,7 +2250,15 @@ class _Function:
 
     def encode_inputs(self, args: tuple, kwargs: dict) -> str:
         return _encode_value({"args": args, "kwargs": kwargs},
-                            lambda: f"An argument of workflow {self.name!r}")
+                            lambda: self._inputs_named(args))
+
+    def _inputs_named(self, args: tuple) -> str:
+        what = f"An argument of workflow {self.name!r}"
+        if self.first_parameter in ("self", "cls") or (args and isinstance(args[0], type)):
+            what += (" (its first, an instance or a class: a method's workflow needs its class "
+                     "decorated with @DBOS.dbos_class(), and an instance method an instance of "
+                     "DBOSConfiguredInstance)")
+        return what
 
     def decode_inputs(self, text: str) -> tuple[tuple, dict[str, Any]]:
         """Decode recorded arguments, each typed by its parameter's annotation."""
@@ -2215,12 +2288,63 @@ class _Function:
 
 
 class _WorkflowFunction(_Function):
-    def __init__(self, func: Callable, name: str, max_recovery_attempts: int | None):
-        super().__init__(func, name)
+    # What a workflow's row records of the instance or class it runs on: nothing for a plain
+    # function (a bound _MethodWorkflow sets them).
+    class_name: str | None = None
+    config_name: str | None = None
+
+    def __init__(self, func: Callable, name: str, max_recovery_attempts: int | None,
+                 receiver: bool = False):
+        super().__init__(func, name, receiver)
         # None means no limit, as in DBOS Transact.
         self.max_recovery_attempts = (
             2**62 if max_recovery_attempts is None else max_recovery_attempts
         )
+
+
+class _MethodWorkflow(_WorkflowFunction):
+    """The workflow of a method of a class registered with ``@DBOS.dbos_class()``: an instance
+    method (``kind`` "instance", on a DBOSConfiguredInstance) or a classmethod ("class"). Its
+    recorded inputs leave the instance or class out; ``bind`` gives the workflow of one
+    instance or class, whose function is the bound method and whose row names the instance
+    (class_name, config_name) or the class (class_name), for recovery to find it again."""
+
+    def __init__(self, workflow: _WorkflowFunction, kind: str):
+        super().__init__(workflow.func, workflow.name, None, receiver=True)
+        self.max_recovery_attempts = workflow.max_recovery_attempts
+        self.kind = kind
+        self.method = workflow.func
+
+    def bind(self, receiver: Any) -> _MethodWorkflow:
+        """This workflow on ``receiver`` (the instance, or the class of a classmethod), checked
+        to be what recovery will find under the names it records."""
+        if self.kind == "class":
+            class_name = _class_name_of(receiver) if isinstance(receiver, type) else None
+            config_name = None
+            if class_name is None:
+                raise DBOSException(
+                    f"Workflow {self.name!r} is a classmethod: call it on its class, which is "
+                    f"registered with @DBOS.dbos_class(); {receiver!r} is not such a class.")
+        else:
+            class_name = _class_name_of(type(receiver))
+            config_name = getattr(receiver, "config_name", None)
+            if class_name is None or not isinstance(config_name, str):
+                raise DBOSException(
+                    f"Workflow {self.name!r} is an instance method: call it on an instance of "
+                    "a class registered with @DBOS.dbos_class() that derives from "
+                    "DBOSConfiguredInstance, whose config_name lets recovery find the instance "
+                    f"again; {receiver!r} is not such an instance.")
+            if _instances.get((class_name, config_name)) is not receiver:
+                raise DBOSException(
+                    f"Workflow {self.name!r} was called on an instance that is not the one "
+                    f"registered as {class_name}/{config_name}: recovery would run it on "
+                    "another object (or on none). Create each instance once with "
+                    "DBOSConfiguredInstance.__init__(config_name), and keep its config_name.")
+        bound = object.__new__(_MethodWorkflow)
+        bound.__dict__.update(self.__dict__)
+        bound.func = functools.partial(self.method, receiver)
+        bound.class_name, bound.config_name = class_name, config_name
+        return bound
 
 
 class _StepFunction(_Function):
@@ -2299,16 +2423,134 @@ def _return_type_of(name: str) -> Any:
     return workflow.return_type if workflow is not None else Any
 
 
-def _workflow_of(func: Callable) -> _WorkflowFunction:
+def _workflow_of(func: Callable, args: tuple) -> tuple[_WorkflowFunction, tuple]:
+    """The registered workflow that calling ``func`` with ``args`` starts, and the arguments
+    it records: a method's is bound to its instance or class (the bound method's, or else the
+    first argument)."""
     workflow = getattr(func, "_dbos_lite_workflow", None)
-    if workflow is None:
-        workflow = next((w for w in _workflows.values() if w.func is func), None)
+    if workflow is not None:
+        return workflow, args
+    method = getattr(func, "_dbos_lite_method", None)
+    if method is not None:
+        receiver = getattr(func, "__self__", None)
+        if receiver is None:
+            if not args:
+                raise DBOSException(f"Workflow {method.name!r} is a method: start it on its "
+                                    "instance or class, or pass that first.")
+            receiver, args = args[0], args[1:]
+        return method.bind(receiver), args
+    workflow = next((w for w in _workflows.values() if w.func is func), None)
     if workflow is None:
         raise DBOSException(
             f"{_qualname(func)} is not a registered workflow: decorate it with @DBOS.workflow() "
             "or register it with DBOS.register_workflow()."
         )
-    return workflow
+    return workflow, args
+
+
+# Classes registered with @DBOS.dbos_class() by their registered name, and configured
+# instances by (class name, config_name): recovery finds a method's receiver here. Filled at
+# import time and when instances are created, before DBOS.launch().
+_classes: dict[str, type] = {}
+_instances: dict[tuple[str, str], Any] = {}
+
+
+def _class_name_of(cls: type) -> str | None:
+    """The name a class was registered under, inherited by an undecorated subclass (as in DBOS
+    Transact); None for a class not registered."""
+    return getattr(cls, "_dbos_lite_class_name", None)
+
+
+def _register_class(cls: type, class_name: str | None) -> list[tuple[str, _MethodWorkflow]]:
+    """Register a class under ``class_name`` (default: its qualified name), and make the
+    workflows among its methods and classmethods method workflows; returns those, by
+    attribute, for the facade to wrap. A staticmethod's workflow stays a plain function's."""
+    if not isinstance(cls, type):
+        raise DBOSException(f"@DBOS.dbos_class() decorates a class, not {cls!r}.")
+    if "_dbos_lite_class_name" in vars(cls):  # decorated again: nothing changes
+        _classes.setdefault(cls._dbos_lite_class_name, cls)
+        return []
+    inherited = _class_name_of(cls)
+    if inherited is not None:
+        raise DBOSException(
+            f"{cls.__qualname__} derives from the class registered as {inherited!r}, and DBOS "
+            "Transact refuses to register such a subclass ('Duplicate type registration'). "
+            f"Leave it undecorated: its instances' workflows run under {inherited!r}.")
+    name = cls.__qualname__ if class_name is None else class_name
+    if not isinstance(name, str) or not name:
+        raise DBOSException(f"The class name of {cls!r} must be a non-empty string, "
+                            f"not {name!r}.")
+    previous = _classes.get(name)
+    if previous is not None and previous is not cls:
+        raise DBOSException(
+            f"Duplicate type registration for class {name!r}: {_defined_where(previous)} has "
+            "this name already, and recovery must know which class a workflow runs on. Give "
+            "one of them another name with @DBOS.dbos_class(class_name=...).")
+    cls._dbos_lite_class_name = name  # type: ignore[attr-defined]
+    _classes[name] = cls
+    methods = []
+    for attribute, value in list(vars(cls).items()):
+        kind, func = ("class", value.__func__) if isinstance(value, classmethod) \
+            else ("instance", value)
+        workflow = getattr(func, "_dbos_lite_workflow", None)
+        if workflow is None or isinstance(value, staticmethod):
+            continue
+        method = _MethodWorkflow(workflow, kind)
+        _workflows[method.name] = method  # recorded inputs leave the instance or class out
+        methods.append((attribute, method))
+    return methods
+
+
+def _register_instance(instance: Any) -> None:
+    """Register a configured instance under (its class's registered name, its config_name).
+    A second instance under the same names is refused, as in DBOS Transact."""
+    config_name = instance.config_name
+    if not isinstance(config_name, str) or not config_name:
+        raise DBOSException(f"The config_name of a DBOSConfiguredInstance must be a non-empty "
+                            f"string, not {config_name!r}.")
+    class_name = _class_name_of(type(instance)) or type(instance).__qualname__
+    previous = _instances.get((class_name, config_name))
+    if previous is not None and previous is not instance:
+        raise DBOSException(
+            f"Duplicate instance registration for class {class_name!r} instance "
+            f"{config_name!r}: recovery finds an instance by its config_name, so each instance "
+            "of a class needs its own.")
+    _instances[(class_name, config_name)] = instance
+
+
+def _runnable_targets() -> list[tuple[str, str | None]]:
+    """The classes and instances this process can run methods' workflows on: (class_name,
+    None) for a class, (class_name, config_name) for an instance."""
+    return [(name, None) for name in _classes] + list(_instances)
+
+
+def _runnable(workflow: _WorkflowRecord) -> _WorkflowFunction | None:
+    """The function that runs a journal row here: its registered workflow, bound to its class
+    or instance for a method; None if this process lacks one of them."""
+    function = _workflows.get(workflow.name)
+    if workflow.class_name is None or function is None:
+        return function
+    if not isinstance(function, _MethodWorkflow):
+        return None
+    receiver = (_classes.get(workflow.class_name) if workflow.config_name is None
+                else _instances.get((workflow.class_name, workflow.config_name)))
+    if receiver is None:
+        return None
+    try:
+        return function.bind(receiver)
+    except DBOSException:
+        return None
+
+
+def _unrunnable(workflow: _WorkflowRecord) -> DBOSWorkflowFunctionNotFoundError:
+    """Why this process cannot run a journal row: its function, class or instance is missing."""
+    if workflow.name not in _workflows or workflow.class_name is None:
+        return DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name)
+    if workflow.config_name is None:
+        missing = f"the class {workflow.class_name!r}"
+    else:
+        missing = f"the configured instance '{workflow.class_name}/{workflow.config_name}'"
+    return DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name, missing)
 
 
 # ==== Plans: the replay-or-run logic, written once for sync and async callers ====
@@ -2610,6 +2852,19 @@ class _Start(msgspec.Struct, frozen=True):
     workflow: _WorkflowRecord
     run: bool
     fresh: bool = False  # created by this start: nothing recorded to replay
+
+
+def _conflict(existing: _WorkflowRecord, workflow_function: _WorkflowFunction) -> str:
+    """How a recorded workflow differs from the one started with its id (DBOS Transact's
+    words)."""
+    for what, recorded, given in (
+            ("function name", existing.name, workflow_function.name),
+            ("class name", existing.class_name, workflow_function.class_name),
+            ("config name", existing.config_name, workflow_function.config_name)):
+        if recorded != given:
+            return (f"Workflow already exists with a different {what}: {recorded}, but the "
+                    f"provided {what} is: {given}. Use another id.")
+    return ""
 
 
 class _Wakeups:
@@ -3028,8 +3283,10 @@ class _Executor:
             _logger.info("Processes %s are gone; recovering their workflows.", dead)
             journal.remove_processes(dead)
         resumed = []
+        targets = _runnable_targets()
         for workflow in journal.claim_orphans(self.process_id, self.executor_id,
-                                              sorted(_workflows), self.runs.running()):
+                                              sorted(_workflows), targets,
+                                              self.runs.running()):
             if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
                 error = MaxRecoveryAttemptsExceededError(
                     workflow.workflow_id, workflow.max_recovery_attempts)
@@ -3042,13 +3299,16 @@ class _Executor:
                              workflow.workflow_id, workflow.name,
                              journal.last_function_id(workflow.workflow_id) + 1,
                              self.executor_id)
-            self.submit(_workflows[workflow.name], workflow)
+            function = _runnable(workflow)
+            if function is None:  # its instance changed since it was listed: leave it
+                journal.release_workflow(workflow.workflow_id, self.process_id)
+                continue
+            self.submit(function, workflow)
             resumed.append(workflow.workflow_id)
-        for workflow in journal.list_unclaimable(sorted(_workflows)):
+        for workflow in journal.list_unclaimable(sorted(_workflows), targets):
             if workflow.workflow_id not in self._reported_unrunnable:
                 self._reported_unrunnable.add(workflow.workflow_id)
-                _logger.warning("%s", DBOSWorkflowFunctionNotFoundError(workflow.workflow_id,
-                                                                         workflow.name))
+                _logger.warning("%s", _unrunnable(workflow))
         return resumed
 
     # -- starting and running workflows --
@@ -3125,7 +3385,7 @@ class _Executor:
             self.process_id, self.application_version, now, now, 1,
             workflow_function.max_recovery_attempts,
             parent.workflow_id if parent is not None else None, None, timeout_ms, deadline_ms,
-            None,
+            None, workflow_function.class_name, workflow_function.config_name,
         )
         link = None
         if parent is not None and recorded is None:
@@ -3137,12 +3397,10 @@ class _Executor:
         if started.created:
             self.runs.begin(workflow_id)
             return _Start(existing, run=True, fresh=True)
-        if existing.name != workflow_function.name:
-            raise DBOSConflictingWorkflowError(
-                workflow_id,
-                f"Workflow already exists with a different function name: {existing.name}, but "
-                f"the provided function name is: {workflow_function.name}. Use another id.",
-            )
+        if existing.name != workflow_function.name \
+                or existing.class_name != workflow_function.class_name \
+                or existing.config_name != workflow_function.config_name:
+            raise DBOSConflictingWorkflowError(workflow_id, _conflict(existing, workflow_function))
         return (yield from self._take_over_if_orphaned_plan(existing))
 
     def _take_over_if_orphaned_plan(self, workflow: _WorkflowRecord) -> _Plan[_Start]:
@@ -3500,21 +3758,28 @@ class _Executor:
                                             recorded))
 
     def get_result_plan(self, workflow_id: str, return_type: Any) -> _Plan[Any]:
-        """``handle.get_result()``: wait for a workflow; inside a workflow, a recorded
-        ``DBOS.getResult`` operation."""
+        """``handle.get_result()`` and ``DBOS.get_result``: wait for a workflow; inside a
+        workflow, a recorded ``DBOS.getResult`` operation. A ``return_type`` of None stands for
+        the return type of the workflow's registered function. DBOSNonExistentWorkflowError if
+        there is no such workflow (recorded too, inside a workflow)."""
         context = _recording_context()
         if context is None:
             workflow = yield from self._await_plan(workflow_id)
-            return _workflow_result(workflow, return_type)
+            return _workflow_result(workflow, self._result_type(workflow_id, return_type,
+                                                                workflow))
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, "DBOS.getResult")
         if recorded is not None:
-            return _value_or_raise(recorded.output, recorded.error, return_type)
+            return _value_or_raise(recorded.output, recorded.error,
+                                   self._result_type(workflow_id, return_type))
         started_at = _now_ms()
-        workflow = yield from self._await_plan(workflow_id, context)
         try:
-            value = _workflow_result(workflow, return_type)
+            workflow = yield from self._await_plan(workflow_id, context)
+            value = _workflow_result(workflow, self._result_type(workflow_id, return_type,
+                                                                 workflow))
         except Exception as exc:
+            if isinstance(exc, DBOSJournalError):
+                raise  # the journal failed, not the awaited workflow: nothing to record
             yield from self._record_plan(context, function_id, "DBOS.getResult",
                                          error=_encode_error(exc), child_workflow_id=workflow_id,
                                          started_at=started_at)
@@ -3522,6 +3787,53 @@ class _Executor:
         yield from self._record_plan(context, function_id, "DBOS.getResult", output=workflow.output,
                                      child_workflow_id=workflow_id, started_at=started_at)
         return value
+
+    def _result_type(self, workflow_id: str, return_type: Any,
+                     workflow: _WorkflowRecord | None = None) -> Any:
+        """``return_type``, or for None the return type of the workflow's function (Any if the
+        workflow is gone or this process lacks its function)."""
+        if return_type is not None:
+            return return_type
+        if workflow is None:
+            workflow = self._journal().get_workflow(workflow_id)
+        return Any if workflow is None else _return_type_of(workflow.name)
+
+    def wait_first_plan(self, workflow_ids: list[str]) -> _Plan[str]:
+        """``DBOS.wait_first``: the id of the first of ``workflow_ids`` (in their order) that
+        has finished, waiting until one has; inside a workflow recorded as ``DBOS.waitFirst``.
+        DBOSNonExistentWorkflowError if, while none has finished, one of them is not in the
+        journal: it would never finish."""
+        journal = self._journal()
+
+        def first_finished() -> Any:
+            statuses = journal.statuses_of(workflow_ids)
+            for workflow_id, status in zip(workflow_ids, statuses):
+                if status in _FINISHED:
+                    return workflow_id
+            for workflow_id, status in zip(workflow_ids, statuses):
+                if status is None:
+                    raise DBOSNonExistentWorkflowError(workflow_id)
+            return _NOT_YET
+
+        keys = [("workflow", workflow_id) for workflow_id in workflow_ids]
+        context = _recording_context()
+        if context is None:
+            return (yield from self._wait_plan(keys, first_finished, None))
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, "DBOS.waitFirst")
+        if recorded is not None:
+            return _value_or_raise(recorded.output, recorded.error, str)
+        started_at = _now_ms()
+        try:
+            found = yield from self._wait_plan(keys, first_finished, None, context)
+        except DBOSNonExistentWorkflowError as exc:
+            yield from self._record_plan(context, function_id, "DBOS.waitFirst",
+                                         error=_encode_error(exc), started_at=started_at)
+            raise
+        yield from self._record_plan(context, function_id, "DBOS.waitFirst",
+                                     output=_encode_value(found, "A workflow id"),
+                                     started_at=started_at)
+        return found
 
     def sleep_plan(self, seconds: float) -> _Plan[None]:
         """``DBOS.sleep``: the wake-up time is recorded first, so a workflow restarted after a
@@ -3746,7 +4058,7 @@ class _Executor:
                           if p.process_id == workflow.owner), None)
             if owner is not None and _process_is_alive(owner, _now_ms()):
                 return  # it is running
-        function = _workflows.get(workflow.name)
+        function = _runnable(workflow)
         owner = self.process_id if function is not None else None
         running_here, resumed = self.runs.resume(
             workflow_id, lambda: journal.resume_workflow(workflow_id, owner or "",
@@ -3766,7 +4078,7 @@ class _Executor:
         original = journal.get_workflow(workflow_id)
         if original is None:
             raise DBOSNonExistentWorkflowError(workflow_id)
-        function = _workflows.get(original.name)
+        function = _runnable(original)
         new_id = _take_assigned_workflow_id() or _new_workflow_id()
         now = _now_ms()
         fork = msgspec.structs.replace(
@@ -4343,6 +4655,8 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         workflow_id=workflow.workflow_id,
         status=workflow.status,
         name=workflow.name,
+        class_name=workflow.class_name,
+        config_name=workflow.config_name,
         input=inputs,
         output=_decode_value(workflow.output, function.return_type if function else Any)
         if load_output else None,
@@ -4450,6 +4764,17 @@ class WorkflowHandleAsync(_Handle):
 
 def _async_handle(handle: WorkflowHandle) -> WorkflowHandleAsync:
     return WorkflowHandleAsync(handle.workflow_id, handle._return_type)
+
+
+def _handles_by_id(handles: list[Any]) -> dict[str, Any]:
+    """The handles ``wait_first`` waits on, by workflow id, in their order (DBOS Transact's
+    ValueErrors for an empty list or a repeated id)."""
+    if not handles:
+        raise ValueError("handles must not be empty")
+    by_id = {handle.workflow_id: handle for handle in handles}
+    if len(by_id) != len(handles):
+        raise ValueError("handles must not contain duplicate workflow IDs")
+    return by_id
 
 
 # ==== The DBOS facade ====
@@ -4596,6 +4921,8 @@ class DBOS:
             _dbos = _process_executor = None
         if destroy_registry:
             _workflows.clear()
+            _classes.clear()
+            _instances.clear()
 
     @classmethod
     def reset_system_database(cls) -> None:
@@ -4645,6 +4972,42 @@ class DBOS:
 
         run_workflow._dbos_lite_workflow = workflow  # type: ignore[attr-defined]
         return run_workflow
+
+    @classmethod
+    def dbos_class(cls, class_name: str | None = None) -> Callable[[type], type]:
+        """Register a class whose methods are workflows or steps, under ``class_name`` (default:
+        its qualified name; names are unique). Its workflows keep their names (``Class.method``);
+        an instance method's workflow records its instance's ``config_name`` (the class must
+        derive from DBOSConfiguredInstance), a classmethod's its class, and recovery calls them
+        on the instance or class registered under those names. Put ``@classmethod`` or
+        ``@staticmethod`` above ``@DBOS.workflow()``."""
+        def decorate(target: type) -> type:
+            for attribute, method in _register_class(target, class_name):
+                wrapper = cls._run_method(method)
+                setattr(target, attribute,
+                        classmethod(wrapper) if method.kind == "class" else wrapper)
+            return target
+        return decorate
+
+    @staticmethod
+    def _run_method(method: _MethodWorkflow) -> Callable:
+        """What a registered class's workflow method becomes: the workflow bound to the
+        instance or class it is called on."""
+        if method.is_async:
+            @functools.wraps(method.method)
+            async def run_method_async(receiver: Any, *args: Any, **kwargs: Any) -> Any:
+                return await _run_plan_async(
+                    _launched().call_plan(method.bind(receiver), args, kwargs))
+
+            run_method_async._dbos_lite_method = method  # type: ignore[attr-defined]
+            return run_method_async
+
+        @functools.wraps(method.method)
+        def run_method(receiver: Any, *args: Any, **kwargs: Any) -> Any:
+            return _run_plan(_launched().call_plan(method.bind(receiver), args, kwargs))
+
+        run_method._dbos_lite_method = method  # type: ignore[attr-defined]
+        return run_method
 
     @classmethod
     def step(cls, *, name: str | None = None, retries_allowed: bool = False,
@@ -4713,7 +5076,7 @@ class DBOS:
     def start_workflow(cls, func: Callable, *args: Any, **kwargs: Any) -> WorkflowHandle:
         """Start a workflow on the thread pool and return its handle at once. The start is
         recorded before this returns; a conflicting id raises here."""
-        workflow = _workflow_of(func)
+        workflow, args = _workflow_of(func, args)
         executor = _launched()
         start = _run_plan(executor.start_plan(workflow, args, kwargs))
         if start.run:
@@ -4725,7 +5088,7 @@ class DBOS:
                                    ) -> WorkflowHandleAsync:
         """``start_workflow`` for async code: an async workflow runs as a task of the running
         event loop, a sync one on the thread pool."""
-        workflow = _workflow_of(func)
+        workflow, args = _workflow_of(func, args)
         executor = _launched()
         start = await _run_plan_async(executor.start_plan(workflow, args, kwargs))
         if start.run:
@@ -4754,6 +5117,40 @@ class DBOS:
         """``DBOS.retrieve_workflow`` for async code."""
         return _async_handle(await _in_journal_thread(cls.retrieve_workflow, workflow_id,
                                                       existing_workflow))
+
+    @classmethod
+    def get_result(cls, workflow_id: str) -> Any:
+        """Wait for a workflow by id; its return value, or its error raised (as
+        ``DBOS.retrieve_workflow(workflow_id).get_result()``). Inside a workflow the result is
+        recorded (``DBOS.getResult``). DBOSNonExistentWorkflowError if there is no such
+        workflow (DBOS Transact waits for ever)."""
+        _refuse_running_loop("get_result")
+        return _run_plan(_launched().get_result_plan(workflow_id, None))
+
+    @classmethod
+    async def get_result_async(cls, workflow_id: str) -> Any:
+        """``DBOS.get_result`` for async code."""
+        return await _run_plan_async(_launched().get_result_plan(workflow_id, None))
+
+    @classmethod
+    def wait_first(cls, handles: list[WorkflowHandle], *,
+                   polling_interval_sec: float = 1.0) -> WorkflowHandle:
+        """Wait until one of the handles' workflows has finished (succeeded, failed, was
+        cancelled...); that handle, the first in the list's order if several have. Inside a
+        workflow the choice is recorded (``DBOS.waitFirst``), so a replay returns the same
+        handle. ValueError for an empty list or a repeated id; DBOSNonExistentWorkflowError
+        if, while none has finished, one of them does not exist. A finish wakes the wait at
+        once: ``polling_interval_sec`` is accepted for DBOS Transact's signature."""
+        _refuse_running_loop("wait_first")
+        by_id = _handles_by_id(handles)
+        return by_id[_run_plan(_launched().wait_first_plan(list(by_id)))]
+
+    @classmethod
+    async def wait_first_async(cls, handles: list[WorkflowHandleAsync], *,
+                               polling_interval_sec: float = 1.0) -> WorkflowHandleAsync:
+        """``DBOS.wait_first`` for async code, on WorkflowHandleAsync handles."""
+        by_id = _handles_by_id(handles)
+        return by_id[await _run_plan_async(_launched().wait_first_plan(list(by_id)))]
 
     @classmethod
     def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
@@ -5062,6 +5459,25 @@ class DBOS:
         """The application version recorded with the workflows this process starts."""
         return (_process_executor.application_version if _process_executor is not None
                 else None)
+
+
+class DBOSConfiguredInstance:
+    """Base class of a class (registered with ``@DBOS.dbos_class()``) whose instance methods
+    are workflows: ``config_name`` names the instance in the journal, and recovery calls an
+    interrupted workflow on the instance created with the same class and ``config_name``.
+    Create every instance before ``DBOS.launch()``, as DBOS Transact requires; two instances
+    of a class with one ``config_name`` are refused (DBOSException)."""
+
+    def __init__(self, config_name: str) -> None:
+        self.config_name = config_name
+        _register_instance(self)
+        executor = _process_executor
+        if executor is not None and executor.journal is not None:
+            _logger.warning(
+                "Configured instance %s of class %s was created after DBOS.launch(). dbos_lite "
+                "recovers its workflows at its next heartbeat, but DBOS Transact recovers only "
+                "at launch: create configured instances before DBOS.launch().", config_name,
+                _class_name_of(type(self)) or type(self).__qualname__)
 
 
 # ==== DBOSClient: looking at a journal from another process ====

@@ -60,6 +60,25 @@ DIFFERS = {
     "DBOS.get_event": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.run_step": "its first parameter is named `options` (DBOS: `dbos_step_options`)",
     "DBOS.reset_system_database": "deletes the journal named in the config",
+    "DBOS.dbos_class": "its errors are DBOSException (DBOS: plain Exception); "
+                       "`@DBOS.workflow()` stacked above `@classmethod`/`@staticmethod` is "
+                       "refused when the class is defined (DBOS fails at the call); a method "
+                       "workflow called on an object that is not the instance registered under "
+                       "its class and config_name is refused (DBOS runs it, and recovery then "
+                       "finds another object or none); recovery leaves a workflow whose "
+                       "instance is not created PENDING and untouched, logging why, and takes "
+                       "it at a later heartbeat once the instance exists (DBOS counts a "
+                       "recovery attempt and logs an error)",
+    "DBOSConfiguredInstance": "`config_name` must be a non-empty string; a second instance with "
+                              "one class and config_name raises DBOSException (DBOS: plain "
+                              "Exception)",
+    "DBOS.get_result": "an unknown workflow id raises DBOSNonExistentWorkflowError (DBOS waits "
+                       "for ever); a finish wakes the wait at once (DBOS polls every second)",
+    "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
+                       "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
+                       "none has finished, one of them does not exist (DBOS waits for ever); a "
+                       "finish wakes the wait at once, `polling_interval_sec=` is accepted and "
+                       "unused",
 }
 #: Sync calls that dbos_lite accepts while an event loop is running, where DBOS raises
 #: "RuntimeError: NAME() was called while an event loop is running. Use await NAME_async(...)
@@ -98,8 +117,6 @@ _MISSING_GROUPS = {
         "Serializer", "DBOSPortableJSONSerializer", "PortableWorkflowError",
         "WorkflowSerializationFormat"],
     "sharded system databases": ["SetShardKey", "DBOS.shard_key"],
-    "workflows as methods of configured class instances": [
-        "DBOSConfiguredInstance", "DBOS.dbos_class"],
     "entering a DBOS context explicitly": ["DBOSContextEnsure"],
     "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
     "policies for reusing a workflow id": ["WorkflowIDReusePolicy"],
@@ -112,9 +129,6 @@ _MISSING_GROUPS = {
         "pydantic_args_validator", "make_pydantic_args_validator"],
     "alerts from DBOS Conductor": ["DBOS.alert_handler"],
     "a durable `asyncio.wait`": ["DBOS.asyncio_wait"],
-    "waiting for the first of several handles": ["DBOS.wait_first"],
-    "a workflow's result by id (use `DBOS.retrieve_workflow(id).get_result()`)": [
-        "DBOS.get_result"],
     "reading one offset of a stream": ["DBOS.read_stream_offset"],
     "rewinding a workflow to a step": ["DBOS.rewind_workflow"],
     "cancelling, resuming or deleting many workflows in one call": [
