@@ -3,7 +3,8 @@
 #   make test      - install what the tests need into .venv and run them (what CI runs)
 # and, while editing, make test-fast: the tests not marked slow (pytest -m "not slow");
 # make compat: install DBOS Transact into .venv-compat, run every example and README snippet on
-# dbos_lite and on DBOS Transact, and compare their result lines (compat/run.py says how).
+# dbos_lite and on DBOS Transact, and compare their result lines (compat/run.py says how); then
+# run the tests marked both_engines on DBOS Transact (DBOS_LITE_TEST_ENGINE=dbos, tests/engine.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -34,9 +35,11 @@ test-fast: $(VENV)/.installed
 $(COMPAT_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_BIN)/python -m pip install --quiet --upgrade pip
-	$(COMPAT_BIN)/python -m pip install --quiet 'dbos==3.4.0' 'apsw>=3.45' 'msgspec>=0.18.6'
+	$(COMPAT_BIN)/python -m pip install --quiet 'dbos==3.4.0' 'apsw>=3.45' 'msgspec>=0.18.6' \
+		'pytest>=7.4' 'hypothesis>=6.90'
 	touch $@
 
 compat: $(COMPAT_VENV)/.installed
 	$(COMPAT_BIN)/python compat/names.py check
 	$(COMPAT_BIN)/python compat/run.py
+	DBOS_LITE_TEST_ENGINE=dbos $(COMPAT_BIN)/python -m pytest -q -m both_engines

@@ -1,5 +1,11 @@
-"""Shared fixtures: a fresh DBOS per test, journaled in the test's own temporary directory."""
+"""Shared fixtures: a fresh DBOS per test, journaled in the test's own temporary directory.
 
+The engine: dbos_lite, or DBOS Transact 3.4 with DBOS_LITE_TEST_ENGINE=dbos (tests/engine.py).
+On DBOS Transact only the tests marked ``both_engines`` run; the others are skipped, and those
+marked ``deliberate_difference("why")`` say why they hold for dbos_lite only.
+"""
+
+import logging
 import os
 import sys
 
@@ -8,11 +14,38 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from dbos_lite import DBOS  # noqa: E402
+from engine import DBOS, NAME, ON_DBOS  # noqa: E402
 
 
 def journal_url(path) -> str:
     return f"sqlite:///{path}"
+
+
+def pytest_report_header(config):
+    return f"engine: {NAME} (DBOS_LITE_TEST_ENGINE)"
+
+
+def pytest_collection_modifyitems(config, items):
+    """On DBOS Transact, skip what is not marked both_engines, and every deliberate difference
+    (a parameter of a both_engines test may be one), saying why."""
+    for item in items:
+        difference = item.get_closest_marker("deliberate_difference")
+        if difference is not None and not (difference.args and difference.args[0]):
+            raise pytest.UsageError(f"{item.nodeid}: deliberate_difference(\"why\") needs why")
+        if not ON_DBOS:
+            continue
+        if difference is not None:
+            reason = f"a deliberate difference of dbos_lite: {difference.args[0]}"
+        elif item.get_closest_marker("both_engines") is None:
+            reason = "dbos_lite only: not marked both_engines (uses dbos_lite's own names)"
+        else:
+            continue
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_unconfigure(config):
+    if ON_DBOS:  # DBOS's threads still waiting in recv log after pytest closed their stream
+        logging.raiseExceptions = False
 
 
 @pytest.fixture
@@ -22,13 +55,17 @@ def journal_path(tmp_path):
 
 @pytest.fixture
 def config(journal_path):
-    """The config a test's DBOS gets; NORMAL keeps the suite fast (FULL is tested on its own)."""
-    return {
+    """The config a test's DBOS gets; NORMAL keeps the suite fast (FULL is tested on its own).
+    DBOS Transact gets the same without dbos_lite's own key (its app name rule: 3-256 chars of
+    [a-z0-9_-], which "test-app" meets)."""
+    config = {
         "name": "test-app",
         "system_database_url": journal_url(journal_path),
-        "sqlite_synchronous": "NORMAL",
         "notification_listener_polling_interval_sec": 0.05,
     }
+    if not ON_DBOS:
+        config["sqlite_synchronous"] = "NORMAL"
+    return config
 
 
 @pytest.fixture

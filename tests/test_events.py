@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from dbos_lite import DBOS, DBOSException, SetWorkflowID
+from engine import DBOS, DBOSException, SetWorkflowID
+
+pytestmark = pytest.mark.both_engines  # every test here uses DBOS names only
 
 
 def test_events_are_published_and_read(dbos):

@@ -159,6 +159,10 @@ def assert_left_alone_during_the_window(apps, summary):
 
 
 @pytest.mark.slow
+@pytest.mark.deliberate_difference(
+    "calling again the id of a workflow that a BaseException left PENDING resumes it; on "
+    "DBOS Transact 3.4 the call waits for ever (nothing runs it before a relaunch)"
+)
 def test_a_keyboard_interrupt_raised_in_a_step_leaves_the_workflow_pending_until_resumed(
         watched):
     apps, proc = watched["raise"]
@@ -290,6 +294,10 @@ TWO_APPS_APP = """
 
 
 @pytest.mark.slow
+@pytest.mark.deliberate_difference(
+    "a journal belongs to one application: a launch with another name is refused; DBOS "
+    "Transact shares a system database between applications"
+)
 def test_a_journal_belongs_to_the_app_that_created_it(tmp_path):
     with ScriptApps(tmp_path, TWO_APPS_APP) as apps:
         first = apps.start("start", name="app-a")
@@ -709,6 +717,10 @@ def test_get_event_timeout_outside_a_workflow_is_validated(dbos):
 
 
 @pytest.mark.parametrize("timeout", [INF, 1e300, -1.0, NAN])
+@pytest.mark.deliberate_difference(
+    "durations are checked where they are given (NaN, infinite, zero or negative timeouts "
+    "raise ValueError); DBOS Transact accepts them"
+)
 def test_workflow_timeouts_are_validated_and_no_workflow_is_started(dbos, timeout):
     @DBOS.workflow()
     def job() -> int:
@@ -817,6 +829,10 @@ def test_a_retry_backoff_is_not_stretched_by_the_wall_clock_jumping_back(dbos, m
 # ---- 14: DBOS() again with another config ----
 
 
+@pytest.mark.deliberate_difference(
+    "a second DBOS(config=...) with a different config raises; DBOS Transact keeps the "
+    "first one silently"
+)
 def test_dbos_again_with_another_config_is_refused(config, tmp_path):
     other_path = tmp_path / "other.sqlite"
     DBOS.destroy(destroy_registry=True)

@@ -5,12 +5,14 @@ import time
 
 import pytest
 
-from dbos_lite import (
+from engine import (
     DBOS,
     DBOSAwaitedWorkflowCancelledError,
     DBOSNonExistentWorkflowError,
     SetWorkflowID,
 )
+
+pytestmark = pytest.mark.both_engines  # every test here uses DBOS names only
 
 
 def wait_for(predicate, timeout=5.0):

@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from dbos_lite import DBOS, DBOSException, DBOSNonExistentWorkflowError, SetWorkflowID
+from engine import DBOS, DBOSException, DBOSNonExistentWorkflowError, SetWorkflowID
 
 
+@pytest.mark.both_engines
 def test_messages_arrive_in_order_per_topic(dbos):
     @DBOS.workflow()
     def inbox() -> dict:
@@ -30,6 +31,7 @@ def test_messages_arrive_in_order_per_topic(dbos):
     assert names == ["DBOS.recv", "DBOS.sleep"] * 5
 
 
+@pytest.mark.both_engines
 def test_recv_times_out_with_none(dbos):
     @DBOS.workflow()
     def waits() -> object:
@@ -44,6 +46,10 @@ def test_recv_times_out_with_none(dbos):
 RARE_POLLING_SEC = 5.0
 
 
+@pytest.mark.deliberate_difference(
+    "a send wakes a recv waiting in the same process at once; DBOS Transact on SQLite finds "
+    "the message at its next poll"
+)
 def test_recv_wakes_as_soon_as_a_message_is_sent(dbos, config):
     """The send's commit wakes the waiter: with polling every 5 s, a wake-up that came from a
     poll would take seconds, not the fraction of a second asserted."""
@@ -71,6 +77,7 @@ def test_recv_wakes_as_soon_as_a_message_is_sent(dbos, config):
     assert woken - launched < RARE_POLLING_SEC - 1  # before the first poll could have run
 
 
+@pytest.mark.both_engines
 def test_messages_sent_before_recv_wait_for_it(dbos):
     gate = threading.Event()
 
@@ -86,6 +93,7 @@ def test_messages_sent_before_recv_wait_for_it(dbos):
     assert handle.get_result() == ["early", None]
 
 
+@pytest.mark.both_engines
 def test_send_from_a_workflow_is_recorded_and_not_repeated(dbos):
     @DBOS.workflow()
     def receiver() -> list:
@@ -105,6 +113,7 @@ def test_send_from_a_workflow_is_recorded_and_not_repeated(dbos):
     assert [s["function_name"] for s in DBOS.list_workflow_steps("s")] == ["DBOS.send"]
 
 
+@pytest.mark.both_engines
 def test_idempotency_key_makes_a_repeated_send_a_no_op(dbos):
     @DBOS.workflow()
     def receiver() -> list:
@@ -117,6 +126,7 @@ def test_idempotency_key_makes_a_repeated_send_a_no_op(dbos):
     assert handle.get_result() == ["payment", None]
 
 
+@pytest.mark.both_engines
 def test_send_to_an_unknown_workflow_raises(dbos):
     @DBOS.workflow()
     def sender() -> str:
@@ -135,6 +145,7 @@ def test_send_to_an_unknown_workflow_raises(dbos):
         assert "nobody" in sender()
 
 
+@pytest.mark.both_engines
 def test_send_from_a_step_is_allowed(dbos):
     @DBOS.workflow()
     def receiver() -> str:

@@ -3,7 +3,11 @@
 import threading
 import time
 
-from dbos_lite import DBOS, SetWorkflowID
+import pytest
+
+from engine import DBOS, SetWorkflowID
+
+pytestmark = pytest.mark.both_engines  # every test here uses DBOS names only
 
 
 def test_patch_lets_workflows_in_flight_keep_the_old_path(dbos, config):
@@ -27,6 +31,7 @@ def test_patch_lets_workflows_in_flight_keep_the_old_path(dbos, config):
             hold.wait(5)
             raise SystemExit  # the "crash": never recorded
 
+    @DBOS.workflow(name="job")
     def job() -> str:
         if version["patched"] and DBOS.patch("use-new-step"):
             result = new_step()
@@ -35,7 +40,6 @@ def test_patch_lets_workflows_in_flight_keep_the_old_path(dbos, config):
         wait_step()
         return result
 
-    DBOS.register_workflow(job, name="job")
     DBOS.launch()
     with SetWorkflowID("old"):
         DBOS.start_workflow(job)
@@ -64,6 +68,7 @@ def test_deprecate_patch_replays_patched_workflows_and_records_nothing_new(dbos)
 
     mode = {"deprecated": False}
 
+    @DBOS.workflow(name="job")
     def job() -> str:
         if mode["deprecated"]:
             assert DBOS.deprecate_patch("p1")
@@ -71,12 +76,11 @@ def test_deprecate_patch_replays_patched_workflows_and_records_nothing_new(dbos)
             assert DBOS.patch("p1")
         return step()
 
-    workflow = DBOS.register_workflow(job, name="job")
     DBOS.launch()
     with SetWorkflowID("patched"):
-        workflow()
+        job()
     mode["deprecated"] = True
     with SetWorkflowID("fresh"):
-        assert workflow() == "done"
+        assert job() == "done"
     assert [s["function_name"] for s in DBOS.list_workflow_steps("fresh")] == [
         step.__qualname__]

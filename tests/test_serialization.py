@@ -440,6 +440,9 @@ UNSUPPORTED = [
 
 
 @pytest.mark.parametrize("make", UNSUPPORTED)
+@pytest.mark.deliberate_difference(
+    "values must be JSON-like (msgspec); DBOS Transact pickles them"
+)
 def test_unencodable_step_value_raises_type_error_and_records_nothing(dbos, make):
     errors = []
 

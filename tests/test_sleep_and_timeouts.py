@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dbos_lite import (
+from engine import (
     DBOS,
     DBOSAwaitedWorkflowCancelledError,
     DBOSException,
@@ -14,6 +14,7 @@ from dbos_lite import (
 )
 
 
+@pytest.mark.both_engines
 def test_sleep_records_its_wake_up_time_and_replays_instantly(dbos):
     @DBOS.workflow()
     def nap() -> float:
@@ -34,6 +35,7 @@ def test_sleep_records_its_wake_up_time_and_replays_instantly(dbos):
     assert time.monotonic() - started < 1.0  # the 0.3 s sleep is not slept again
 
 
+@pytest.mark.both_engines
 def test_sleep_of_zero_records_nothing_and_outside_a_workflow_raises(dbos):
     @DBOS.workflow()
     def nap() -> None:
@@ -47,6 +49,7 @@ def test_sleep_of_zero_records_nothing_and_outside_a_workflow_raises(dbos):
         DBOS.sleep(0.01)
 
 
+@pytest.mark.both_engines
 def test_timeout_cancels_the_workflow_and_its_waiters(dbos):
     steps = []
 
@@ -76,6 +79,10 @@ def test_timeout_cancels_the_workflow_and_its_waiters(dbos):
     assert len(steps) == count  # it stopped
 
 
+@pytest.mark.deliberate_difference(
+    "a deadline ends the workflow's recv or get_event wait, and its waiters, at once; DBOS "
+    "Transact 3.4 notices it when the wait ends (here after 60 s)"
+)
 def test_timeout_ends_a_long_recv(dbos):
     @DBOS.workflow()
     def waits() -> None:
@@ -90,6 +97,7 @@ def test_timeout_ends_a_long_recv(dbos):
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.both_engines
 def test_children_inherit_the_deadline_unless_detached(dbos):
     @DBOS.workflow()
     def child() -> str:
@@ -116,6 +124,10 @@ def test_children_inherit_the_deadline_unless_detached(dbos):
     assert DBOS.retrieve_workflow("parent-2").get_result() == "child done"
 
 
+@pytest.mark.deliberate_difference(
+    "durations are checked where they are given (NaN, infinite, zero or negative timeouts "
+    "raise ValueError); DBOS Transact accepts them"
+)
 def test_invalid_timeouts_are_refused():
     for bad in (0, -1, float("nan"), float("inf"), 1e300, "10"):
         with pytest.raises(DBOSException, match="workflow_timeout_sec"):

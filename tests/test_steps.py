@@ -6,19 +6,19 @@ import time
 
 import pytest
 
-from dbos_lite import (
+from engine import (
     DBOS,
     DBOSAwaitedWorkflowCancelledError,
     DBOSException,
-    DBOSMaxStepRetriesError,
     DBOSMaxStepRetriesExceeded,
     DBOSUnexpectedStepError,
     SetWorkflowID,
     SetWorkflowTimeout,
-    StepStatus,
 )
+from dbos_lite import DBOSMaxStepRetriesError
 
 
+@pytest.mark.both_engines
 def test_step_result_is_recorded_and_replayed_without_running(dbos):
     calls = []
 
@@ -73,6 +73,7 @@ def test_register_workflow_returns_the_wrapped_function(dbos):
     assert DBOS.get_workflow_status("p").name == "plain-workflow"
 
 
+@pytest.mark.both_engines
 def test_step_outside_a_workflow_is_a_plain_call(dbos):
     calls = []
 
@@ -88,6 +89,7 @@ def test_step_outside_a_workflow_is_a_plain_call(dbos):
     assert DBOS.step_status is None
 
 
+@pytest.mark.both_engines
 def test_step_inside_a_step_is_part_of_the_outer_step(dbos):
     @DBOS.step()
     def inner() -> int:
@@ -108,12 +110,15 @@ def test_step_inside_a_step_is_part_of_the_outer_step(dbos):
     assert [s["function_name"] for s in DBOS.list_workflow_steps("w")] == [outer.__qualname__]
 
 
+@pytest.mark.both_engines
 def test_retries_with_exponential_backoff_until_success(dbos):
     attempts = []
 
     @DBOS.step(retries_allowed=True, max_attempts=4, interval_seconds=0.05, backoff_rate=2.0)
     def flaky() -> str:
-        attempts.append((time.monotonic(), DBOS.step_status))
+        status = DBOS.step_status  # read at once: DBOS Transact updates one object in place
+        attempts.append((time.monotonic(),
+                         (status.step_id, status.current_attempt, status.max_attempts)))
         if len(attempts) < 3:
             raise ConnectionError(f"attempt {len(attempts)}")
         return "ok"
@@ -128,8 +133,7 @@ def test_retries_with_exponential_backoff_until_success(dbos):
     times = [t for t, _ in attempts]
     assert times[1] - times[0] >= 0.05 * 0.9
     assert times[2] - times[1] >= 0.10 * 0.9
-    assert [s for _, s in attempts] == [StepStatus(1, 0, 4), StepStatus(1, 1, 4),
-                                        StepStatus(1, 2, 4)]
+    assert [s for _, s in attempts] == [(1, 0, 4), (1, 1, 4), (1, 2, 4)]
     with SetWorkflowID("w"):
         assert workflow() == "ok"
     assert len(attempts) == 3
@@ -184,25 +188,24 @@ def test_retry_delays_grow_by_the_backoff_rate_up_to_an_hour(dbos, caplog):
     assert DBOS.get_workflow_status("capped").status == "CANCELLED"
 
 
+@pytest.mark.both_engines
 def test_exhausted_retries_raise_and_are_recorded_and_replayed(dbos, config):
     calls = []
 
+    @DBOS.step(retries_allowed=True, max_attempts=3, interval_seconds=0)
     def always_fails():
         calls.append(1)
         raise ValueError(f"failure {len(calls)}")
 
+    @DBOS.workflow()
     def workflow():
-        step()
+        always_fails()
 
-    step = DBOS.register_step(always_fails, retries_allowed=True, max_attempts=3,
-                              interval_seconds=0)
-    workflow = DBOS.register_workflow(workflow)
     DBOS.launch()
     with SetWorkflowID("w"):
         with pytest.raises(DBOSMaxStepRetriesExceeded) as info:
             workflow()
     error = info.value
-    assert isinstance(error, DBOSMaxStepRetriesError)
     assert error.step_name == always_fails.__qualname__ and error.max_retries == 3
     assert [str(e) for e in error.errors] == ["failure 1", "failure 2", "failure 3"]
     assert DBOS.get_workflow_status("w").status == "ERROR"
@@ -221,6 +224,11 @@ def test_exhausted_retries_raise_and_are_recorded_and_replayed(dbos, config):
     assert len(calls) == 3
 
 
+def test_the_typescript_name_of_the_retries_error_is_an_alias():
+    assert DBOSMaxStepRetriesError is DBOSMaxStepRetriesExceeded
+
+
+@pytest.mark.both_engines
 def test_should_retry_false_stops_at_once_with_the_original_error(dbos):
     calls = []
 
@@ -245,6 +253,7 @@ def test_should_retry_false_stops_at_once_with_the_original_error(dbos):
     assert len(calls) == 2
 
 
+@pytest.mark.both_engines
 def test_without_retries_the_original_error_is_recorded(dbos):
     calls = []
 
@@ -274,6 +283,10 @@ class Interrupted(BaseException):
     """Stops a workflow body without an outcome, as a crash would: it stays PENDING."""
 
 
+@pytest.mark.deliberate_difference(
+    "calling again the id of a workflow that a BaseException left PENDING resumes it; on "
+    "DBOS Transact 3.4 the call waits for ever (nothing runs it before a relaunch)"
+)
 def test_a_different_step_at_a_recorded_position_is_an_unexpected_step(dbos):
     version = {"current": 1}
 
@@ -310,12 +323,15 @@ def test_a_different_step_at_a_recorded_position_is_an_unexpected_step(dbos):
             workflow()
 
 
+@pytest.mark.both_engines
 def test_step_status_and_ids(dbos):
     seen = []
 
     @DBOS.step()
     def step():
-        seen.append((DBOS.workflow_id, DBOS.step_id, DBOS.step_status))
+        status = DBOS.step_status  # compared as a tuple: each engine has its own class
+        seen.append((DBOS.workflow_id, DBOS.step_id,
+                     (status.step_id, status.current_attempt, status.max_attempts)))
 
     @DBOS.workflow()
     def workflow():
@@ -326,8 +342,7 @@ def test_step_status_and_ids(dbos):
     DBOS.launch()
     with SetWorkflowID("w"):
         workflow()
-    assert seen == [("w", None, None), ("w", 1, StepStatus(1, None, None)),
-                    ("w", 2, StepStatus(2, None, None))]
+    assert seen == [("w", None, None), ("w", 1, (1, None, None)), ("w", 2, (2, None, None))]
     assert DBOS.workflow_id is None and DBOS.step_id is None
 
 

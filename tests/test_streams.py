@@ -2,7 +2,11 @@
 
 import threading
 
-from dbos_lite import DBOS, SetWorkflowID
+import pytest
+
+from engine import DBOS, SetWorkflowID
+
+pytestmark = pytest.mark.both_engines  # every test here uses DBOS names only
 
 
 def test_stream_values_arrive_in_order_until_closed(dbos):
