@@ -552,6 +552,42 @@ class _ProcessRecord(msgspec.Struct, frozen=True):
     pid_started: int | None
     launched_at: int
     heartbeat_at: int
+    workflow_names: str | None = None  # JSON lists, for tools that look (see the schema)
+    queue_names: str | None = None
+
+
+class _AttemptRecord(msgspec.Struct, frozen=True):
+    """One row of ``step_attempts``: a failed attempt of a step."""
+
+    workflow_id: str
+    function_id: int
+    function_name: str
+    attempt: int
+    error: str
+    started_at_epoch_ms: int
+    failed_at_epoch_ms: int
+    retry_at_epoch_ms: int | None
+
+
+class _WaitRecord(msgspec.Struct, frozen=True):
+    """One row of ``workflow_waits``: an operation of a workflow that waits."""
+
+    workflow_id: str
+    function_id: int
+    kind: str
+    detail: str
+    until_epoch_ms: int | None
+    since_epoch_ms: int
+
+
+class _QueuePlace(msgspec.Struct, frozen=True):
+    """Where a queued workflow stands: its queue, how many waiting workflows are due before
+    it, whether a process took it, and until when it is delayed."""
+
+    queue_name: str
+    ahead: int
+    running: bool
+    not_before_ms: int | None
 
 
 class _MessageRecord(msgspec.Struct, frozen=True):
@@ -950,6 +986,30 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #   rows older than the queue's period are deleted as it dispatches.
 #   queue_name, partition_key, started_at (epoch ms)
 #
+# step_attempts: one row per failed attempt of a step, written only when an attempt fails (a
+#   step that succeeds at once costs nothing here); the step's outcome stays in operation_outputs.
+#   attempt_id        increasing: attempts in the order they failed (also across a crash)
+#   workflow_id, function_id, function_name   the step
+#   attempt           0-based, as DBOS.step_status counts them
+#   error             JSON of the attempt's error (an _ErrorRecord)
+#   started_at_epoch_ms, failed_at_epoch_ms
+#   retry_at_epoch_ms when the next attempt was due (NULL: no retry followed)
+#
+# workflow_waits: what a workflow waits for, written when a wait inside a workflow (DBOS.recv,
+#   DBOS.get_event, a child's result, DBOS.wait_first, DBOS.read_stream) finds nothing yet and
+#   blocks: a wait that is satisfied at once writes nothing. A row is current while no operation
+#   is recorded at its function_id.
+#   workflow_id, function_id   the waiting operation
+#   kind              'recv', 'event', 'result', 'first' or 'stream'
+#   detail            JSON: {"topic"} for recv, {"workflow_id", "key"} for event and stream,
+#                     {"workflow_ids"} for result and first
+#   until_epoch_ms    when the wait times out (NULL: no timeout)
+#   since_epoch_ms    when it began
+#
+# processes also name, for tools that look, what each process can run: workflow_names (JSON
+#   list of its registered workflow functions) and queue_names (JSON list of the queues it
+#   works, NULL for all).
+#
 # journal_settings: facts about the journal as a whole, one row each.
 #   key, value   'application_name': the config name of the application the journal belongs to
 #
@@ -1145,6 +1205,39 @@ _MIGRATIONS.append((  # 5: queues
         DELETE FROM workflow_events WHERE workflow_id = OLD.workflow_id;
         DELETE FROM streams WHERE workflow_id = OLD.workflow_id;
         DELETE FROM queue_entries WHERE workflow_id = OLD.workflow_id;
+    END""",
+))
+
+_MIGRATIONS.append((  # 6: what a timeline shows beyond outcomes: failed attempts, waits
+    # Rows only on failure or on a blocking wait: the path of a step that succeeds, or of a
+    # message already there, writes nothing more.
+    """CREATE TABLE step_attempts (
+        attempt_id INTEGER PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        function_id INTEGER NOT NULL,
+        function_name TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        started_at_epoch_ms INTEGER NOT NULL,
+        failed_at_epoch_ms INTEGER NOT NULL,
+        retry_at_epoch_ms INTEGER
+    )""",
+    "CREATE INDEX step_attempts_step ON step_attempts (workflow_id, function_id)",
+    """CREATE TABLE workflow_waits (
+        workflow_id TEXT NOT NULL,
+        function_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        until_epoch_ms INTEGER,
+        since_epoch_ms INTEGER NOT NULL,
+        PRIMARY KEY (workflow_id, function_id)
+    ) WITHOUT ROWID""",
+    "ALTER TABLE processes ADD COLUMN workflow_names TEXT",
+    "ALTER TABLE processes ADD COLUMN queue_names TEXT",
+    # A trigger of its own beside workflow_status_deleted (SQLite runs both).
+    """CREATE TRIGGER workflow_status_deleted_timeline AFTER DELETE ON workflow_status BEGIN
+        DELETE FROM step_attempts WHERE workflow_id = OLD.workflow_id;
+        DELETE FROM workflow_waits WHERE workflow_id = OLD.workflow_id;
     END""",
 ))
 
@@ -1449,11 +1542,60 @@ _SQL_PUT_SETTING_IF_ABSENT = (
 )
 _SQL_INSERT_PROCESS = (
     "INSERT INTO processes (process_id, executor_id, host, pid, pid_started, launched_at,"
-    " heartbeat_at) VALUES (?,?,?,?,?,?,?)"
+    " heartbeat_at, workflow_names, queue_names) VALUES (?,?,?,?,?,?,?,?,?)"
 )
 _SQL_LIST_PROCESSES = (
-    "SELECT process_id, executor_id, host, pid, pid_started, launched_at, heartbeat_at"
-    " FROM processes"
+    "SELECT process_id, executor_id, host, pid, pid_started, launched_at, heartbeat_at,"
+    " workflow_names, queue_names FROM processes"
+)
+_SQL_RECORD_ATTEMPT = (
+    "INSERT INTO step_attempts (workflow_id, function_id, function_name, attempt, error,"
+    " started_at_epoch_ms, failed_at_epoch_ms, retry_at_epoch_ms) SELECT ?,?,?,?,?,?,?,?"
+    " WHERE EXISTS (SELECT 1 FROM workflow_status"
+    "   WHERE workflow_id = ? AND owner = ? AND status = 'PENDING')"
+)
+_SQL_LIST_ATTEMPTS = (
+    "SELECT workflow_id, function_id, function_name, attempt, error, started_at_epoch_ms,"
+    " failed_at_epoch_ms, retry_at_epoch_ms FROM step_attempts WHERE workflow_id = ?"
+    " ORDER BY attempt_id"
+)
+_SQL_COPY_ATTEMPTS = (
+    "INSERT INTO step_attempts (workflow_id, function_id, function_name, attempt, error,"
+    " started_at_epoch_ms, failed_at_epoch_ms, retry_at_epoch_ms)"
+    " SELECT ?1, function_id, function_name, attempt, error, started_at_epoch_ms,"
+    " failed_at_epoch_ms, retry_at_epoch_ms FROM step_attempts"
+    " WHERE workflow_id = ?2 AND function_id < ?3 ORDER BY attempt_id"
+)
+# A wait is noted only while its process owns the workflow; the waits of operations that are
+# recorded since are dropped in the same transaction, so a workflow keeps few rows.
+_SQL_FORGET_WAITS = (
+    "DELETE FROM workflow_waits WHERE workflow_id = ?1 AND function_id IN"
+    " (SELECT function_id FROM operation_outputs WHERE workflow_id = ?1)"
+)
+_SQL_NOTE_WAIT = (
+    "INSERT INTO workflow_waits (workflow_id, function_id, kind, detail, until_epoch_ms,"
+    " since_epoch_ms) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM workflow_status"
+    "   WHERE workflow_id = ? AND owner = ? AND status = 'PENDING')"
+    " ON CONFLICT (workflow_id, function_id) DO UPDATE SET kind = excluded.kind,"
+    " detail = excluded.detail, until_epoch_ms = excluded.until_epoch_ms,"
+    " since_epoch_ms = excluded.since_epoch_ms"
+)
+# The waits of a workflow that no recorded operation has ended.
+_SQL_LIST_WAITS = (
+    "SELECT workflow_id, function_id, kind, detail, until_epoch_ms, since_epoch_ms"
+    " FROM workflow_waits AS w WHERE workflow_id = ?1 AND NOT EXISTS (SELECT 1"
+    "   FROM operation_outputs AS o WHERE o.workflow_id = ?1 AND o.function_id = w.function_id)"
+    " ORDER BY function_id"
+)
+_SQL_QUEUE_PLACE = (
+    "SELECT e.queue_name, (SELECT count(*) FROM queue_entries AS o"
+    "   WHERE o.queue_name = e.queue_name AND o.running = 0 AND (o.priority < e.priority"
+    "   OR (o.priority = e.priority AND o.position < e.position))), e.running, e.not_before_ms"
+    " FROM queue_entries AS e WHERE e.workflow_id = ?"
+)
+_SQL_FORKED_FROM_ANY = (
+    "SELECT DISTINCT forked_from FROM workflow_status"
+    " WHERE forked_from IN (SELECT value FROM json_each(?))"
 )
 _SQL_HEARTBEAT = "UPDATE processes SET heartbeat_at = ? WHERE process_id = ?"
 _SQL_DELETE_PROCESS = "DELETE FROM processes WHERE process_id = ?"
@@ -1725,7 +1867,7 @@ class _JournalFile:
     held up by a commit (or by another process's write lock)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout_sec: float = 10.0,
-                 read_only: bool = False):
+                 read_only: bool = False, migrate: bool = True):
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise DBOSInitializationError(
                 f"sqlite_synchronous must be 'FULL', 'NORMAL' or 'EXTRA', not {synchronous!r}."
@@ -1761,6 +1903,11 @@ class _JournalFile:
                 _check_journal_pages(conn, path)
             self._configure(conn, synchronous, busy_timeout_sec)
             if version < SCHEMA_VERSION:
+                if not migrate:
+                    raise DBOSInitializationError(
+                        f"The journal {path} has schema {version}, older than this dbos_lite's "
+                        f"{SCHEMA_VERSION}; it was not modified. Launch the program once with "
+                        "this dbos_lite to upgrade it.")
                 self._migrate(conn)
             reader = apsw.Connection(path)
             reader.set_busy_timeout(int(busy_timeout_sec * 1000))
@@ -1773,6 +1920,7 @@ class _JournalFile:
             if isinstance(exc, apsw.Error):
                 raise _cannot_open(path, exc) from None
             raise
+        self.schema_version = SCHEMA_VERSION
         self._conn, self._reader = conn, reader
         # One cursor per connection, reused: conn.execute() would make (and free) a cursor for
         # every statement, and a workflow runs about ten.
@@ -1795,7 +1943,8 @@ class _JournalFile:
             raise _cannot_open(path, exc) from None
         try:
             conn.set_busy_timeout(int(busy_timeout_sec * 1000))
-            if _check_journal_header(conn, path) == 0:
+            self.schema_version = _check_journal_header(conn, path)
+            if self.schema_version == 0:
                 raise DBOSInitializationError(
                     f"{path} is empty: no program has written a journal there yet.")
         except BaseException as exc:
@@ -2277,6 +2426,49 @@ class _Journal(_JournalFile):
     #: Record an operation's outcome if ``owner`` still runs its workflow; False if not.
     record_operation = _transaction(_record_if_owner)
 
+    # -- the timeline: failed attempts and waits --
+
+    @_transaction
+    def record_failed_attempt(cursor: apsw.Cursor, attempt: _AttemptRecord, owner: str) -> bool:
+        """Record a failed attempt of a step if ``owner`` still runs its workflow."""
+        cursor.execute(_SQL_RECORD_ATTEMPT,
+                       (*msgspec.structs.astuple(attempt), attempt.workflow_id, owner))
+        return cursor.connection.changes() == 1
+
+    def list_attempts(self, workflow_id: str) -> list[_AttemptRecord]:
+        """The failed attempts of a workflow's steps, in the order they failed."""
+        if self.schema_version < 6:
+            return []
+        return [_AttemptRecord(*row) for row in self._read(_SQL_LIST_ATTEMPTS, (workflow_id,))]
+
+    @_transaction
+    def note_wait(cursor: apsw.Cursor, wait: _WaitRecord, owner: str) -> None:
+        """Note that an operation of a workflow ``owner`` runs waits (see workflow_waits)."""
+        cursor.execute(_SQL_FORGET_WAITS, (wait.workflow_id,))
+        cursor.execute(_SQL_NOTE_WAIT,
+                       (*msgspec.structs.astuple(wait), wait.workflow_id, owner))
+
+    def list_waits(self, workflow_id: str) -> list[_WaitRecord]:
+        """The waits of a workflow that no recorded operation has ended yet."""
+        if self.schema_version < 6:
+            return []
+        return [_WaitRecord(*row) for row in self._read(_SQL_LIST_WAITS, (workflow_id,))]
+
+    def queue_place(self, workflow_id: str) -> _QueuePlace | None:
+        """Where a workflow stands in its queue; None if it is on none (or has left it)."""
+        rows = self._read(_SQL_QUEUE_PLACE, (workflow_id,))
+        return None if not rows else _QueuePlace(rows[0][0], rows[0][1], bool(rows[0][2]),
+                                                 rows[0][3])
+
+    def forked_from_any(self, workflow_ids: list[str]) -> set[str]:
+        """Those of ``workflow_ids`` that some workflow was forked from."""
+        return {row[0] for row in self._read(_SQL_FORKED_FROM_ANY, (_as_json(workflow_ids),))}
+
+    def application_name(self) -> str | None:
+        """The application the journal belongs to (None before the first launch)."""
+        rows = self._read(_SQL_GET_SETTING, ("application_name",))
+        return rows[0][0] if rows else None
+
     # -- management --
 
     @_transaction
@@ -2303,6 +2495,7 @@ class _Journal(_JournalFile):
             raise DBOSConflictingWorkflowError(
                 workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
         cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
+        cursor.execute(_SQL_COPY_ATTEMPTS, (workflow.workflow_id, original_id, start_step))
 
     def list_descendants(self, workflow_id: str) -> list[str]:
         """The children of a workflow, their children, and so on."""
@@ -4003,7 +4196,8 @@ class _Executor:
     def process_record(self) -> _ProcessRecord:
         now = _now_ms()
         return _ProcessRecord(self.process_id, self.executor_id, _host_identity(), os.getpid(),
-                              _process_started(os.getpid()), now, now)
+                              _process_started(os.getpid()), now, now, _as_json(sorted(_workflows)),
+                              _as_json(None if self.listened is None else sorted(self.listened)))
 
     def destroy(self, workflow_completion_timeout_sec: float) -> None:
         import atexit
@@ -4370,14 +4564,21 @@ class _Executor:
 
     def _wait_plan(self, keys: list[tuple], check: Callable[[], Any], until: float | None,
                    context: _WorkflowContext | None = None, *,
-                   for_seconds: float | None = None) -> _Plan[Any]:
+                   for_seconds: float | None = None,
+                   note: tuple[int, str, dict[str, Any]] | None = None) -> _Plan[Any]:
         """Wait until ``check()`` returns something other than _NOT_YET (its result), or until
         the epoch time ``until``, or ``for_seconds`` have passed (_NOT_YET). Recorded times are
         epoch times; a wait that records nothing (a retry's back-off) counts ``for_seconds`` on
         the monotonic clock, which a stepped wall clock does not move. Inside a workflow, the
         wait also ends when the workflow is cancelled or passes its deadline, by raising
-        DBOSWorkflowCancelledError."""
+        DBOSWorkflowCancelledError. A ``note`` (function id, kind, detail) is written to
+        workflow_waits when the wait blocks, for tools that show what a workflow waits for."""
         ends = None if for_seconds is None else time.monotonic() + for_seconds
+        wait = None
+        if note is not None and context is not None:
+            wait = _WaitRecord(context.workflow_id, note[0], note[1],
+                               _encoder.encode(note[2]).decode(),
+                               None if until is None else int(until * 1000), 0)
         if context is not None:
             keys = [*keys, ("workflow", context.workflow_id)]
             if context.deadline_ms is not None:
@@ -4396,6 +4597,11 @@ class _Executor:
                     remaining = left if remaining is None else min(remaining, left)
                 if remaining is not None and remaining <= 0:
                     return _NOT_YET
+                if wait is not None:  # it blocks: say on what, once
+                    yield _Write(self._journal().note_wait,
+                                 msgspec.structs.replace(wait, since_epoch_ms=_now_ms()),
+                                 self.process_id)
+                    wait = None
                 yield _Wait(watch, remaining)
 
     def _check_not_cancelled(self, context: _WorkflowContext) -> None:
@@ -4412,9 +4618,10 @@ class _Executor:
                 raise stop
             self.runs.withdraw_stop(context.workflow_id)  # a false alarm: it was taken back
 
-    def _await_plan(self, workflow_id: str, context: _WorkflowContext | None = None
-        ) -> _Plan[_WorkflowRecord]:
-        """Wait for a workflow to finish; its record."""
+    def _await_plan(self, workflow_id: str, context: _WorkflowContext | None = None,
+                    function_id: int | None = None) -> _Plan[_WorkflowRecord]:
+        """Wait for a workflow to finish; its record. Inside a workflow, ``function_id`` is
+        the operation that waits (noted if it blocks)."""
         journal = self._journal()
 
         def finished() -> Any:
@@ -4423,7 +4630,10 @@ class _Executor:
                 raise DBOSNonExistentWorkflowError(workflow_id)
             return workflow if workflow.status in _FINISHED else _NOT_YET
 
-        return (yield from self._wait_plan([("workflow", workflow_id)], finished, None, context))
+        note = None if function_id is None else (function_id, "result",
+                                                 {"workflow_ids": [workflow_id]})
+        return (yield from self._wait_plan([("workflow", workflow_id)], finished, None, context,
+                                           note=note))
 
     # -- durable operations inside a workflow --
 
@@ -4492,12 +4702,17 @@ class _Executor:
                 attempt if step.retries_allowed else None,
                 attempts if step.retries_allowed else None,
             ))
+            attempt_started_at = _now_ms()
             try:
                 value = yield _Call(step.func, args, kwargs)
             except Exception as exc:
                 retry = step.retries_allowed
                 if retry and step.should_retry is not None:
                     retry = (yield _Call(step.should_retry, (exc,), {})) is not False
+                again = retry and attempt + 1 < attempts
+                yield from self._failed_attempt_plan(
+                    context, function_id, step.name, attempt, exc, attempt_started_at,
+                    step.retry_delay(attempt) if again else None)
                 if not retry:
                     failure = exc
                     break
@@ -4522,6 +4737,17 @@ class _Executor:
                                      started_at=started_at)
         raise failure
 
+    def _failed_attempt_plan(self, context: _WorkflowContext, function_id: int, name: str,
+                             attempt: int, error: Exception, started_at: int,
+                             retry_in_sec: float | None) -> _Plan[None]:
+        """Record a failed attempt of a step (only failures write here), for the timeline."""
+        now = _now_ms()
+        record = _AttemptRecord(
+            context.workflow_id, function_id, name, attempt, _encode_error(error), started_at,
+            now, None if retry_in_sec is None else now + int(retry_in_sec * 1000))
+        if not (yield _Write(self._journal().record_failed_attempt, record, self.process_id)):
+            raise self._why_stopped(context.workflow_id)
+
     def call_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict
         ) -> _Plan[Any]:
         """Calling a workflow function: start it (or find it started), run its body here or wait
@@ -4543,7 +4769,7 @@ class _Executor:
         child_id = start.workflow.workflow_id
         started_at = _now_ms()
         try:
-            value = yield from self._result_plan(workflow_function, start, parent)
+            value = yield from self._result_plan(workflow_function, start, parent, result_id)
         except DBOSJournalError:
             raise  # the journal failed, not the child: nothing to record
         except Exception as exc:
@@ -4557,7 +4783,8 @@ class _Executor:
         return value
 
     def _result_plan(self, workflow_function: _WorkflowFunction, start: _Start,
-                     parent: _WorkflowContext | None) -> _Plan[Any]:
+                     parent: _WorkflowContext | None, result_id: int | None = None
+                     ) -> _Plan[Any]:
         workflow = start.workflow
         if start.run:
             try:
@@ -4565,7 +4792,7 @@ class _Executor:
             except DBOSWorkflowCancelledError:
                 raise DBOSAwaitedWorkflowCancelledError(workflow.workflow_id) from None
         if workflow.status not in _FINISHED:
-            workflow = yield from self._await_plan(workflow.workflow_id, parent)
+            workflow = yield from self._await_plan(workflow.workflow_id, parent, result_id)
         elif parent is None and workflow.status == WorkflowStatusString.ERROR:
             # The caller may have fixed the code and run the program again: say that this
             # error is the recorded one, and how to run the workflow anew.
@@ -4752,7 +4979,7 @@ class _Executor:
                                    self._result_type(workflow_id, return_type))
         started_at = _now_ms()
         try:
-            workflow = yield from self._await_plan(workflow_id, context)
+            workflow = yield from self._await_plan(workflow_id, context, function_id)
             value = _workflow_result(workflow, self._result_type(workflow_id, return_type,
                                                                  workflow))
         except Exception as exc:
@@ -4803,7 +5030,9 @@ class _Executor:
             return _value_or_raise(recorded.output, recorded.error, str)
         started_at = _now_ms()
         try:
-            found = yield from self._wait_plan(keys, first_finished, None, context)
+            found = yield from self._wait_plan(
+                keys, first_finished, None, context,
+                note=(function_id, "first", {"workflow_ids": workflow_ids}))
         except DBOSNonExistentWorkflowError as exc:
             yield from self._record_plan(context, function_id, "DBOS.waitFirst",
                                          error=_encode_error(exc), started_at=started_at)
@@ -4882,8 +5111,9 @@ class _Executor:
         def arrived() -> Any:
             return True if journal.has_message(workflow_id, topic_key) else _NOT_YET
 
+        note = (receive_id, "recv", {"topic": topic})
         while (yield from self._wait_plan([("message", workflow_id)], arrived, until,
-                                          context)) is not _NOT_YET:
+                                          context, note=note)) is not _NOT_YET:
             try:
                 received = yield _Write(journal.receive_message, workflow_id, topic_key,
                                         template, self.process_id)
@@ -4938,7 +5168,9 @@ class _Executor:
         if recorded is not None:
             return _value_or_raise(recorded.output, recorded.error, Any)
         until = yield from self._recorded_deadline_plan(context, sleep_id, timeout_seconds)
-        found = yield from self._wait_plan([("event", workflow_id)], value, until, context)
+        found = yield from self._wait_plan(
+            [("event", workflow_id)], value, until, context,
+            note=(event_id, "event", {"workflow_id": workflow_id, "key": key}))
         output = _encode_value(None, "") if found is _NOT_YET else found
         yield from self._record_plan(context, event_id, "DBOS.getEvent", output=output)
         return _decode_value(output)
@@ -5004,7 +5236,9 @@ class _Executor:
         recorded = self._replayed(context, function_id, "DBOS.readStream")
         if recorded is not None:
             return _STREAM_END if recorded.output is None else recorded.output
-        value = yield from self._wait_plan(keys, next_value, None, context)
+        value = yield from self._wait_plan(
+            keys, next_value, None, context,
+            note=(function_id, "stream", {"workflow_id": workflow_id, "key": key}))
         yield from self._record_plan(context, function_id, "DBOS.readStream",
                                      output=None if value is _STREAM_END else value)
         return value
@@ -5616,6 +5850,348 @@ class _Management:
             )
             for op in self.journal.list_operations(workflow_id)
         ]
+
+
+    def timeline(self, workflow_id: str, *, depth: int = 4) -> _Timeline | None:
+        """The story of one workflow as plain data (None if there is no such workflow): its
+        status, times and owner; each operation with its failed attempts; its children as a
+        tree (``depth`` levels); and, while it is not finished, what it waits for now."""
+        journal = self.journal
+        workflow = journal.get_workflow(workflow_id)
+        if workflow is None:
+            return None
+        now = _now_ms()
+        processes = {p.process_id: p for p in journal.list_processes()}
+        alive = {p.process_id for p in processes.values() if _process_is_alive(p, now)}
+        operations = journal.list_operations(workflow_id)
+        attempts: dict[int, list[_AttemptRecord]] = {}
+        for attempt in journal.list_attempts(workflow_id):
+            attempts.setdefault(attempt.function_id, []).append(attempt)
+        linked = [op.child_workflow_id for op in operations if op.child_workflow_id]
+        child_status = dict(zip(linked, journal.statuses_of(linked)))
+        steps = [_timeline_step(op, attempts.pop(op.function_id, []),
+                                child_status.get(op.child_workflow_id or ""))
+                 for op in operations]
+        unfinished = workflow.status not in _FINISHED
+        for function_id, failed in sorted(attempts.items()):  # a step not recorded (yet)
+            steps.append(_TimelineStep(
+                function_id, failed[-1].function_name, failed[0].started_at_epoch_ms, None,
+                None, "running" if unfinished else "interrupted",
+                f"{len(failed)} failed attempt{'s' * (len(failed) > 1)}", None, None,
+                [_timeline_attempt(a) for a in failed]))
+        steps.sort(key=lambda step: step.function_id)
+        owner = None
+        if workflow.owner is not None:
+            process = processes.get(workflow.owner)
+            owner = _TimelineOwner(
+                workflow.owner, workflow.executor_id, process.host if process else None,
+                process.pid if process else None, workflow.owner in alive,
+                process.heartbeat_at if process else None)
+        waiting = []
+        if unfinished:
+            live = [processes[p] for p in alive]
+            waiting = _waiting_for(journal, workflow, operations, steps, owner, live, now)
+        return _Timeline(
+            workflow_id=workflow.workflow_id, name=workflow.name, status=workflow.status,
+            created_at_ms=workflow.created_at, updated_at_ms=workflow.updated_at,
+            ended_at_ms=None if unfinished else workflow.updated_at,
+            executor_id=workflow.executor_id, application_version=workflow.application_version,
+            queue_name=workflow.queue_name, parent_workflow_id=workflow.parent_workflow_id,
+            forked_from=workflow.forked_from, recovery_attempts=workflow.recovery_attempts,
+            owner=owner, output=_value_line(workflow.output),
+            error=_error_line(workflow.error), steps=steps,
+            children=self._children(workflow_id, depth), waiting=waiting, now_ms=now)
+
+    def _children(self, workflow_id: str, depth: int) -> list[_TimelineChild]:
+        if depth <= 0:
+            return []
+        rows = self.journal.list_workflows(_WorkflowFilter(parent_workflow_id=workflow_id))
+        return [_TimelineChild(w.workflow_id, w.name, w.status, w.created_at, w.updated_at,
+                               self._children(w.workflow_id, depth - 1)) for w in rows]
+
+
+class _TimelineAttempt(msgspec.Struct, frozen=True):
+    """A failed attempt of a step: when it ran, its error in one line, and when the next
+    attempt was due (None: none followed)."""
+
+    attempt: int
+    started_at_ms: int
+    failed_at_ms: int
+    error: str
+    retry_at_ms: int | None
+
+
+class _TimelineStep(msgspec.Struct, frozen=True):
+    """One operation of a workflow. ``outcome``: "ok", "error", or for a step with failed
+    attempts and no outcome yet, "running" (or "interrupted" in a finished workflow);
+    ``summary`` is its output or error in one line."""
+
+    function_id: int
+    name: str
+    started_at_ms: int | None
+    completed_at_ms: int | None
+    duration_ms: int | None
+    outcome: str
+    summary: str
+    child_workflow_id: str | None
+    child_status: str | None
+    attempts: list[_TimelineAttempt]
+
+
+class _TimelineOwner(msgspec.Struct, frozen=True):
+    """The process that owns a workflow now, and whether it is alive."""
+
+    process_id: str
+    executor_id: str | None
+    host: str | None
+    pid: int | None
+    alive: bool
+    heartbeat_at_ms: int | None
+
+
+class _TimelineWait(msgspec.Struct, frozen=True):
+    """One thing an unfinished workflow waits for. ``kind``: "recv", "event", "result",
+    "first", "stream" (a durable operation that blocks), "sleep", "retry" (a step's next
+    attempt), "step" (a step running), "child", "queue", "delay", "owner" (its process is gone
+    or it has none), "nobody" (no live process can run it) or "running"; ``text`` says it in
+    one line for a person."""
+
+    kind: str
+    text: str
+    since_ms: int | None = None
+    until_ms: int | None = None
+    topic: str | None = None
+    key: str | None = None
+    workflow_ids: list[str] = []
+    queue_name: str | None = None
+    queue_ahead: int | None = None
+
+
+class _TimelineChild(msgspec.Struct, frozen=True):
+    """A child workflow in a timeline's tree, with its own children."""
+
+    workflow_id: str
+    name: str
+    status: str
+    created_at_ms: int
+    updated_at_ms: int
+    children: list[_TimelineChild]
+
+
+class _Timeline(msgspec.Struct, frozen=True):
+    """The story of one workflow (``_Management.timeline``); times are epoch ms, ``now_ms``
+    when it was read. ``msgspec.to_builtins`` makes it JSON."""
+
+    workflow_id: str
+    name: str
+    status: str
+    created_at_ms: int
+    updated_at_ms: int
+    ended_at_ms: int | None
+    executor_id: str | None
+    application_version: str | None
+    queue_name: str | None
+    parent_workflow_id: str | None
+    forked_from: str | None
+    recovery_attempts: int
+    owner: _TimelineOwner | None
+    output: str | None
+    error: str | None
+    steps: list[_TimelineStep]
+    children: list[_TimelineChild]
+    waiting: list[_TimelineWait]
+    now_ms: int
+
+
+def _timeline_step(op: _OperationRecord, failed: list[_AttemptRecord],
+                   child_status: str | None) -> _TimelineStep:
+    duration = None
+    if op.started_at_epoch_ms is not None and op.completed_at_epoch_ms is not None:
+        duration = op.completed_at_epoch_ms - op.started_at_epoch_ms
+    if op.error is not None:
+        outcome, summary = "error", _error_line(op.error) or ""
+    elif op.child_workflow_id is not None and not op.function_name.startswith("DBOS."):
+        outcome, summary = "ok", f"started {op.child_workflow_id}"
+    elif op.function_name == "DBOS.sleep":  # its output is the wake-up time, epoch seconds
+        until = _decode_value(op.output)
+        wake = int(until * 1000) if isinstance(until, (int, float)) else None
+        outcome, summary = "ok", "no timeout" if wake is None else f"until {_clock(wake)}"
+    else:
+        outcome, summary = "ok", _value_line(op.output) or ""
+    return _TimelineStep(op.function_id, op.function_name, op.started_at_epoch_ms,
+                         op.completed_at_epoch_ms, duration, outcome, summary,
+                         op.child_workflow_id, child_status,
+                         [_timeline_attempt(a) for a in failed])
+
+
+def _timeline_attempt(attempt: _AttemptRecord) -> _TimelineAttempt:
+    return _TimelineAttempt(attempt.attempt, attempt.started_at_epoch_ms,
+                            attempt.failed_at_epoch_ms, _error_line(attempt.error) or "",
+                            attempt.retry_at_epoch_ms)
+
+
+_LINE_WIDTH = 100  # a value or an error shown in one line is cut to this many characters
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _LINE_WIDTH else text[:_LINE_WIDTH - 1] + "…"
+
+
+def _value_line(output: str | None) -> str | None:
+    """A recorded value in one line (as Python shows it), decoded without the functions."""
+    return None if output is None else _one_line(repr(_decode_value(output)))
+
+
+def _error_line(error: str | None) -> str | None:
+    """A recorded error in one line: its type and message, without rebuilding it."""
+    if error is None:
+        return None
+    try:
+        record = _error_decoder.decode(error)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return _one_line(error)
+    return _one_line(f"{record.type}: {record.message}" if record.message else record.type)
+
+
+def _clock(epoch_ms: int | None) -> str:
+    """An epoch time as local HH:MM:SS (with the date if it is not today)."""
+    import datetime
+
+    if epoch_ms is None:
+        return "-"
+    moment = datetime.datetime.fromtimestamp(epoch_ms / 1000)
+    if moment.date() == datetime.date.today():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _until(epoch_ms: int | None) -> str:
+    return "with no timeout" if epoch_ms is None else f"until {_clock(epoch_ms)}"
+
+
+def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
+                 operations: list[_OperationRecord], steps: list[_TimelineStep],
+                 owner: _TimelineOwner | None, live: list[_ProcessRecord],
+                 now: int) -> list[_TimelineWait]:
+    """What an unfinished workflow waits for now, as far as the journal tells."""
+    waits: list[_TimelineWait] = []
+    if workflow.status in (WorkflowStatusString.ENQUEUED, WorkflowStatusString.DELAYED):
+        place = journal.queue_place(workflow.workflow_id)
+        if place is not None and place.not_before_ms is not None:
+            waits.append(_TimelineWait(
+                "delay", f"delayed on queue {place.queue_name!r} {_until(place.not_before_ms)}",
+                until_ms=place.not_before_ms, queue_name=place.queue_name))
+        elif place is not None:
+            ahead = f"{place.ahead} waiting ahead of it" if place.ahead else "next in line"
+            waits.append(_TimelineWait(
+                "queue", f"in queue {place.queue_name!r}, {ahead}", since_ms=workflow.created_at,
+                queue_name=place.queue_name, queue_ahead=place.ahead))
+        nobody = _nobody_runs(workflow, live, place.queue_name if place else None)
+        if nobody:
+            waits.append(_TimelineWait("nobody", nobody))
+        return waits
+    if workflow.status != WorkflowStatusString.PENDING:
+        return waits
+    if owner is None:
+        waits.append(_TimelineWait(
+            "owner", "owned by no process: a process that registers "
+            f"{workflow.name!r} takes it up at its launch or next heartbeat"))
+        nobody = _nobody_runs(workflow, live, None)
+        if nobody:
+            waits.append(_TimelineWait("nobody", nobody))
+        return waits
+    if not owner.alive:
+        where = f"pid {owner.pid}" if owner.pid is not None else "its process"
+        waits.append(_TimelineWait(
+            "owner", f"its owner ({where}, executor {owner.executor_id}) is gone: a live "
+            f"process that registers {workflow.name!r} recovers it"))
+        nobody = _nobody_runs(workflow, live, None)
+        if nobody:
+            waits.append(_TimelineWait("nobody", nobody))
+        return waits
+    for wait in journal.list_waits(workflow.workflow_id):
+        waits.append(_blocking_wait(journal, wait))
+    if waits:
+        return waits
+    recorded = {op.function_id: op for op in operations}
+    last = operations[-1] if operations else None
+    running = [step for step in steps if step.outcome == "running"]
+    if running:
+        step = running[-1]
+        failed = step.attempts[-1]
+        if failed.retry_at_ms is not None and failed.retry_at_ms > now:
+            return [_TimelineWait(
+                "retry", f"step {step.name!r} (#{step.function_id}): attempt "
+                f"{failed.attempt + 1} failed ({failed.error}); next attempt at "
+                f"{_clock(failed.retry_at_ms)}", since_ms=failed.failed_at_ms,
+                until_ms=failed.retry_at_ms)]
+        return [_TimelineWait(
+            "step", f"step {step.name!r} (#{step.function_id}) runs attempt "
+            f"{failed.attempt + 2} since {_clock(failed.retry_at_ms or failed.failed_at_ms)}",
+            since_ms=failed.retry_at_ms or failed.failed_at_ms)]
+    if last is not None and last.function_name == "DBOS.sleep":
+        until = _decode_value(last.output)
+        until_ms = None if not isinstance(until, (int, float)) else int(until * 1000)
+        if last.function_id - 1 >= 1 and last.function_id - 1 not in recorded:
+            return [_TimelineWait(  # a recv or get_event whose wait is not noted
+                "recv", f"DBOS.recv or DBOS.get_event {_until(until_ms)}",
+                since_ms=last.completed_at_epoch_ms, until_ms=until_ms)]
+        if until_ms is None or until_ms > now:
+            return [_TimelineWait("sleep", f"DBOS.sleep {_until(until_ms)}",
+                                  since_ms=last.completed_at_epoch_ms, until_ms=until_ms)]
+    if last is not None and last.child_workflow_id is not None \
+            and not last.function_name.startswith("DBOS."):
+        status = journal.statuses_of([last.child_workflow_id])[0]
+        if status not in _FINISHED:
+            return [_TimelineWait(
+                "child", f"its child {last.child_workflow_id} ({status or 'deleted'})",
+                since_ms=last.completed_at_epoch_ms, workflow_ids=[last.child_workflow_id])]
+    if last is None:
+        return [_TimelineWait("running", "running; no operation recorded yet",
+                              since_ms=workflow.updated_at)]
+    return [_TimelineWait(
+        "running", f"running after operation #{last.function_id} ({last.function_name}, "
+        f"recorded at {_clock(last.completed_at_epoch_ms)})",
+        since_ms=last.completed_at_epoch_ms)]
+
+
+def _blocking_wait(journal: _Journal, wait: _WaitRecord) -> _TimelineWait:
+    detail = _any_decoder.decode(wait.detail)
+    until = _until(wait.until_epoch_ms)
+    since, ends = wait.since_epoch_ms, wait.until_epoch_ms
+    if wait.kind == "recv":
+        topic = detail.get("topic")
+        on = "with no topic" if topic is None else f"on topic {topic!r}"
+        return _TimelineWait("recv", f"DBOS.recv {on} {until}", since_ms=since, until_ms=ends,
+                             topic=topic)
+    if wait.kind in ("event", "stream"):
+        what = "event" if wait.kind == "event" else "stream"
+        return _TimelineWait(
+            wait.kind, f"{what} {detail.get('key')!r} of workflow {detail.get('workflow_id')} "
+            f"{until}", since_ms=since, until_ms=ends, key=detail.get("key"),
+            workflow_ids=[detail.get("workflow_id")])
+    ids = list(detail.get("workflow_ids") or [])
+    named = ", ".join(f"{w} ({s or 'deleted'})" for w, s in zip(ids, journal.statuses_of(ids)))
+    text = f"the result of {named}" if wait.kind == "result" \
+        else f"the first to finish of {named}"
+    return _TimelineWait(wait.kind, text, since_ms=since, until_ms=ends, workflow_ids=ids)
+
+
+def _nobody_runs(workflow: _WorkflowRecord, live: list[_ProcessRecord],
+                 queue_name: str | None) -> str | None:
+    """Why no live process will run this workflow, or None if one may."""
+    if not live:
+        return "no process is running on this journal"
+    names = [_any_decoder.decode(p.workflow_names) for p in live if p.workflow_names]
+    if len(names) == len(live) and not any(workflow.name in n for n in names):
+        return f"no live process registers workflow {workflow.name!r}"
+    if queue_name is not None:
+        listened = [None if p.queue_names is None else _any_decoder.decode(p.queue_names)
+                    for p in live]
+        if all(q is not None and queue_name not in q for q in listened):
+            return f"no live process works queue {queue_name!r}"
+    return None
 
 
 def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
