@@ -128,6 +128,9 @@ from typing import Any, Callable, Iterator, TypedDict
 import apsw
 import msgspec
 
+if __name__ == "__main__":  # python -m dbos_lite: one module, and so one registry, under its name
+    sys.modules.setdefault("dbos_lite", sys.modules[__name__])
+
 # ==== Constants ====
 
 #: ``PRAGMA application_id`` of a dbos_lite journal: the bytes "DBOS".
@@ -1593,6 +1596,21 @@ _SQL_QUEUE_PLACE = (
     "   OR (o.priority = e.priority AND o.position < e.position))), e.running, e.not_before_ms"
     " FROM queue_entries AS e WHERE e.workflow_id = ?"
 )
+# A workflow resumed from outside its program goes onto a queue, as in DBOS Transact, for a
+# process that can run it to take it; not while a live process (in ?4) runs it.
+_SQL_REQUEUE_WORKFLOW = (
+    "UPDATE workflow_status SET status = 'ENQUEUED', owner = NULL, queue_name = ?1,"
+    " recovery_attempts = 0, deadline_epoch_ms = NULL, timeout_ms = NULL, error = NULL,"
+    " dequeued_at = NULL, deduplication_id = NULL, priority = 0, queue_partition_key = NULL,"
+    " delay_until_epoch_ms = NULL, updated_at = ?2"
+    " WHERE workflow_id = ?3 AND status NOT IN ('SUCCESS', 'ERROR')"
+    " AND NOT (status = 'PENDING' AND owner IN (SELECT value FROM json_each(?4)))"
+    " RETURNING " + _WORKFLOW_COLUMNS
+)
+_SQL_DELETE_QUEUE_ENTRY = "DELETE FROM queue_entries WHERE workflow_id = ?"
+_SQL_QUEUE_COUNTS = (
+    "SELECT queue_name, sum(running = 0), sum(running) FROM queue_entries GROUP BY queue_name"
+)
 _SQL_FORKED_FROM_ANY = (
     "SELECT DISTINCT forked_from FROM workflow_status"
     " WHERE forked_from IN (SELECT value FROM json_each(?))"
@@ -1879,6 +1897,9 @@ class _JournalFile:
         self._committing = False
         self._busy_timeout_sec = busy_timeout_sec
         self.read_only = read_only
+        # A program moves the WAL into the file when it closes; a tool that wrote a message
+        # leaves that to the program (a checkpoint may wait on the program's readers).
+        self.checkpoint_at_close = migrate
         self._replaced: DBOSJournalError | None = None
         self._closed_because = ""
         self._read_lock = threading.Lock()  # the reading connection: one query at a time
@@ -2004,8 +2025,9 @@ class _JournalFile:
                     # Move what the WAL holds into the main file, so that a copy of the one
                     # file is the whole journal (another process still using it may keep
                     # part of the WAL; a backup taken with DBOS.backup() needs no care).
-                    with contextlib.suppress(apsw.Error):
-                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    if self.checkpoint_at_close:
+                        with contextlib.suppress(apsw.Error):
+                            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     self._reader.close()
                 self._conn.close()
                 self._conn = None
@@ -2460,6 +2482,11 @@ class _Journal(_JournalFile):
         return None if not rows else _QueuePlace(rows[0][0], rows[0][1], bool(rows[0][2]),
                                                  rows[0][3])
 
+    def queue_counts(self) -> dict[str, tuple[int, int]]:
+        """For each queue with workflows on it: how many wait, and how many run."""
+        return {name: (waiting, running)
+                for name, waiting, running in self._read(_SQL_QUEUE_COUNTS)}
+
     def forked_from_any(self, workflow_ids: list[str]) -> set[str]:
         """Those of ``workflow_ids`` that some workflow was forked from."""
         return {row[0] for row in self._read(_SQL_FORKED_FROM_ANY, (_as_json(workflow_ids),))}
@@ -2496,6 +2523,37 @@ class _Journal(_JournalFile):
                 workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
         cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
         cursor.execute(_SQL_COPY_ATTEMPTS, (workflow.workflow_id, original_id, start_step))
+
+    @_transaction
+    def requeue_workflow(cursor: apsw.Cursor, workflow_id: str, queue: _QueueRecord,
+                         running_in: list[str]) -> _WorkflowRecord | None:
+        """Put a workflow that did not succeed or fail back on ``queue`` (created if absent),
+        ENQUEUED with its recovery attempts and deadline reset, for a process that can run
+        it; None if it finished, is absent, or a process in ``running_in`` runs it."""
+        cursor.execute(_SQL_INSERT_QUEUE, msgspec.structs.astuple(queue))
+        rows = cursor.execute(_SQL_REQUEUE_WORKFLOW, (queue.name, _now_ms(), workflow_id,
+                                                      _as_json(running_in))).fetchall()
+        if not rows:
+            return None
+        cursor.execute(_SQL_DELETE_QUEUE_ENTRY, (workflow_id,))
+        cursor.execute(_SQL_INSERT_QUEUE_ENTRY,
+                       (workflow_id, queue.name, 0, None, None, None, None))
+        return _WorkflowRecord(*rows[0])
+
+    @_transaction
+    def fork_onto_queue(cursor: apsw.Cursor, workflow: _WorkflowRecord, original_id: str,
+                        start_step: int, queue: _QueueRecord, app_version: str | None) -> None:
+        """``fork_workflow``, the new workflow ENQUEUED on ``queue`` (created if absent), for
+        a process of ``app_version`` (None: any) to take."""
+        cursor.execute(_SQL_INSERT_QUEUE, msgspec.structs.astuple(queue))
+        cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+        if cursor.connection.changes() != 1:
+            raise DBOSConflictingWorkflowError(
+                workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
+        cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
+        cursor.execute(_SQL_COPY_ATTEMPTS, (workflow.workflow_id, original_id, start_step))
+        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0, None,
+                                                 None, None, app_version))
 
     def list_descendants(self, workflow_id: str) -> list[str]:
         """The children of a workflow, their children, and so on."""
@@ -6270,6 +6328,195 @@ def _as_epoch_ms(value: Any) -> int | None:
     raise TypeError(f"Expected an ISO 8601 string, a datetime or epoch ms, not {value!r}.")
 
 
+def _wait_on_commits(journal: _Journal, check: Callable[[], Any],
+                     timeout_sec: float | None = None, interval_sec: float = 0.01) -> Any:
+    """``check()`` until it gives something other than _NOT_YET, looked at again each time a
+    connection commits (``PRAGMA data_version`` changes, read every ``interval_sec``); _NOT_YET
+    once ``timeout_sec`` passed. For tools outside the program, which no wake-up reaches."""
+    ends = None if timeout_sec is None else time.monotonic() + timeout_sec
+    while True:
+        version = journal.data_version()  # before the check: no commit slips between
+        result = check()
+        if result is not _NOT_YET:
+            return result
+        while journal.data_version() == version:
+            if ends is not None and time.monotonic() >= ends:
+                return _NOT_YET
+            time.sleep(interval_sec)
+
+
+def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
+    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
+    it, or _STREAM_END (closed, or its workflow finished without writing it)."""
+    rows = journal.read_stream(workflow_id, key, offset)
+    if not rows:
+        workflow = journal.get_workflow(workflow_id)
+        if workflow is not None and workflow.status not in _FINISHED:
+            return _NOT_YET
+        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
+    if not rows or rows[0][1] is None:
+        return _STREAM_END
+    return rows[0][1]
+
+
+class _Steering:
+    """Write-side verbs for tools outside the program (DBOSClient, the command line). They
+    write only what is asked and never run, claim or recover a workflow: what a program must
+    run (an enqueue, a resume, a fork) goes onto a queue, for a process that can run it."""
+
+    def __init__(self, journal: _Journal):
+        self.journal = journal
+
+    def send(self, destination_id: str, message: Any, topic: str | None,
+             idempotency_key: str | None) -> None:
+        record = _MessageRecord(destination_id, _topic(topic),
+                                _encode_value(message, f"The message to {destination_id!r}"),
+                                idempotency_key, _now_ms())
+        self.journal.send_message(record, None, "")
+
+    def cancel(self, workflow_ids: list[str], children: bool) -> None:
+        self.journal.cancel_workflows(self._with_descendants(workflow_ids, children))
+
+    def delete(self, workflow_ids: list[str], children: bool) -> None:
+        self.journal.delete_workflows(self._with_descendants(workflow_ids, children))
+
+    def _with_descendants(self, workflow_ids: list[str], children: bool) -> list[str]:
+        ids = list(workflow_ids)
+        if children:
+            ids += [child for w in workflow_ids for child in self.journal.list_descendants(w)]
+        return ids
+
+    def resume(self, workflow_id: str, queue_name: str | None) -> None:
+        """Put a workflow that did not succeed or fail on a queue (DBOS Transact's internal
+        one by default), unless a live process runs it; a process that can run it continues
+        it from its last completed step."""
+        if self.journal.get_workflow(workflow_id) is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        now = _now_ms()
+        live = [p.process_id for p in self.journal.list_processes() if _process_is_alive(p, now)]
+        self.journal.requeue_workflow(workflow_id, self._queue(queue_name), live)
+
+    def fork(self, workflow_id: str, start_step: int, application_version: str | None,
+             queue_name: str | None) -> str:
+        """A new workflow with the original's inputs and the outcomes it recorded before
+        operation ``start_step``, ENQUEUED; its id (SetWorkflowID's, or a new one)."""
+        original = self.journal.get_workflow(workflow_id)
+        if original is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        if isinstance(start_step, bool) or not isinstance(start_step, int):
+            raise _InvalidArgument(f"start_step must be an operation id (an int from 1), "
+                                   f"not {start_step!r}.")
+        queue = self._queue(queue_name)
+        new_id = _take_assigned_workflow_id() or _new_workflow_id()
+        now = _now_ms()
+        fork = msgspec.structs.replace(
+            original, workflow_id=new_id, status=WorkflowStatusString.ENQUEUED, output=None,
+            error=None, executor_id=None, owner=None,
+            application_version=application_version or original.application_version,
+            created_at=now, updated_at=now, recovery_attempts=0, parent_workflow_id=None,
+            queue_name=queue.name, timeout_ms=None, deadline_epoch_ms=None,
+            forked_from=workflow_id, priority=0, queue_partition_key=None,
+            deduplication_id=None, delay_until_epoch_ms=None, dequeued_at=None)
+        self.journal.fork_onto_queue(fork, workflow_id, max(1, start_step), queue,
+                                     application_version)
+        return new_id
+
+    def _queue(self, queue_name: str | None) -> _QueueRecord:
+        if queue_name is None:
+            return _INTERNAL_QUEUE
+        queue = self.journal.get_queue(queue_name)
+        if queue is None:
+            raise DBOSException(f"No queue is named {queue_name!r} in the journal; register "
+                                f"it first with DBOS.register_queue({queue_name!r}).")
+        return queue
+
+    def enqueue(self, options: Any, args: tuple, kwargs: dict) -> str:
+        """Enqueue a workflow by name (DBOS Transact's EnqueueOptions); its id. The function
+        need not be registered here: the inputs are recorded as JSON, and the workflow waits
+        ENQUEUED until a process that registers it takes it."""
+        name, queue_name, settings = _enqueue_by_name(options)
+        function = _workflows.get(name)
+        workflow_id = options.get("workflow_id") or _new_workflow_id()
+        if not isinstance(workflow_id, str) or not workflow_id.strip():
+            raise DBOSException(f"Invalid workflow ID {workflow_id!r}: workflow IDs must be "
+                                "non-empty and cannot be only whitespace.")
+        if function is not None:
+            inputs = function.encode_inputs(args, kwargs)
+        else:
+            inputs = _encode_value({"args": args, "kwargs": kwargs},
+                                   f"An argument of workflow {name!r}")
+        timeout = _duration(options.get("workflow_timeout"), "workflow_timeout",
+                            positive=True, optional=True)
+        now = _now_ms()
+        delayed = settings.delay_until_ms is not None and settings.delay_until_ms > now
+        key, deduplication_id = settings.queue_partition_key, settings.deduplication_id
+        row = _WorkflowRecord(
+            workflow_id, WorkflowStatusString.DELAYED if delayed else WorkflowStatusString.ENQUEUED,
+            name, inputs, None, None, None, None, settings.app_version, now, now, 0,
+            function.max_recovery_attempts if function else _DEFAULT_MAX_RECOVERY_ATTEMPTS,
+            None, queue_name, None if timeout is None else int(timeout * 1000), None, None,
+            options.get("class_name"), options.get("instance_name"), settings.priority or 0,
+            key, deduplication_id, settings.delay_until_ms, None)
+        entry = _QueueEntry(workflow_id, queue_name, settings.priority or 0, key,
+                            deduplication_id, settings.delay_until_ms if delayed else None,
+                            settings.app_version)
+
+        def admit(queue: _QueueRecord | None) -> None:
+            if queue is None:
+                raise DBOSException(
+                    f"Workflow {workflow_id!r} was not enqueued: no queue is named "
+                    f"{queue_name!r} in the journal. Register it first with "
+                    f"DBOS.register_queue({queue_name!r}).")
+            if queue.partitioned and key is None:
+                raise DBOSException(
+                    f"Workflow {workflow_id!r} was not enqueued: queue {queue_name!r} is "
+                    "partitioned, so each workflow needs a queue_partition_key.")
+
+        outcome = self.journal.enqueue_workflow(row, entry, None, admit, None)
+        if outcome.workflow is None:  # another workflow holds the deduplication id
+            if settings.duplication_policy == "return-existing":
+                return outcome.holder  # type: ignore[return-value]
+            raise DBOSQueueDeduplicatedError(workflow_id, queue_name, deduplication_id)
+        existing = outcome.workflow
+        for what, recorded, given in (("function name", existing.name, name),
+                                      ("class name", existing.class_name, row.class_name),
+                                      ("config name", existing.config_name, row.config_name)):
+            if not outcome.created and recorded != given:
+                raise DBOSConflictingWorkflowError(workflow_id, (
+                    f"Workflow already exists with a different {what}: {recorded}, but the "
+                    f"provided {what} is: {given}. Use another id."))
+        return workflow_id
+
+
+def _enqueue_by_name(options: Any) -> tuple[str, str, _EnqueueSettings]:
+    """The workflow name, the queue and the settings an EnqueueOptions names (DBOS
+    Transact's checks), without needing the workflow's function."""
+    if not isinstance(options, dict):
+        raise _InvalidArgument(f"options must be an EnqueueOptions dict, not {options!r}.")
+    for required in ("workflow_name", "queue_name"):
+        if not isinstance(options.get(required), str):
+            raise _InvalidArgument(f"EnqueueOptions needs {required!r} (a string).")
+    unknown = sorted(set(options) - EnqueueOptions.__annotations__.keys())
+    if unknown:
+        raise _InvalidArgument(f"EnqueueOptions has no option {unknown[0]!r}; it takes "
+                               f"{', '.join(EnqueueOptions.__annotations__)}.")
+    policy = options.get("duplication_policy")
+    if policy not in (None, "reject", "return-existing"):
+        raise DBOSException(f"Invalid duplication_policy {policy}. Must be either 'reject' "
+                            "or 'return-existing'.")
+    if policy == "return-existing" and options.get("deduplication_id") is None:
+        raise DBOSException("duplication_policy 'return-existing' requires a deduplication_id.")
+    delay = _duration(options.get("delay_seconds"), "delay_seconds", optional=True)
+    settings = _EnqueueSettings(
+        deduplication_id=options.get("deduplication_id"),
+        priority=_check_priority(options.get("priority")),
+        app_version=options.get("app_version"),
+        queue_partition_key=options.get("queue_partition_key"),
+        delay_until_ms=None if delay is None else _now_ms() + int(delay * 1000),
+        duplication_policy=policy)
+    return options["workflow_name"], options["queue_name"], settings
+
+
 def _looking() -> _Management:
     """Management over the launched process's journal."""
     return _Management(_launched()._journal())
@@ -7413,28 +7660,12 @@ class Debouncer:
 
 def _enqueue_options(options: Any) -> tuple[_WorkflowFunction, str, _EnqueueSettings]:
     """The registered workflow, the queue and the settings an EnqueueOptions names."""
-    if not isinstance(options, dict):
-        raise _InvalidArgument(f"options must be an EnqueueOptions dict, not {options!r}.")
-    for required in ("workflow_name", "queue_name"):
-        if not isinstance(options.get(required), str):
-            raise _InvalidArgument(f"EnqueueOptions needs {required!r} (a string).")
-    unknown = sorted(set(options) - EnqueueOptions.__annotations__.keys())
-    if unknown:
-        raise _InvalidArgument(f"EnqueueOptions has no option {unknown[0]!r}; it takes "
-                               f"{', '.join(EnqueueOptions.__annotations__)}.")
-    workflow = _workflows.get(options["workflow_name"])
+    name, queue_name, settings = _enqueue_by_name(options)
+    workflow = _workflows.get(name)
     if workflow is None:
-        raise DBOSException(f"Workflow function {options['workflow_name']!r} is not "
-                            "registered in this process; decorate it with @DBOS.workflow().")
-    delay = _duration(options.get("delay_seconds"), "delay_seconds", optional=True)
-    settings = _EnqueueSettings(
-        deduplication_id=options.get("deduplication_id"),
-        priority=_check_priority(options.get("priority")),
-        app_version=options.get("app_version"),
-        queue_partition_key=options.get("queue_partition_key"),
-        delay_until_ms=None if delay is None else _now_ms() + int(delay * 1000),
-        duplication_policy=options.get("duplication_policy"))
-    return workflow, options["queue_name"], settings
+        raise DBOSException(f"Workflow function {name!r} is not registered in this process; "
+                            "decorate it with @DBOS.workflow().")
+    return workflow, queue_name, settings
 
 
 def _options_context(options: EnqueueOptions) -> contextlib.ExitStack:
@@ -7452,27 +7683,46 @@ def _options_context(options: EnqueueOptions) -> contextlib.ExitStack:
 
 class DBOSClient:
     """A journal opened from outside the program that runs its workflows: a monitoring
-    script, a second terminal, a command-line tool. It needs none of the workflow functions
-    and never recovers, claims, runs or migrates anything: its connection is read-only, so
-    looking at a journal leaves it unchanged. A missing file is refused, never created."""
+    script, a second terminal, a command-line tool (DBOS Transact's DBOSClient). It needs
+    none of the workflow functions and never recovers, claims, runs or migrates anything.
+    Reads use a read-only connection, so looking leaves the journal unchanged; a call that
+    writes (send, enqueue, cancel, resume, fork, delete) opens a writing connection at its
+    first use and writes only what it asks. A missing file is refused, never created; a
+    journal ``DBOS.launch()`` would refuse is refused too. Waiting calls (a handle's
+    ``get_result``, ``get_event``, ``read_stream``, ``wait_first``) wake at the next commit
+    (``PRAGMA data_version``), not at a poll of a second. Values are decoded as the program
+    decodes them: a client that imports the workflow's module gets its annotated types."""
 
     def __init__(self, system_database_url: str | None = None, **_: Any):
         if system_database_url is None:
             raise DBOSInitializationError(
                 "DBOSClient needs system_database_url, the 'sqlite:///PATH' of the journal.")
-        self._journal: _Journal | None = _Journal(
-            os.path.abspath(_journal_path(system_database_url)), read_only=True)
+        self._path = os.path.abspath(_journal_path(system_database_url))
+        self._journal: _Journal | None = _Journal(self._path, read_only=True)
+        self._writer: _Journal | None = None
+        self._writer_lock = threading.Lock()
 
     def _looking(self) -> _Management:
         if self._journal is None:
             raise DBOSException("This DBOSClient was destroyed; make a new one to go on.")
         return _Management(self._journal)
 
+    def _steering(self) -> _Steering:
+        """The write side, on a connection opened at the first write (never migrating)."""
+        self._looking()  # refused once destroyed
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = _Journal(self._path, migrate=False)
+            return _Steering(self._writer)
+
     def destroy(self) -> None:
         """Close the journal; the client refuses calls from then on."""
-        if self._journal is not None:
-            self._journal.close("This DBOSClient was destroyed.")
-            self._journal = None
+        for journal in (self._journal, self._writer):
+            if journal is not None:
+                journal.close("This DBOSClient was destroyed.")
+        self._journal = self._writer = None
+
+    # -- looking --
 
     def retrieve_workflow(self, workflow_id: str) -> _ClientHandle:
         """A handle on an existing workflow (DBOSNonExistentWorkflowError if there is none)."""
@@ -7485,21 +7735,236 @@ class DBOSClient:
         return self._looking().list_workflows(_workflow_filter(**filters), load_input,
                                               load_output)
 
-    def list_workflow_steps(self, workflow_id: str) -> list[StepInfo]:
-        """As ``DBOS.list_workflow_steps``."""
-        return self._looking().list_workflow_steps(workflow_id)
+    def list_queued_workflows(self, *, load_input: bool = True, load_output: bool = True,
+                              **filters: Any) -> list[WorkflowStatus]:
+        """As ``DBOS.list_queued_workflows``: workflows on queues; without ``status``, those
+        not finished."""
+        if filters.get("status") is None:
+            filters["status"] = list(_ACTIVE_STATUSES)
+        return self._looking().list_workflows(_workflow_filter(**filters, queued_only=True),
+                                              load_input, load_output)
 
-    async def retrieve_workflow_async(self, workflow_id: str) -> _ClientHandle:
-        """``retrieve_workflow`` for async code."""
+    def list_workflow_steps(self, workflow_id: str, *, load_output: bool = True,
+                            limit: int | None = None, offset: int | None = None
+                            ) -> list[StepInfo]:
+        """As ``DBOS.list_workflow_steps`` (``limit``/``offset`` page through them)."""
+        steps = self._looking().list_workflow_steps(workflow_id)
+        steps = steps[offset or 0:None if limit is None else (offset or 0) + limit]
+        if not load_output:
+            for step in steps:
+                step["output"] = None
+        return steps
+
+    def get_event(self, workflow_id: str, key: str, timeout_seconds: float | None = 60) -> Any:
+        """The value a workflow published under ``key``, waiting up to ``timeout_seconds``
+        for it (None on timeout)."""
+        timeout = _duration(timeout_seconds, "timeout_seconds", optional=True)
+        journal = self._looking().journal
+
+        def value() -> Any:
+            found = journal.get_event(workflow_id, key)
+            return _NOT_YET if found is None else found
+
+        found = _wait_on_commits(journal, value, timeout)
+        return None if found is _NOT_YET else _decode_value(found)
+
+    def read_stream(self, workflow_id: str, key: str) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
+        the stream is closed or the workflow has finished."""
+        journal = self._looking().journal
+        offset = 0
+        while True:
+            value = _wait_on_commits(journal, functools.partial(
+                _next_stream_value, journal, workflow_id, key, offset))
+            if value is _STREAM_END:
+                return
+            yield _decode_value(value)
+            offset += 1
+
+    def wait_first(self, handles: list[_ClientHandle], *,
+                   polling_interval_sec: float = 1.0) -> _ClientHandle:
+        """The first of ``handles`` (in their order) whose workflow has finished, waiting for
+        one (woken by commits; ``polling_interval_sec`` is accepted for DBOS Transact's
+        signature). ValueError for an empty list or a repeated id; DBOSNonExistentWorkflowError
+        if, while none has finished, one of them does not exist."""
+        by_id = _handles_by_id(handles)
+        journal = self._looking().journal
+        ids = list(by_id)
+
+        def first_finished() -> Any:
+            statuses = journal.statuses_of(ids)
+            for workflow_id, status in zip(ids, statuses):
+                if status in _FINISHED:
+                    return workflow_id
+            for workflow_id, status in zip(ids, statuses):
+                if status is None:
+                    raise DBOSNonExistentWorkflowError(workflow_id)
+            return _NOT_YET
+
+        return by_id[_wait_on_commits(journal, first_finished)]
+
+    # -- steering --
+
+    def send(self, destination_id: str, message: Any, topic: str | None = None,
+             idempotency_key: str | None = None) -> None:
+        """Send a message to a workflow, for its ``DBOS.recv(topic)``; a repeated
+        ``idempotency_key`` sends nothing more. DBOSNonExistentWorkflowError if there is no
+        such workflow."""
+        self._steering().send(destination_id, message, topic, idempotency_key)
+
+    def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> _ClientHandle:
+        """Enqueue a workflow by name onto a queue of the journal; its handle. ``options``:
+        ``workflow_name`` and ``queue_name`` (required), ``workflow_id``, ``app_version``,
+        ``workflow_timeout``, ``deduplication_id``, ``duplication_policy``, ``priority``,
+        ``delay_seconds``, ``queue_partition_key``, ``class_name``, ``instance_name``. It
+        waits ENQUEUED until a process that registers the workflow and works the queue takes
+        it (``python -m dbos_lite workflow show ID`` says when none does)."""
+        workflow_id = self._steering().enqueue(options, args, kwargs)
+        return _ClientHandle(self, workflow_id, _return_type_of(options["workflow_name"]))
+
+    def cancel_workflow(self, workflow_id: str, *, cancel_children: bool = False) -> None:
+        """Cancel a workflow that has not finished (a no-op for an unknown id); its process
+        stops it at its next durable operation."""
+        self._steering().cancel([workflow_id], cancel_children)
+
+    def cancel_workflows(self, workflow_ids: list[str], *,
+                         cancel_children: bool = False) -> None:
+        """``cancel_workflow`` for several workflows."""
+        self._steering().cancel(list(workflow_ids), cancel_children)
+
+    def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None
+                        ) -> _ClientHandle:
+        """Continue a cancelled, dead-lettered or orphaned workflow from its last completed
+        step: it goes ENQUEUED onto ``queue_name`` (DBOS Transact's internal queue by default)
+        for a process that can run it. A finished or running workflow is left as it is;
+        DBOSNonExistentWorkflowError for an unknown id."""
+        self._steering().resume(workflow_id, queue_name)
         return self.retrieve_workflow(workflow_id)
+
+    def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None
+                         ) -> list[_ClientHandle]:
+        """``resume_workflow`` for several workflows."""
+        return [self.resume_workflow(w, queue_name=queue_name) for w in workflow_ids]
+
+    def fork_workflow(self, workflow_id: str, start_step: int, *,
+                      application_version: str | None = None,
+                      queue_name: str | None = None) -> _ClientHandle:
+        """A new workflow (id from SetWorkflowID, or new) with the original's inputs, reusing
+        the outcomes recorded before operation ``start_step``; ENQUEUED for a process that can
+        run it (of ``application_version``, if given)."""
+        new_id = self._steering().fork(workflow_id, start_step, application_version,
+                                       queue_name)
+        return self.retrieve_workflow(new_id)
+
+    def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
+        """Delete a workflow with its operations, messages, events and streams (a no-op for
+        an unknown id)."""
+        self._steering().delete([workflow_id], delete_children)
+
+    def delete_workflows(self, workflow_ids: list[str], *,
+                         delete_children: bool = False) -> None:
+        """``delete_workflow`` for several workflows."""
+        self._steering().delete(list(workflow_ids), delete_children)
+
+    # -- for async code: the same calls, run off the event loop --
+
+    async def retrieve_workflow_async(self, workflow_id: str) -> _ClientHandleAsync:
+        """``retrieve_workflow`` for async code."""
+        return _ClientHandleAsync(await _off_loop(self.retrieve_workflow, workflow_id))
 
     async def list_workflows_async(self, **filters: Any) -> list[WorkflowStatus]:
         """``list_workflows`` for async code."""
-        return self.list_workflows(**filters)
+        return await _off_loop(self.list_workflows, **filters)
 
-    async def list_workflow_steps_async(self, workflow_id: str) -> list[StepInfo]:
+    async def list_queued_workflows_async(self, **filters: Any) -> list[WorkflowStatus]:
+        """``list_queued_workflows`` for async code."""
+        return await _off_loop(self.list_queued_workflows, **filters)
+
+    async def list_workflow_steps_async(self, workflow_id: str, **options: Any
+                                        ) -> list[StepInfo]:
         """``list_workflow_steps`` for async code."""
-        return self.list_workflow_steps(workflow_id)
+        return await _off_loop(self.list_workflow_steps, workflow_id, **options)
+
+    async def get_event_async(self, workflow_id: str, key: str,
+                              timeout_seconds: float | None = 60) -> Any:
+        """``get_event`` for async code."""
+        return await _off_loop(self.get_event, workflow_id, key, timeout_seconds)
+
+    async def read_stream_async(self, workflow_id: str, key: str
+                                ) -> typing.AsyncIterator[Any]:
+        """``read_stream`` for async code: an async generator."""
+        values = self.read_stream(workflow_id, key)
+        while True:
+            value = await _off_loop(next, values, _STREAM_END)
+            if value is _STREAM_END:
+                return
+            yield value
+
+    async def wait_first_async(self, handles: list[_ClientHandleAsync], *,
+                               polling_interval_sec: float = 1.0) -> _ClientHandleAsync:
+        """``wait_first`` for async code, on async handles."""
+        by_id = _handles_by_id(handles)
+        first = await _off_loop(self.wait_first, [h._handle for h in handles])
+        return by_id[first.workflow_id]
+
+    async def send_async(self, destination_id: str, message: Any, topic: str | None = None,
+                         idempotency_key: str | None = None) -> None:
+        """``send`` for async code."""
+        await _off_loop(self.send, destination_id, message, topic, idempotency_key)
+
+    async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any
+                            ) -> _ClientHandleAsync:
+        """``enqueue`` for async code."""
+        return _ClientHandleAsync(await _off_loop(self.enqueue, options, *args, **kwargs))
+
+    async def cancel_workflow_async(self, workflow_id: str, *,
+                                    cancel_children: bool = False) -> None:
+        """``cancel_workflow`` for async code."""
+        await _off_loop(self.cancel_workflow, workflow_id, cancel_children=cancel_children)
+
+    async def cancel_workflows_async(self, workflow_ids: list[str], *,
+                                     cancel_children: bool = False) -> None:
+        """``cancel_workflows`` for async code."""
+        await _off_loop(self.cancel_workflows, workflow_ids, cancel_children=cancel_children)
+
+    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None
+                                    ) -> _ClientHandleAsync:
+        """``resume_workflow`` for async code."""
+        return _ClientHandleAsync(await _off_loop(self.resume_workflow, workflow_id,
+                                                  queue_name=queue_name))
+
+    async def resume_workflows_async(self, workflow_ids: list[str], *,
+                                     queue_name: str | None = None
+                                     ) -> list[_ClientHandleAsync]:
+        """``resume_workflows`` for async code."""
+        handles = await _off_loop(self.resume_workflows, workflow_ids, queue_name=queue_name)
+        return [_ClientHandleAsync(handle) for handle in handles]
+
+    async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
+                                  application_version: str | None = None,
+                                  queue_name: str | None = None) -> _ClientHandleAsync:
+        """``fork_workflow`` for async code."""
+        return _ClientHandleAsync(await _off_loop(
+            self.fork_workflow, workflow_id, start_step,
+            application_version=application_version, queue_name=queue_name))
+
+    async def delete_workflow_async(self, workflow_id: str, *,
+                                    delete_children: bool = False) -> None:
+        """``delete_workflow`` for async code."""
+        await _off_loop(self.delete_workflow, workflow_id, delete_children=delete_children)
+
+    async def delete_workflows_async(self, workflow_ids: list[str], *,
+                                     delete_children: bool = False) -> None:
+        """``delete_workflows`` for async code."""
+        await _off_loop(self.delete_workflows, workflow_ids, delete_children=delete_children)
+
+
+async def _off_loop(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a client call in a worker thread of the running event loop."""
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(function, *args, **kwargs))
 
 
 class _ClientHandle(_Handle):
@@ -7511,22 +7976,750 @@ class _ClientHandle(_Handle):
         self._client = client
 
     def get_status(self) -> WorkflowStatus:
+        """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
         status = self._client._looking().get_workflow_status(self.workflow_id)
         if status is None:
             raise DBOSNonExistentWorkflowError(self.workflow_id)
         return status
 
     def get_result(self, *, polling_interval_sec: float = 0.01) -> Any:
-        """Wait for the workflow to finish; its return value, or its error raised."""
+        """Wait for the workflow to finish; its return value, or its error raised. Woken by
+        the journal's commits, looked at every ``polling_interval_sec``."""
         interval = _duration(polling_interval_sec, "polling_interval_sec", positive=True)
         journal = self._client._looking().journal
-        version = None
-        while True:
+
+        def finished() -> Any:
             workflow = journal.get_workflow(self.workflow_id)
             if workflow is None:
                 raise DBOSNonExistentWorkflowError(self.workflow_id)
-            if workflow.status in _FINISHED:
-                return _workflow_result(workflow, self._return_type)
-            while version == journal.data_version():
-                time.sleep(interval)
+            return workflow if workflow.status in _FINISHED else _NOT_YET
+
+        workflow = _wait_on_commits(journal, finished, None, min(interval, 0.05))
+        return _workflow_result(workflow, self._return_type)
+
+
+class _ClientHandleAsync(_Handle):
+    """A DBOSClient's handle for async code: the same, with awaitables."""
+
+    def __init__(self, handle: _ClientHandle):
+        super().__init__(handle.workflow_id, handle._return_type)
+        self._handle = handle
+
+    async def get_status(self) -> WorkflowStatus:
+        """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
+        return await _off_loop(self._handle.get_status)
+
+    async def get_result(self, *, polling_interval_sec: float = 0.01) -> Any:
+        """Wait (without blocking the event loop) for the workflow's result or error."""
+        return await _off_loop(self._handle.get_result,
+                               polling_interval_sec=polling_interval_sec)
+
+
+# ==== Command line: python -m dbos_lite, the dbos-lite command ====
+#
+# DBOS Transact's ``dbos workflow ...`` commands and flags, and what it lacks (delete, show,
+# queues, events, streams, send, backup, a live page), over a DBOSClient: reading commands
+# write nothing. Tables for people (relative times; colours only on a terminal), --json in
+# DBOS Transact's shape for scripts. An error is one line on stderr and exit status 1.
+
+_CLI = "dbos-lite"
+_CLI_STATUSES = ("PENDING", "SUCCESS", "ERROR", "ENQUEUED", "DELAYED", "CANCELLED",
+                 "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+
+
+class _CommandError(Exception):
+    """A command cannot do what it was asked: its message is the one line the user sees."""
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """Run a command (``python -m dbos_lite --help`` lists them); the exit status."""
+    args = _command_parser().parse_args(argv)
+    if not hasattr(args, "run"):
+        _command_parser().print_help()
+        return 0
+    try:
+        return args.run(args) or 0
+    except (DBOSException, _CommandError, OSError, ValueError, TypeError) as exc:
+        print(f"{_CLI}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # a reader such as head(1) stopped reading
+        return 0
+
+
+def _command_parser() -> Any:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> typing.NoReturn:  # one line, no usage block
+            self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    common = Parser(add_help=False)
+    where = common.add_argument_group("journal (else $DBOS_SYSTEM_DATABASE_URL, else the one "
+                                      "*.sqlite journal in this directory)")
+    where.add_argument("-s", "--sys-db-url", default=argparse.SUPPRESS,
+                       help="the journal's URL, sqlite:///PATH")
+    where.add_argument("--journal", default=argparse.SUPPRESS, metavar="PATH",
+                       help="the journal's file")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON (DBOS Transact's shape) instead of a table")
+    parser = Parser(prog=_CLI, parents=[common], description=(
+        "Look at and steer the workflows of a dbos_lite journal, from outside the program "
+        "that runs them. Commands that only look never write."))
+    groups = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(group: Any, name: str, run: Callable[[Any], int | None], text: str) -> Any:
+        sub = group.add_parser(name, parents=[common], help=text, description=text)
+        sub.set_defaults(run=run)
+        return sub
+
+    def listing_filters(sub: Any, limit: int | None) -> None:
+        sub.add_argument("-l", "--limit", type=int, default=limit,
+                         help=f"at most this many (default {limit or 'all'})")
+        sub.add_argument("-o", "--offset", type=int, default=None, help="skip this many first")
+        sub.add_argument("-S", "--status", choices=_CLI_STATUSES, default=None,
+                         help="only workflows with this status")
+        sub.add_argument("-n", "--name", default=None, help="only this workflow function")
+        sub.add_argument("-t", "--start-time", default=None,
+                         help="only workflows created at or after this ISO 8601 time")
+        sub.add_argument("-e", "--end-time", default=None,
+                         help="only workflows created at or before this ISO 8601 time")
+        sub.add_argument("-d", "--sort-desc", action="store_true", help="newest first")
+        sub.add_argument("-v", "--application-version", default=None,
+                         help="only workflows of this application version")
+
+    workflow = groups.add_parser("workflow", help="list, show and steer workflows")
+    workflows = workflow.add_subparsers(title="workflow commands", metavar="COMMAND")
+    sub = command(workflows, "list", _cli_list, "list workflows, oldest first")
+    listing_filters(sub, 10)
+    sub.add_argument("-q", "--queue", default=None, help="only workflows of this queue")
+    for name, run, text in (
+            ("get", _cli_get, "a workflow's status"),
+            ("steps", _cli_steps, "a workflow's recorded operations"),
+            ("cancel", _cli_cancel, "cancel a workflow (it stops at its next operation)"),
+            ("resume", _cli_resume, "resume a cancelled or dead-lettered workflow"),
+            ("delete", _cli_delete, "delete a workflow from the journal")):
+        sub = command(workflows, name, run, text)
+        sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
+        if name in ("cancel", "delete"):
+            sub.add_argument("--children", action="store_true",
+                             help="also its children, their children...")
+    sub = command(workflows, "fork", _cli_fork,
+                  "start a new workflow from a workflow's inputs and first operations")
+    sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    sub.add_argument("-S", "--step", type=int, default=1,
+                     help="run again from this operation (default 1: all)")
+    sub.add_argument("-f", "--forked-workflow-id", default=None, help="the new workflow's id")
+    sub.add_argument("-v", "--application-version", default=None,
+                     help="run it on processes of this application version")
+    sub = command(workflows, "show", _cli_show,
+                  "a workflow's timeline: steps, retries, children, what it waits for")
+    sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    sub.add_argument("--follow", action="store_true",
+                     help="redraw as the journal changes, until the workflow ends")
+    queued = workflows.add_parser("queue", help="workflows on queues").add_subparsers(
+        title="queue commands", metavar="COMMAND")
+    sub = command(queued, "list", _cli_queued, "workflows on queues (unfinished by default)")
+    listing_filters(sub, None)
+    sub.add_argument("-q", "--queue-name", default=None, help="only this queue")
+
+    queues = groups.add_parser("queue", help="queues").add_subparsers(
+        title="queue commands", metavar="COMMAND")
+    command(queues, "list", _cli_queues, "the queues, their settings and what is on them")
+    schedules = groups.add_parser("schedule", help="schedules").add_subparsers(
+        title="schedule commands", metavar="COMMAND")
+    for name in ("list", "pause", "resume", "trigger", "backfill"):
+        sub = command(schedules, name, _cli_schedule, f"{name} schedules")
+        if name != "list":
+            sub.add_argument("schedule_name", metavar="SCHEDULE_NAME")
+        if name == "backfill":
+            sub.add_argument("start", metavar="START", help="ISO 8601 time")
+            sub.add_argument("end", metavar="END", help="ISO 8601 time")
+    sub = command(groups, "events", _cli_events, "the events a workflow published")
+    sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    sub = command(groups, "stream", _cli_stream,
+                  "the values of a workflow's stream, as they come, until it is closed")
+    sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    sub.add_argument("key", metavar="KEY")
+    sub = command(groups, "send", _cli_send, "send a message to a workflow's DBOS.recv")
+    sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    sub.add_argument("message", metavar="MESSAGE", help="JSON, or else taken as a string")
+    sub.add_argument("--topic", default=None)
+    sub.add_argument("--idempotency-key", default=None)
+    sub = command(groups, "backup", _cli_backup, "copy the journal, consistent, while it runs")
+    sub.add_argument("path", metavar="PATH", help="a new file")
+    sub = command(groups, "ui", _cli_ui, "serve a live page of the workflows (read-only)")
+    sub.add_argument("--host", default="127.0.0.1")
+    sub.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+# -- finding the journal --
+
+def _cli_journal(args: Any) -> str:
+    """The journal a command works on: -s/--sys-db-url or --journal, else
+    $DBOS_SYSTEM_DATABASE_URL, else the one dbos_lite journal among ./*.sqlite."""
+    url = getattr(args, "sys_db_url", None)
+    if url is not None:
+        return _journal_path(url)
+    path = getattr(args, "journal", None)
+    if path is not None:
+        return path
+    url = os.environ.get("DBOS_SYSTEM_DATABASE_URL")
+    if url:
+        return _journal_path(url)
+    found = sorted(name for name in os.listdir(".")
+                   if name.endswith(".sqlite") and _is_journal_file(name))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise _CommandError("no journal found: pass --journal PATH or -s sqlite:///PATH, set "
+                            "DBOS_SYSTEM_DATABASE_URL, or run this where the *.sqlite is.")
+    raise _CommandError(f"several journals here ({', '.join(found)}): choose one with "
+                        "--journal PATH.")
+
+
+def _is_journal_file(path: str) -> bool:
+    """Whether a file is a dbos_lite journal: a look through a read-only connection (its
+    header on disk may lag behind what its -wal file holds)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                return False
+        existed = _side_files(path)
+        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READONLY)
+    except (OSError, apsw.Error):
+        return False
+    try:
+        return _check_journal_header(conn, path) > 0
+    except (DBOSInitializationError, apsw.Error):
+        return False
+    finally:
+        conn.close()
+        _remove_side_files(path, existed)
+
+
+def _cli_client(args: Any) -> DBOSClient:
+    return DBOSClient(system_database_url="sqlite:///" + os.path.abspath(_cli_journal(args)))
+
+
+def _cli_existing(client: DBOSClient, workflow_id: str) -> _WorkflowRecord:
+    workflow = client._looking().journal.get_workflow(workflow_id)
+    if workflow is None:
+        raise DBOSNonExistentWorkflowError(workflow_id)
+    return workflow
+
+
+def _wants_json(args: Any) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+# -- workflows --
+
+def _cli_list(args: Any, queued: bool = False) -> None:
+    client = _cli_client(args)
+    try:
+        status = [args.status] if args.status else (list(_ACTIVE_STATUSES) if queued else None)
+        query = _workflow_filter(
+            status=status, name=args.name, start_time=_cli_time(args.start_time, "start-time"),
+            end_time=_cli_time(args.end_time, "end-time"), limit=args.limit,
+            offset=args.offset, sort_desc=args.sort_desc,
+            app_version=args.application_version,
+            queue_name=args.queue_name if queued else args.queue, queued_only=queued)
+        journal = client._looking().journal
+        records = journal.list_workflows(query)
+        if _wants_json(args):
+            _print_json(_statuses_json(journal, records))
+            return
+        now = _now_ms()
+        live = [p for p in journal.list_processes() if _process_is_alive(p, now)]
+        rows = [[w.workflow_id, w.name, _cli_status(w, live),
+                 _ago(w.created_at, now),
+                 _span(w.created_at, w.updated_at) if w.status in _FINISHED else "-",
+                 w.queue_name or ""] for w in records]
+        _print_table(["WORKFLOW ID", "NAME", "STATUS", "CREATED", "TOOK", "QUEUE"], rows,
+                     status_column=2)
+        if not rows:
+            print("No workflow matches.")
+    finally:
+        client.destroy()
+
+
+def _cli_queued(args: Any) -> None:
+    _cli_list(args, queued=True)
+
+
+def _cli_status(workflow: _WorkflowRecord, live: list[_ProcessRecord]) -> str:
+    """A status for a table, saying when no live process will run the workflow."""
+    waiting = workflow.status in (WorkflowStatusString.ENQUEUED, WorkflowStatusString.DELAYED)
+    orphan = workflow.status == WorkflowStatusString.PENDING and \
+        workflow.owner not in {p.process_id for p in live}
+    if waiting or orphan:
+        nobody = _nobody_runs(workflow, live, workflow.queue_name if waiting else None)
+        if nobody:
+            return f"{workflow.status} ({nobody})"
+    return workflow.status
+
+
+def _cli_time(text: str | None, flag: str) -> int | None:
+    import datetime
+
+    if text is None:
+        return None
+    try:
+        return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
+    except ValueError:
+        raise _CommandError(f"--{flag} {text!r} is not an ISO 8601 time; write it as, for "
+                            "example, 2026-01-31 or 2026-01-31T12:00:00.") from None
+
+
+def _cli_get(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        workflow = _cli_existing(client, args.workflow_id)
+        status = _statuses_json(client._looking().journal, [workflow])[0]
+        if _wants_json(args):
+            _print_json(status)
+            return
+        for key, value in status.items():
+            if value is not None and value != "" and value is not False:
+                if key in ("created_at", "updated_at", "completed_at", "dequeued_at"):
+                    value = f"{_clock(value)} ({_ago(value, _now_ms())})"
+                print(f"{key + ':':<28} {_colour_status(value) if key == 'status' else value}")
+    finally:
+        client.destroy()
+
+
+def _cli_steps(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_existing(client, args.workflow_id)
+        steps = client.list_workflow_steps(args.workflow_id)
+        if _wants_json(args):
+            _print_json([_step_json(step) for step in steps])
+            return
+        rows = []
+        for step in steps:
+            started, ended = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
+            outcome = _one_line(f"{type(step['error']).__name__}: {step['error']}") \
+                if step["error"] is not None else _one_line(repr(step["output"]))
+            rows.append([str(step["function_id"]), step["function_name"], _clock(started),
+                         _span(started, ended) if started and ended else "-",
+                         step["child_workflow_id"] or "", outcome])
+        _print_table(["#", "OPERATION", "STARTED", "TOOK", "CHILD", "OUTPUT / ERROR"], rows)
+        if not rows:
+            print(f"Workflow {args.workflow_id} has recorded no operation yet.")
+    finally:
+        client.destroy()
+
+
+def _cli_cancel(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_existing(client, args.workflow_id)
+        client.cancel_workflow(args.workflow_id, cancel_children=args.children)
+        _cli_said(args, f"Cancelled workflow {args.workflow_id}; its process stops it at its "
+                        "next operation (resume it with: workflow resume ID).")
+    finally:
+        client.destroy()
+
+
+def _cli_resume(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        before = _cli_existing(client, args.workflow_id)
+        client.resume_workflow(args.workflow_id)
+        after = _cli_existing(client, args.workflow_id)
+        if after.status == WorkflowStatusString.ENQUEUED and before.status != after.status:
+            said = (f"Workflow {args.workflow_id} is ENQUEUED on {after.queue_name}: a process "
+                    f"that registers {after.name!r} continues it from its last completed step.")
+        else:
+            said = f"Workflow {args.workflow_id} is {after.status}: left as it is."
+        _cli_said(args, said)
+    finally:
+        client.destroy()
+
+
+def _cli_fork(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_existing(client, args.workflow_id)
+        with contextlib.ExitStack() as stack:
+            if args.forked_workflow_id is not None:
+                stack.enter_context(SetWorkflowID(args.forked_workflow_id))
+            handle = client.fork_workflow(args.workflow_id, args.step,
+                                          application_version=args.application_version)
+        if _wants_json(args):
+            journal = client._looking().journal
+            _print_json(_statuses_json(journal, [_cli_existing(client, handle.workflow_id)])[0])
+        else:
+            print(f"Forked {args.workflow_id} from operation {args.step} as "
+                  f"{handle.workflow_id} (ENQUEUED for a process that registers it).")
+    finally:
+        client.destroy()
+
+
+def _cli_delete(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_existing(client, args.workflow_id)
+        client.delete_workflow(args.workflow_id, delete_children=args.children)
+        _cli_said(args, f"Deleted workflow {args.workflow_id}.")
+    finally:
+        client.destroy()
+
+
+def _cli_said(args: Any, text: str) -> None:
+    if not _wants_json(args):  # as DBOS Transact's, these commands print nothing for scripts
+        print(text)
+
+
+# -- the timeline --
+
+def _cli_show(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        management = client._looking()
+        timeline = management.timeline(args.workflow_id)
+        if timeline is None:
+            raise DBOSNonExistentWorkflowError(args.workflow_id)
+        colour = _colours_on()
+        if not args.follow:
+            _print_timeline(timeline, args)
+            return
+        journal = management.journal
+        while True:
+            if colour:
+                sys.stdout.write("\x1b[H\x1b[2J")  # clear the terminal, redraw from the top
+            _print_timeline(timeline, args)
+            if timeline.status in _FINISHED:
+                return
+            if not colour:
+                print("-" * 40)
+            sys.stdout.flush()
             version = journal.data_version()
+            ends = time.monotonic() + 1.0  # at least once a second: relative times move
+            while journal.data_version() == version and time.monotonic() < ends:
+                time.sleep(0.05)
+            timeline = management.timeline(args.workflow_id)
+            if timeline is None:
+                raise _CommandError(f"Workflow {args.workflow_id!r} was deleted.")
+    finally:
+        client.destroy()
+
+
+def _print_timeline(timeline: _Timeline, args: Any) -> None:
+    if _wants_json(args):
+        _print_json(msgspec.to_builtins(timeline))
+        return
+    for line in _timeline_lines(timeline):
+        print(line)
+
+
+_BAR_WIDTH = 24
+
+
+def _timeline_lines(timeline: _Timeline) -> list[str]:
+    """The timeline as text for a terminal: a header, one line per operation with a bar
+    placed and scaled on the workflow's span, its failed attempts, children, what it waits
+    for, and its outcome."""
+    now = timeline.now_ms
+    begin = timeline.created_at_ms
+    end = timeline.ended_at_ms or max([now] + [s.completed_at_ms or 0 for s in timeline.steps])
+    span = max(end - begin, 1)
+    took = f", took {_span(begin, timeline.ended_at_ms)}" if timeline.ended_at_ms else ""
+    lines = [f"Workflow {timeline.workflow_id} ({timeline.name})  "
+             f"{_colour_status(timeline.status)}",
+             f"  created {_clock(begin)} ({_ago(begin, now)}){took}; recovery attempts "
+             f"{timeline.recovery_attempts}; executor {timeline.executor_id or '-'}"]
+    owner = timeline.owner
+    if owner is not None:
+        state = "alive" if owner.alive else "gone"
+        lines.append(f"  owner: pid {owner.pid if owner.pid is not None else '?'} "
+                     f"({state}), process {owner.process_id[:12]}")
+    for label, value in (("queue", timeline.queue_name), ("parent", timeline.parent_workflow_id),
+                         ("forked from", timeline.forked_from)):
+        if value:
+            lines.append(f"  {label}: {value}")
+    rows = []
+    for step in timeline.steps:
+        start = step.started_at_ms
+        offset = "" if start is None else f"+{(start - begin) / 1000:.3f}s"
+        bar = _bar(start, step.completed_at_ms or (now if step.outcome == "running" else None),
+                   begin, span)
+        took_ms = "-" if step.duration_ms is None else _span(0, step.duration_ms)
+        summary = step.summary
+        if step.child_status and step.summary.startswith("started "):
+            summary = f"{summary} ({step.child_status})"
+        rows.append([str(step.function_id), step.name, offset, took_ms, bar,
+                     step.outcome, summary])
+        for attempt in step.attempts:
+            retry = "" if attempt.retry_at_ms is None \
+                else f"; retry at +{(attempt.retry_at_ms - begin) / 1000:.3f}s"
+            rows.append(["", f"  attempt {attempt.attempt + 1}",
+                         f"+{(attempt.started_at_ms - begin) / 1000:.3f}s",
+                         _span(attempt.started_at_ms, attempt.failed_at_ms),
+                         _bar(attempt.started_at_ms, attempt.failed_at_ms, begin, span),
+                         "failed", attempt.error + retry])
+    lines.append("")
+    if rows:
+        lines += _table_lines(["#", "OPERATION", "START", "TOOK", "|" + "-" * _BAR_WIDTH + "|",
+                               "OUTCOME", "OUTPUT / ERROR"], rows)
+    else:
+        lines.append("  (no operation recorded yet)")
+    if timeline.children:
+        lines += ["", "Children:"]
+        lines += _child_lines(timeline.children, 1)
+    if timeline.waiting:
+        lines += ["", "Waiting for:"]
+        for wait in timeline.waiting:
+            when = ""
+            if wait.until_ms is not None:
+                when = f" ({_ago(wait.until_ms, now)})"
+            lines.append(f"  {wait.text}{when}")
+    if timeline.output is not None and timeline.status == WorkflowStatusString.SUCCESS:
+        lines += ["", f"Output: {timeline.output}"]
+    if timeline.error is not None:
+        lines += ["", f"Error: {timeline.error}"]
+    return lines
+
+
+def _bar(start: int | None, end: int | None, begin: int, span: int) -> str:
+    """Where an operation ran in the workflow's span, as a bar of _BAR_WIDTH cells."""
+    if start is None:
+        return "|" + " " * _BAR_WIDTH + "|"
+    first = min(_BAR_WIDTH - 1, max(0, (start - begin) * _BAR_WIDTH // span))
+    last = first if end is None else min(_BAR_WIDTH - 1, max(first, (end - begin) *
+                                                              _BAR_WIDTH // span))
+    cells = " " * first + "█" * (last - first + 1)
+    return "|" + cells.ljust(_BAR_WIDTH) + "|"
+
+
+def _child_lines(children: list[_TimelineChild], depth: int) -> list[str]:
+    lines = []
+    for child in children:
+        lines.append(f"{'  ' * depth}{child.workflow_id}  {child.name}  "
+                     f"{_colour_status(child.status)}")
+        lines += _child_lines(child.children, depth + 1)
+    return lines
+
+
+# -- queues, schedules, events, streams, messages, backup, the live page --
+
+def _cli_queues(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        journal = client._looking().journal
+        counts = journal.queue_counts()
+        queues = journal.list_queues()
+        if _wants_json(args):
+            _print_json([{**msgspec.structs.asdict(q), "waiting": counts.get(q.name, (0, 0))[0],
+                          "running": counts.get(q.name, (0, 0))[1]} for q in queues])
+            return
+        rows = []
+        for queue in queues:
+            limiter = "" if queue.limiter_limit is None \
+                else f"{queue.limiter_limit}/{(queue.limiter_period_ms or 0) / 1000:g}s"
+            waiting, running = counts.get(queue.name, (0, 0))
+            rows.append([queue.name, _or_dash(queue.global_concurrency),
+                         _or_dash(queue.worker_concurrency), limiter or "-",
+                         "yes" if queue.partitioned else "", str(waiting), str(running)])
+        _print_table(["QUEUE", "CONCURRENCY", "PER PROCESS", "RATE", "PARTITIONED", "WAITING",
+                      "RUNNING"], rows)
+        if not rows:
+            print("No queue is registered in this journal.")
+    finally:
+        client.destroy()
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _cli_schedule(args: Any) -> None:
+    raise _CommandError("schedules are not in this version of dbos_lite yet; nothing was done.")
+
+
+def _cli_events(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_existing(client, args.workflow_id)
+        events = {key: _decode_value(value) for key, value in
+                  client._looking().journal.get_all_events(args.workflow_id).items()}
+        if _wants_json(args):
+            _print_json(events)
+            return
+        _print_table(["KEY", "VALUE"], [[key, _one_line(repr(value))]
+                                        for key, value in events.items()])
+        if not events:
+            print(f"Workflow {args.workflow_id} has published no event.")
+    finally:
+        client.destroy()
+
+
+def _cli_stream(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_existing(client, args.workflow_id)
+        for value in client.read_stream(args.workflow_id, args.key):
+            print(_json_text(value) if _wants_json(args) else _one_line(repr(value)), flush=True)
+    finally:
+        client.destroy()
+
+
+def _cli_send(args: Any) -> None:
+    import json
+
+    try:
+        message = json.loads(args.message)
+    except ValueError:
+        message = args.message
+    client = _cli_client(args)
+    try:
+        client.send(args.workflow_id, message, args.topic, args.idempotency_key)
+        topic = "with no topic" if args.topic is None else f"on topic {args.topic!r}"
+        _cli_said(args, f"Sent {message!r} to workflow {args.workflow_id} {topic}.")
+    finally:
+        client.destroy()
+
+
+def _cli_backup(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        client._looking().backup(args.path)
+        _cli_said(args, f"Copied the journal to {args.path}.")
+    finally:
+        client.destroy()
+
+
+def _cli_ui(args: Any) -> None:
+    serve = globals().get("_serve_live_page")  # the live page, where this version has it
+    if serve is None:
+        raise _CommandError("the live page (ui) is not available in this version of "
+                            "dbos_lite; use 'workflow show ID --follow'.")
+    journal = os.path.abspath(_cli_journal(args))
+    DBOSClient(system_database_url="sqlite:///" + journal).destroy()  # refuse a bad journal now
+    serve(journal, args.host, args.port)
+
+
+# -- output --
+
+def _statuses_json(journal: _Journal, records: list[_WorkflowRecord]) -> list[dict[str, Any]]:
+    """Workflows as DBOS Transact's ``dbos workflow list --json`` prints them (its keys, in
+    its order; the fields dbos_lite does not have are null)."""
+    application = journal.application_name()
+    forked = journal.forked_from_any([w.workflow_id for w in records]) if records else set()
+    shaped = []
+    for workflow in records:
+        status = _status_from_record(workflow)
+        finished = workflow.status in _FINISHED
+        shaped.append({
+            "workflow_id": status.workflow_id, "status": status.status, "name": status.name,
+            "recovery_attempts": status.recovery_attempts, "config_name": status.config_name,
+            "class_name": status.class_name, "authenticated_user": None,
+            "authenticated_roles": None, "assumed_role": None, "queue_name": status.queue_name,
+            "executor_id": status.executor_id, "created_at": status.created_at,
+            "updated_at": status.updated_at, "app_version": status.app_version, "app_id": None,
+            "workflow_deadline_epoch_ms": status.workflow_deadline_epoch_ms,
+            "workflow_timeout_ms": status.workflow_timeout_ms,
+            "deduplication_id": status.deduplication_id, "priority": status.priority,
+            "queue_partition_key": status.queue_partition_key,
+            "forked_from": status.forked_from, "parent_workflow_id": status.parent_workflow_id,
+            "dequeued_at": status.dequeued_at,
+            "delay_until_epoch_ms": status.delay_until_epoch_ms,
+            "was_forked_from": workflow.workflow_id in forked,
+            "completed_at": status.updated_at if finished else None, "attributes": None,
+            "schedule_name": None, "application_name": application, "shard_key": None,
+            "parent_shard_key": None, "input": status.input, "output": status.output,
+            "error": None if status.error is None else str(status.error),
+        })
+    return shaped
+
+
+def _step_json(step: StepInfo) -> dict[str, Any]:
+    """A step as ``dbos workflow steps --json`` prints it."""
+    return {"function_id": step["function_id"], "function_name": step["function_name"],
+            "output": step["output"],
+            "error": None if step["error"] is None else str(step["error"]),
+            "child_workflow_id": step["child_workflow_id"], "child_shard_key": None,
+            "started_at_epoch_ms": step["started_at_epoch_ms"],
+            "completed_at_epoch_ms": step["completed_at_epoch_ms"]}
+
+
+def _print_json(value: Any) -> None:
+    print(_json_text(value))
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)  # as DBOS Transact: what JSON lacks, as str()
+
+
+def _print_table(headers: list[str], rows: list[list[str]], status_column: int = -1) -> None:
+    if rows:
+        for line in _table_lines(headers, rows, status_column):
+            print(line)
+
+
+def _table_lines(headers: list[str], rows: list[list[str]], status_column: int = -1
+                 ) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = []
+    for row in [headers, *rows]:
+        cells = []
+        for index, (cell, width) in enumerate(zip(row, widths)):
+            text = str(cell).ljust(width) if index < len(row) - 1 else str(cell)
+            if index == status_column and row is not headers:
+                text = _colour_status(text)
+            cells.append(text)
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+_STATUS_COLOURS = {"SUCCESS": "32", "ERROR": "31", "MAX_RECOVERY_ATTEMPTS_EXCEEDED": "31",
+                   "PENDING": "33", "ENQUEUED": "36", "DELAYED": "36", "CANCELLED": "90"}
+
+
+def _colours_on() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _colour_status(text: Any) -> str:
+    text = str(text)
+    code = _STATUS_COLOURS.get(text.split(" ")[0].strip())
+    return f"\x1b[{code}m{text}\x1b[0m" if code and _colours_on() else text
+
+
+def _ago(epoch_ms: int, now_ms: int) -> str:
+    """A time relative to now: "12s ago", "in 3m"."""
+    seconds = (now_ms - epoch_ms) / 1000
+    later = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 1:
+        return "just now" if not later else "in <1s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            amount = f"{int(seconds // size)}{unit}"
+            return f"in {amount}" if later else f"{amount} ago"
+    return "just now"
+
+
+def _span(start_ms: int, end_ms: int | None) -> str:
+    """A duration: "850ms", "2.4s", "3m05s"."""
+    if end_ms is None:
+        return "-"
+    ms = max(0, end_ms - start_ms)
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(ms // 1000, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
