@@ -686,6 +686,7 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     queue_partition_key: str | None = None
     delay_until_epoch_ms: int | None = None
     dequeued_at: int | None = None
+    completed_at: int | None = None
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
@@ -5669,6 +5670,7 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         queue_partition_key=workflow.queue_partition_key,
         delay_until_epoch_ms=workflow.delay_until_epoch_ms,
         dequeued_at=workflow.dequeued_at,
+        completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
     )
 
 
