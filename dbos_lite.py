@@ -725,6 +725,7 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     queue_partition_key: str | None = None
     delay_until_epoch_ms: int | None = None
     dequeued_at: int | None = None
+    completed_at: int | None = None
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
@@ -4103,6 +4104,8 @@ class _Housekeeper:
                     if not journal.heartbeat(executor.process_id):
                         journal.add_process(executor.process_record())
                     executor.recover()
+                    if not executor.dispatcher.started and journal.list_queues():
+                        executor.dispatcher.start()  # another process registered a queue
             except _OwnershipLost:
                 return
             except Exception:
@@ -4135,20 +4138,32 @@ class _Dispatcher:
         self._executor = executor
         self._stopping = False
         self._look = threading.Event()
+        self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbos_lite-queues", daemon=True)
-        self._thread.start()
+        """Start the worker thread, once: at launch if the journal has queues, else when this
+        process registers one, or the housekeeper sees one another process registered."""
+        with self._starting:
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name="dbos_lite-queues",
+                                                daemon=True)
+                self._thread.start()
 
     def stop(self) -> None:
-        self._stopping = True
+        with self._starting:
+            self._stopping = True
         self._look.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def wake(self) -> None:
         """Look at the queues now (a queued workflow finished, or one was delayed)."""
+        self.start()
         self._look.set()
 
     def _run(self) -> None:
@@ -4157,16 +4172,16 @@ class _Dispatcher:
         assert journal is not None
         version = None
         due = 0.0  # epoch seconds at which a delay or a rate window ends
+        poll = 1.0
         next_fault_log = 0.0
         while not self._stopping:
-            poll = 1.0
             try:
-                queues = [q for q in journal.list_queues() if executor.listens(q.name)]
-                poll = min([q.polling_interval_sec for q in queues], default=1.0)
-                current = journal.data_version()
+                current = journal.data_version()  # all that an idle turn reads
                 if self._look.is_set() or current != version or time.time() >= due:
                     self._look.clear()
                     version, due = current, float("inf")
+                    queues = [q for q in journal.list_queues() if executor.listens(q.name)]
+                    poll = min([q.polling_interval_sec for q in queues], default=1.0)
                     names = [q.name for q in queues]
                     for queue in queues if names and journal.has_waiting(names) else ():
                         dispatch = journal.take_from_queue(queue.name, executor.claimant())
@@ -4246,7 +4261,8 @@ class _Executor:
         self._pool = _Pool(self.max_threads)
         self.recover()
         self._housekeeper.start()
-        self.dispatcher.start()
+        if _declared_queues or journal.list_queues():
+            self.dispatcher.start()
         import atexit
 
         atexit.register(self._release_at_exit)
@@ -4967,8 +4983,8 @@ class _Executor:
             raise DBOSConflictingWorkflowError(workflow_id, _conflict(existing, workflow_function))
         if outcome.dispatch is not None:
             self.run_claimed(outcome.dispatch.claimed)
-            if outcome.dispatch.wake_at_ms is not None:
-                self.dispatcher.wake()  # to wait for the end of a delay or a rate window
+            if outcome.dispatch.wake_at_ms is not None or not outcome.dispatch.claimed:
+                self.dispatcher.wake()  # to wait for a free place, a delay or a rate window
         return workflow_id
 
     def debounce_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
@@ -6288,6 +6304,7 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         queue_partition_key=workflow.queue_partition_key,
         delay_until_epoch_ms=workflow.delay_until_epoch_ms,
         dequeued_at=workflow.dequeued_at,
+        completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
     )
 
 

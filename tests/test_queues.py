@@ -563,3 +563,89 @@ def test_debounce_refuses_what_it_decides(launched):
         Debouncer.create(save, queue="missing").debounce("k", 0.1, "a")
     with pytest.raises(ValueError, match="debounce_period_sec"):
         debouncer.debounce("k", -1, "a")
+
+
+# ---- timeouts, recorded refusals, many short jobs ----
+
+
+@both
+def test_a_queued_workflows_timeout_starts_when_it_is_dequeued(dbos):
+    from engine import SetWorkflowTimeout
+
+    release = threading.Event()
+
+    @DBOS.workflow()
+    def blocker():
+        release.wait(10)
+
+    @DBOS.workflow()
+    def slow():
+        DBOS.sleep(5)
+
+    DBOS.launch()
+    queue = DBOS.register_queue("timed", worker_concurrency=1)
+    first = queue.enqueue(blocker)
+    with SetWorkflowTimeout(0.3):
+        handle = queue.enqueue(slow)
+    status = handle.get_status()
+    assert status.workflow_timeout_ms == 300 and status.workflow_deadline_epoch_ms is None
+    time.sleep(0.4)  # longer than the timeout, while it waits in the queue
+    release.set()
+    first.get_result()
+    with pytest.raises(Exception):
+        handle.get_result()
+    status = handle.get_status()
+    assert status.status == "CANCELLED"
+    # The deadline counts from the dequeue, after its time in the queue.
+    assert status.workflow_deadline_epoch_ms >= status.created_at + 300 + 350
+
+
+def test_a_deduplicated_enqueue_inside_a_workflow_is_recorded(dbos):
+    release = threading.Event()
+
+    @DBOS.workflow()
+    def job():
+        release.wait(10)
+
+    @DBOS.workflow()
+    def parent():
+        try:
+            with SetEnqueueOptions(deduplication_id="once"):
+                DBOS.enqueue_workflow("dedup", job)
+        except DBOSQueueDeduplicatedError as exc:
+            return f"refused {exc.deduplication_id}"
+        return "enqueued"
+
+    DBOS.launch()
+    queue = DBOS.register_queue("dedup")
+    with SetEnqueueOptions(deduplication_id="once"):
+        holder = queue.enqueue(job)
+    with SetWorkflowID("p"):
+        assert parent() == "refused once"
+    release.set()
+    holder.get_result()
+    # The id is free now, but a replay gives the recorded refusal, not a new enqueue.
+    assert DBOS.fork_workflow("p", 2).get_result() == "refused once"
+    steps = DBOS.list_workflow_steps("p")
+    assert isinstance(steps[0]["error"], DBOSQueueDeduplicatedError)
+
+
+def test_many_short_jobs_all_run_within_the_limit(dbos):
+    lock = threading.Lock()
+    now, most, done = [0], [0], []
+
+    @DBOS.workflow()
+    def job(i):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        with lock:
+            now[0] -= 1
+            done.append(i)
+        return i
+
+    DBOS.launch()
+    queue = DBOS.register_queue("many", worker_concurrency=8)
+    handles = [queue.enqueue(job, i) for i in range(400)]
+    assert sum(h.get_result() for h in handles) == sum(range(400))
+    assert sorted(done) == list(range(400)) and most[0] <= 8
