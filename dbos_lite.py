@@ -1552,6 +1552,11 @@ _SQL_LIST_PROCESSES = (
     "SELECT process_id, executor_id, host, pid, pid_started, launched_at, heartbeat_at,"
     " workflow_names, queue_names FROM processes"
 )
+# A journal older than schema 6, read by a tool that only looks (it never migrates).
+_SQL_LIST_PROCESSES_BEFORE_6 = (
+    "SELECT process_id, executor_id, host, pid, pid_started, launched_at, heartbeat_at,"
+    " NULL, NULL FROM processes"
+)
 _SQL_RECORD_ATTEMPT = (
     "INSERT INTO step_attempts (workflow_id, function_id, function_name, attempt, error,"
     " started_at_epoch_ms, failed_at_epoch_ms, retry_at_epoch_ms) SELECT ?,?,?,?,?,?,?,?"
@@ -2752,7 +2757,8 @@ class _Journal(_JournalFile):
         cursor.execute(_SQL_INSERT_PROCESS, msgspec.structs.astuple(process))
 
     def list_processes(self) -> list[_ProcessRecord]:
-        return [_ProcessRecord(*row) for row in self._read(_SQL_LIST_PROCESSES)]
+        sql = _SQL_LIST_PROCESSES if self.schema_version >= 6 else _SQL_LIST_PROCESSES_BEFORE_6
+        return [_ProcessRecord(*row) for row in self._read(sql)]
 
     @_transaction
     def heartbeat(cursor: apsw.Cursor, process_id: str) -> bool:
@@ -8348,9 +8354,13 @@ def _cli_resume(args: Any) -> None:
         before = _cli_existing(client, args.workflow_id)
         client.resume_workflow(args.workflow_id)
         after = _cli_existing(client, args.workflow_id)
-        if after.status == WorkflowStatusString.ENQUEUED and before.status != after.status:
-            said = (f"Workflow {args.workflow_id} is ENQUEUED on {after.queue_name}: a process "
-                    f"that registers {after.name!r} continues it from its last completed step.")
+        if after.status == WorkflowStatusString.ENQUEUED:
+            said = (f"Resumed workflow {args.workflow_id}: ENQUEUED on {after.queue_name}, a "
+                    f"process that registers {after.name!r} continues it from its last "
+                    "completed step.")
+        elif before.status != after.status or after.updated_at != before.updated_at:
+            said = (f"Resumed workflow {args.workflow_id}: {after.status}, continuing from its "
+                    "last completed step.")
         else:
             said = f"Workflow {args.workflow_id} is {after.status}: left as it is."
         _cli_said(args, said)
@@ -8630,7 +8640,6 @@ def _statuses_json(journal: _Journal, records: list[_WorkflowRecord]) -> list[di
     shaped = []
     for workflow in records:
         status = _status_from_record(workflow)
-        finished = workflow.status in _FINISHED
         shaped.append({
             "workflow_id": status.workflow_id, "status": status.status, "name": status.name,
             "recovery_attempts": status.recovery_attempts, "config_name": status.config_name,
@@ -8646,7 +8655,7 @@ def _statuses_json(journal: _Journal, records: list[_WorkflowRecord]) -> list[di
             "dequeued_at": status.dequeued_at,
             "delay_until_epoch_ms": status.delay_until_epoch_ms,
             "was_forked_from": workflow.workflow_id in forked,
-            "completed_at": status.updated_at if finished else None, "attributes": None,
+            "completed_at": status.completed_at, "attributes": None,
             "schedule_name": None, "application_name": application, "shard_key": None,
             "parent_shard_key": None, "input": status.input, "output": status.output,
             "error": None if status.error is None else str(status.error),

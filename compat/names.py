@@ -32,9 +32,11 @@ DIFFERS = {
     "WorkflowHandle": "`get_result()` on a running event loop raises RuntimeError naming "
                       "`get_result_async` (DBOS blocks the loop, and can deadlock an async "
                       "workflow on the same loop)",
-    "DBOSClient": "so far the read side only (retrieve_workflow, list_workflows, "
-                  "list_workflow_steps, destroy), on a read-only connection; a missing file "
-                  "is refused, not created",
+    "DBOSClient": "reads on a read-only connection, writes on one opened at the first "
+                  "write (never migrating); a missing file is refused, not created; resume "
+                  "and fork go onto `_dbos_internal_queue` as in DBOS; enqueue refuses a queue "
+                  "the journal lacks; no queue or schedule calls, transactions, "
+                  "application versions or send_bulk yet; refuses calls after `destroy()`",
     "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
             "first silently)",
     "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "

@@ -75,3 +75,14 @@ def dbos(config):
     DBOS(config=config)
     yield DBOS
     DBOS.destroy(destroy_registry=True)
+
+
+def wait_until(predicate, what, timeout=10.0):
+    """Poll ``predicate`` until it is true; fail the test, naming ``what``, after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(0.01)
