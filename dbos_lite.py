@@ -33,7 +33,8 @@ Guarantees
   registered. A process on the same host is known dead at once (its pid is gone); one elsewhere
   after a lease of 30 s. Several processes may share one journal; a workflow runs in one process
   at a time. A clean exit gives back what the process owns; only crashes count as recoveries.
-* Looking never writes: ``DBOSClient`` opens a journal read-only.
+* Looking never writes: ``DBOSClient`` and ``python -m dbos_lite`` read through a read-only
+  connection; only a call that asks to write (send, enqueue, cancel...) writes.
 * A journal failure (disk full, locked, deleted...) raises DBOSJournalError and is never recorded
   as a workflow's outcome: the workflow stays PENDING and resumes once the fault is gone.
 
@@ -57,10 +58,11 @@ user. The sections, each behind a ``# ==== ... ====`` banner:
 5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, and the plans
    of steps, workflows, waiting, messages, events, streams and management;
 6. schedules: a cron parser (pure; the scheduler is to come); then management: what needs a
-   journal but no executor (statuses, listings, steps), shared by the
-   facade and by tools that only look;
+   journal but no executor (statuses, listings, steps, the timeline of one workflow, and the
+   few writes a tool outside the program may ask for), shared by the facade and by tools;
 7. handles, the DBOS facade, and DBOSConfiguredInstance;
-8. DBOSClient, which looks at a journal from another process (read-only).
+8. DBOSClient, which works on a journal from another process;
+9. the command line (``python -m dbos_lite``), over a DBOSClient.
 """
 
 from __future__ import annotations
@@ -5888,9 +5890,10 @@ def _number(expression, index, text):
 
 # ==== Management: looking at workflows, with a journal and no executor ====
 #
-# What the facade and tools that only look (a client, a command line) share: statuses, listings
-# and recorded steps, read from a journal and decoded with the registered functions' types
-# where this process has them.
+# What the facade and tools outside the program (a client, a command line) share: statuses,
+# listings, recorded steps and the timeline of a workflow, read from a journal and decoded
+# with the registered functions' types where this process has them; and _Steering, the few
+# writes such a tool may ask for, none of which runs, claims or recovers a workflow.
 
 
 class _Management:
@@ -7701,7 +7704,7 @@ def _options_context(options: EnqueueOptions) -> contextlib.ExitStack:
     return stack
 
 
-# ==== DBOSClient: looking at a journal from another process ====
+# ==== DBOSClient: working on a journal from another process ====
 
 
 class DBOSClient:
@@ -8062,13 +8065,14 @@ def _main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.run(args) or 0
+    except BrokenPipeError:  # a reader such as head(1) stopped reading: so do we, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (DBOSException, _CommandError, OSError, ValueError, TypeError) as exc:
         print(f"{_CLI}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # a reader such as head(1) stopped reading
-        return 0
 
 
 def _command_parser() -> Any:
