@@ -7539,24 +7539,31 @@ class Queue:
     are read from the journal each time (another process may change them) and changed with
     the ``set_*`` methods; ``enqueue`` puts a workflow on it."""
 
-    def __init__(self, name: str, *_: Any, _token: Any = None, **__: Any):
+    def __init__(self, name: str, *_: Any, _token: Any = None, _client: Any = None, **__: Any):
         if _token is not _QUEUE_TOKEN:
             raise DBOSException(
                 "Queue objects cannot be constructed directly. Declare a queue with "
                 "DBOS.register_queue(name, ...) and look one up with DBOS.retrieve_queue(name).")
         self.name = name
         self.database_backed_queue = True
+        self._client = _client  # a DBOSClient's queue: read and changed through its journal
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
 
     def _settings(self) -> _QueueRecord:
-        settings = _queue_settings(self.name)
+        settings = _queue_settings(self.name) if self._client is None \
+            else self._client._looking().journal.get_queue(self.name)
         if settings is None:
             raise DBOSException(f"Queue {self.name} not found in the database")
         return settings
 
     def _change(self, changes: dict[str, Any]) -> None:
+        if self._client is not None:
+            journal = self._client._steering().journal
+            if journal.change_queue(self.name, changes, _check_queue) is None:
+                raise DBOSException(f"Queue {self.name} not found in the database")
+            return
         executor = _process_executor
         if executor is not None and executor.journal is not None:
             if executor.journal.change_queue(self.name, changes, _check_queue) is None:
@@ -7615,6 +7622,7 @@ class Queue:
         """Put a workflow on this queue; its handle at once. It is ENQUEUED (DELAYED, with
         SetEnqueueOptions(delay_seconds=...)) until a process that works the queue takes it;
         in the enqueuing process, at once if the queue's limits allow."""
+        self._refuse_client()
         workflow, args = _workflow_of(func, args)
         executor = _launched()
         workflow_id = _run_plan(executor.enqueue_plan(workflow, args, kwargs, self.name))
@@ -7623,11 +7631,18 @@ class Queue:
     async def enqueue_async(self, func: Callable, *args: Any, **kwargs: Any
                             ) -> WorkflowHandleAsync:
         """``enqueue`` for async code."""
+        self._refuse_client()
         workflow, args = _workflow_of(func, args)
         executor = _launched()
         workflow_id = await _run_plan_async(executor.enqueue_plan(workflow, args, kwargs,
                                                                   self.name))
         return WorkflowHandleAsync(workflow_id, workflow.return_type)
+
+
+    def _refuse_client(self) -> None:
+        if self._client is not None:
+            raise DBOSException(f"Cannot enqueue on queue {self.name} from a client-bound Queue "
+                                "object. Use DBOSClient.enqueue instead.")
 
 
 class Debouncer:
@@ -7892,7 +7907,60 @@ class DBOSClient:
         """``delete_workflow`` for several workflows."""
         self._steering().delete(list(workflow_ids), delete_children)
 
+    # -- queues --
+
+    def register_queue(self, name: str, *, on_conflict: str = "always_update",
+                       **settings: Any) -> Queue:
+        """Declare a queue in the journal, or change its settings, as ``DBOS.register_queue``
+        (the same settings); ``on_conflict="never_update"`` keeps settings already stored.
+        A client has no application version, so ``"update_if_latest_version"`` is refused."""
+        if on_conflict == "update_if_latest_version":
+            raise DBOSException(
+                "DBOSClient.register_queue does not support on_conflict='update_if_latest_"
+                "version' because clients are not associated with an application version. "
+                "Use 'always_update' or 'never_update'.")
+        if on_conflict not in ("always_update", "never_update"):
+            raise _InvalidArgument(f"on_conflict must be 'always_update' or 'never_update', "
+                                   f"not {on_conflict!r}.")
+        settings.pop("application_name", None)
+        queue = _queue_record(name, **settings)
+        self._steering().journal.put_queue(queue, on_conflict == "always_update")
+        return Queue(name, _token=_QUEUE_TOKEN, _client=self)
+
+    def retrieve_queue(self, name: str) -> Queue | None:
+        """The queue named ``name`` (read and changed through this client), or None."""
+        if self._looking().journal.get_queue(name) is None:
+            return None
+        return Queue(name, _token=_QUEUE_TOKEN, _client=self)
+
+    def list_queues(self, *, application_name: str | None = None) -> list[Queue]:
+        """Every queue in the journal (not DBOS Transact's internal ones)."""
+        return [Queue(queue.name, _token=_QUEUE_TOKEN, _client=self)
+                for queue in self._looking().journal.list_queues()
+                if not queue.name.startswith("_dbos_")]
+
+    def delete_queue(self, name: str) -> None:
+        """Delete a queue's settings (no error if there is none); workflows still on it stay
+        ENQUEUED until a queue of that name is registered again."""
+        self._steering().journal.delete_queue(name)
+
     # -- for async code: the same calls, run off the event loop --
+
+    async def register_queue_async(self, name: str, **settings: Any) -> Queue:
+        """``register_queue`` for async code."""
+        return await _off_loop(self.register_queue, name, **settings)
+
+    async def retrieve_queue_async(self, name: str) -> Queue | None:
+        """``retrieve_queue`` for async code."""
+        return await _off_loop(self.retrieve_queue, name)
+
+    async def list_queues_async(self, **options: Any) -> list[Queue]:
+        """``list_queues`` for async code."""
+        return await _off_loop(self.list_queues, **options)
+
+    async def delete_queue_async(self, name: str) -> None:
+        """``delete_queue`` for async code."""
+        await _off_loop(self.delete_queue, name)
 
     async def retrieve_workflow_async(self, workflow_id: str) -> _ClientHandleAsync:
         """``retrieve_workflow`` for async code."""

@@ -35,8 +35,9 @@ DIFFERS = {
     "DBOSClient": "reads on a read-only connection, writes on one opened at the first "
                   "write (never migrating); a missing file is refused, not created; resume "
                   "and fork go onto `_dbos_internal_queue` as in DBOS; enqueue refuses a queue "
-                  "the journal lacks; no queue or schedule calls, transactions, "
-                  "application versions or send_bulk yet; refuses calls after `destroy()`",
+                  "the journal lacks; its queues are read and changed through it (their "
+                  "`enqueue` refuses, as DBOS); no schedule calls, transactions, application "
+                  "versions or send_bulk yet; refuses calls after `destroy()`",
     "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
             "first silently)",
     "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "

@@ -377,3 +377,24 @@ def test_reading_commands_and_client_calls_write_nothing(app, capsys, tmp_path):
     assert watcher.execute("PRAGMA data_version").fetchall()[0][0] == version
     watcher.close()
     assert journal_files(journal) == before
+
+
+def test_client_queue_calls(app, client):
+    queue = client.register_queue("client-made", worker_concurrency=2,
+                                  limiter={"limit": 5, "period": 2})
+    assert (queue.worker_concurrency, queue.limiter) == (2, {"limit": 5, "period": 2.0})
+    queue.set_worker_concurrency(3)
+    assert client.retrieve_queue("client-made").worker_concurrency == 3
+    assert "client-made" in [q.name for q in client.list_queues()]
+    assert "_dbos_internal_queue" not in [q.name for q in client.list_queues()]
+    with pytest.raises(DBOSException, match="client-bound Queue"):
+        queue.enqueue(print)
+    with pytest.raises(DBOSException, match="update_if_latest_version"):
+        client.register_queue("client-made", on_conflict="update_if_latest_version")
+    kept = client.register_queue("client-made", on_conflict="never_update")
+    assert kept.worker_concurrency == 3
+    handle = client.enqueue({"workflow_name": "double", "queue_name": "client-made"}, 4)
+    assert handle.get_result() == 8  # the program works every queue of its journal
+    client.delete_queue("client-made")
+    assert client.retrieve_queue("client-made") is None
+    assert asyncio.run(client.retrieve_queue_async("jobs")).name == "jobs"
