@@ -98,6 +98,7 @@ __all__ = [
     "DBOSNonExistentWorkflowError",
     "DBOSConflictingWorkflowError",
     "DBOSQueueDeduplicatedError",
+    "DBOSWorkflowIDInUseError",
     "DBOSWorkflowFunctionNotFoundError",
     "DBOSWorkflowCancelledError",
     "DBOSAwaitedWorkflowCancelledError",
@@ -329,6 +330,14 @@ class DBOSQueueDeduplicatedError(DBOSException):
     _message = (
         "Workflow {workflow_id} was deduplicated due to an existing workflow in queue "
         "{queue_name} with deduplication ID {deduplication_id}.")
+
+
+class DBOSWorkflowIDInUseError(DBOSException):
+    """A start with ``workflow_id_reuse_policy="reject"`` found its workflow id in use."""
+
+    _fields = ("workflow_id", "workflow_status", "workflow_name")
+    _message = ("Workflow ID {workflow_id} is already in use by workflow {workflow_name} with "
+                "status {workflow_status}.")
 
 
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
@@ -2903,7 +2912,8 @@ _workflow_timeout: contextvars.ContextVar[float | str | None] = contextvars.Cont
     "dbos_lite_workflow_timeout", default=_INHERIT
 )
 # SetWorkflowID puts a one-item list here; the next workflow started takes the id out of it.
-_assigned_workflow_id: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+_assigned_workflow_id: contextvars.ContextVar[list[tuple[str, str | None]] | None] = \
+    contextvars.ContextVar(
     "dbos_lite_assigned_workflow_id", default=None
 )
 
@@ -2951,21 +2961,27 @@ class SetWorkflowID(_ContextSetting):
     """Give the next workflow started in this block the id ``workflow_id``.
 
     Starting a workflow with an id that exists does not run it again: the recorded result comes
-    back (or, if it is still running, the caller waits for it). Only the first workflow started
-    in the block takes the id."""
+    back (or, if it is still running, the caller waits for it); with
+    ``workflow_id_reuse_policy="reject"`` it raises DBOSWorkflowIDInUseError instead. Only the
+    first workflow started in the block takes the id."""
 
-    def __init__(self, workflow_id: str):
+    def __init__(self, workflow_id: str, *, workflow_id_reuse_policy: str | None = None):
         if not isinstance(workflow_id, str) or not workflow_id.strip():
             raise DBOSException(
                 f"Invalid workflow ID {workflow_id!r}: workflow IDs must be non-empty strings "
                 "and cannot be only whitespace."
             )
+        if workflow_id_reuse_policy not in (None, "return-existing", "reject"):
+            raise DBOSException(f"Invalid workflow_id_reuse_policy {workflow_id_reuse_policy}. "
+                                "Must be either 'return-existing' or 'reject'.")
         self.workflow_id = workflow_id
+        self.workflow_id_reuse_policy = workflow_id_reuse_policy
 
     _variable = _assigned_workflow_id
 
-    def _value(self) -> list[str]:
-        return [self.workflow_id]  # a list: the first workflow started takes the id out
+    def _value(self) -> list[tuple[str, str | None]]:
+        # A list: the first workflow started takes the id out.
+        return [(self.workflow_id, self.workflow_id_reuse_policy)]
 
 
 class SetWorkflowTimeout(_ContextSetting):
@@ -3035,8 +3051,13 @@ class SetEnqueueOptions(_ContextSetting):
 
 
 def _take_assigned_workflow_id() -> str | None:
+    return _take_assigned_id_and_policy()[0]
+
+
+def _take_assigned_id_and_policy() -> tuple[str | None, str | None]:
+    """The id SetWorkflowID gives the next workflow started, and its reuse policy."""
     assigned = _assigned_workflow_id.get()
-    return assigned.pop() if assigned else None
+    return assigned.pop() if assigned else (None, None)
 
 
 # ==== Registry: the workflow and step functions this process knows ====
@@ -4466,7 +4487,7 @@ class _Executor:
         journal = self._journal()
         if _current_step.get() is not None:
             raise _inside_step(f"Starting workflow {workflow_function.name!r}")
-        assigned = _take_assigned_workflow_id()
+        assigned, policy = _take_assigned_id_and_policy()
         if recorded is not None and recorded.child_workflow_id is not None:
             workflow_id = recorded.child_workflow_id
         elif assigned is not None:
@@ -4502,6 +4523,8 @@ class _Executor:
         if started.created:
             self.runs.begin(workflow_id)
             return _Start(existing, run=True, fresh=True)
+        if policy == "reject" and recorded is None:
+            raise DBOSWorkflowIDInUseError(workflow_id, existing.status, existing.name)
         if existing.name != workflow_function.name \
                 or existing.class_name != workflow_function.class_name \
                 or existing.config_name != workflow_function.config_name:
@@ -4929,7 +4952,7 @@ class _Executor:
                 if recorded.error is not None:
                     raise _decode_error(recorded.error)  # type: ignore[misc]
                 return recorded.child_workflow_id  # type: ignore[return-value]
-        workflow_id = _take_assigned_workflow_id()
+        workflow_id, reuse = _take_assigned_id_and_policy()
         if workflow_id is None:
             workflow_id = _new_workflow_id() if parent is None \
                 else f"{parent.workflow_id}-{function_id}"
@@ -4987,6 +5010,8 @@ class _Executor:
                                              error=_encode_error(error))
             raise error
         existing = outcome.workflow
+        if not outcome.created and reuse == "reject":
+            raise DBOSWorkflowIDInUseError(workflow_id, existing.status, existing.name)
         if not outcome.created and _conflict(existing, workflow_function):
             raise DBOSConflictingWorkflowError(workflow_id, _conflict(existing, workflow_function))
         if outcome.dispatch is not None:

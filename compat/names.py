@@ -46,7 +46,7 @@ DIFFERS = {
                   "own `sqlite_synchronous` and `busy_timeout_sec` (which DBOS ignores); DBOS's "
                   "other keys are ignored with a warning",
     "SetWorkflowID": "its argument may also be passed as `workflow_id=`, which DBOS refuses "
-                     "(DBOS: `wfid=`); no `workflow_id_reuse_policy` argument",
+                     "(DBOS: `wfid=`)",
     "WorkflowHandle": "`get_result()` raises RuntimeError while an event loop is running (DBOS "
                       "allows it); `get_status()` works there (DBOS raises RuntimeError)",
     "WorkflowStatus": "a frozen msgspec Struct",
@@ -135,7 +135,7 @@ _MISSING_GROUPS = {
     "sharded system databases": ["SetShardKey", "DBOS.shard_key"],
     "entering a DBOS context explicitly": ["DBOSContextEnsure"],
     "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
-    "policies for reusing a workflow id": ["WorkflowIDReusePolicy"],
+    "a type alias of DBOS's (`\"return-existing\"` or `\"reject\"`)": ["WorkflowIDReusePolicy"],
     "sending many messages in one transaction": ["SendMessage", "DBOS.send_bulk"],
     "reserving a step id to run a step at later": ["StepReservation", "DBOS.reserve_step"],
     "the registry of application versions": [
@@ -167,6 +167,7 @@ LITE_ONLY = {
     "QueueRateLimit": "DBOS has the same TypedDict as `dbos._queue.QueueRateLimit`; a limiter "
                       "is a plain dict `{\"limit\": N, \"period\": seconds}` on both",
     "DBOSQueueDeduplicatedError": "DBOS has it as `dbos.error.DBOSQueueDeduplicatedError`",
+    "DBOSWorkflowIDInUseError": "DBOS has it as `dbos.error.DBOSWorkflowIDInUseError`",
     "DBOS.backup": "a consistent copy of the journal while it runs (SQLite's online backup); "
                    "on Postgres, use the database's own backups",
 }
