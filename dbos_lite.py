@@ -73,6 +73,9 @@ __all__ = [
     "DBOSConfiguredInstance",
     "SetWorkflowID",
     "SetWorkflowTimeout",
+    "SetEnqueueOptions",
+    "Queue",
+    "Debouncer",
     # Public records
     "WorkflowHandle",
     "WorkflowHandleAsync",
@@ -82,6 +85,8 @@ __all__ = [
     "StepOptions",
     "StepStatus",
     "DBOSConfig",
+    "EnqueueOptions",
+    "QueueRateLimit",
     # Errors
     "DBOSException",
     "DBOSInitializationError",
@@ -90,6 +95,8 @@ __all__ = [
     "DBOSUnexpectedStepError",
     "DBOSNonExistentWorkflowError",
     "DBOSConflictingWorkflowError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSWorkflowIDInUseError",
     "DBOSWorkflowFunctionNotFoundError",
     "DBOSWorkflowCancelledError",
     "DBOSAwaitedWorkflowCancelledError",
@@ -310,6 +317,24 @@ class DBOSConflictingWorkflowError(DBOSException):
     _message = "Conflicting workflow id {workflow_id!r}: {reason}"
 
 
+class DBOSQueueDeduplicatedError(DBOSException):
+    """A workflow was not enqueued: another unfinished workflow on the queue holds its
+    deduplication id. ``workflow_id`` is the id of the workflow that was refused."""
+
+    _fields = ("workflow_id", "queue_name", "deduplication_id")
+    _message = (
+        "Workflow {workflow_id} was deduplicated due to an existing workflow in queue "
+        "{queue_name} with deduplication ID {deduplication_id}.")
+
+
+class DBOSWorkflowIDInUseError(DBOSException):
+    """A start with ``workflow_id_reuse_policy="reject"`` found its workflow id in use."""
+
+    _fields = ("workflow_id", "workflow_status", "workflow_name")
+    _message = ("Workflow ID {workflow_id} is already in use by workflow {workflow_name} with "
+                "status {workflow_status}.")
+
+
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
     """The journal names a workflow function this process has not registered, or (``missing``)
     the class or configured instance a method workflow runs on."""
@@ -458,6 +483,59 @@ class _WorkflowRecord(msgspec.Struct, frozen=True):
     forked_from: str | None
     class_name: str | None = None
     config_name: str | None = None
+    priority: int = 0
+    queue_partition_key: str | None = None
+    deduplication_id: str | None = None
+    delay_until_epoch_ms: int | None = None
+    dequeued_at: int | None = None
+
+
+class _QueueRecord(msgspec.Struct, frozen=True):
+    """One row of ``queues``: a queue's settings, shared by every process on the journal."""
+
+    name: str
+    worker_concurrency: int | None = None
+    global_concurrency: int | None = None
+    partition_concurrency: int | None = None
+    partition_worker_concurrency: int | None = None
+    limiter_limit: int | None = None
+    limiter_period_ms: int | None = None
+    partition_limiter_limit: int | None = None
+    partition_limiter_period_ms: int | None = None
+    polling_interval_sec: float = 1.0
+    created_at: int = 0
+    updated_at: int = 0
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partition_concurrency is not None \
+            or self.partition_worker_concurrency is not None \
+            or self.partition_limiter_limit is not None
+
+
+class _QueueEntry(msgspec.Struct, frozen=True):
+    """A queued workflow's place in its queue (a row of ``queue_entries``)."""
+
+    workflow_id: str
+    queue_name: str
+    priority: int
+    partition_key: str | None
+    deduplication_id: str | None
+    not_before_ms: int | None
+    app_version: str | None
+
+
+class _Claimant(msgspec.Struct, frozen=True):
+    """Who asks for queued workflows, and how many more it can run: the process's id and
+    executor id, its application version, the workflow functions it has (``names``, and
+    ``targets`` for methods) and ``room``, the places free in its pool."""
+
+    owner: str
+    executor_id: str
+    application_version: str
+    names: list[str]
+    targets: list[tuple[str, str | None]]
+    room: int
 
 
 class _OperationRecord(msgspec.Struct, frozen=True):
@@ -535,6 +613,32 @@ class StepOptions(TypedDict, total=False):
     should_retry: Callable[[BaseException], bool] | None
 
 
+class QueueRateLimit(TypedDict):
+    """A queue's rate limit: at most ``limit`` workflows start in any ``period`` seconds."""
+
+    limit: int
+    period: float
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """What ``DBOSClient.enqueue`` and ``DBOS.enqueue_workflow_with_options`` enqueue:
+    ``workflow_name`` and ``queue_name`` are required, the rest as in SetEnqueueOptions
+    (``workflow_timeout`` in seconds)."""
+
+    workflow_name: str
+    queue_name: str
+    workflow_id: str
+    app_version: str
+    workflow_timeout: float
+    deduplication_id: str
+    duplication_policy: str
+    priority: int
+    delay_seconds: float
+    queue_partition_key: str
+    class_name: str
+    instance_name: str
+
+
 class StepInfo(TypedDict):
     """One recorded operation of a workflow, as ``DBOS.list_workflow_steps`` returns it."""
 
@@ -586,6 +690,12 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     forked_from: str | None
     workflow_timeout_ms: int | None
     workflow_deadline_epoch_ms: int | None
+    priority: int = 0
+    deduplication_id: str | None = None
+    queue_partition_key: str | None = None
+    delay_until_epoch_ms: int | None = None
+    dequeued_at: int | None = None
+    completed_at: int | None = None
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
@@ -794,6 +904,10 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #   config_name            for a method of a DBOSConfiguredInstance, its config_name: recovery
 #                          calls the method on the instance registered as (class_name,
 #                          config_name); NULL for a classmethod (called on the class)
+#   priority, queue_partition_key, deduplication_id, delay_until_epoch_ms: the enqueue options
+#                          of a queued workflow (priority 0: none; the deduplication id is
+#                          cleared when the workflow finishes, freeing it for another)
+#   dequeued_at            epoch ms when a process took the queued workflow from its queue
 #
 # operation_outputs: one row per completed durable operation (step, sleep, child workflow...),
 #   stored in the order of its primary key (WITHOUT ROWID).
@@ -827,6 +941,24 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #
 # streams: values a workflow wrote with DBOS.write_stream, in order.
 #   workflow_id, key, offset (0, 1, ...), value (JSON; NULL marks the stream closed)
+#
+# queues: one row per queue (DBOS.register_queue), read by every process that works it.
+#   name, worker_concurrency (per process), global_concurrency (all processes together),
+#   partition_concurrency, partition_worker_concurrency (the same, per partition key),
+#   limiter_limit, limiter_period_ms (at most limit starts in any period), partition_limiter_*,
+#   polling_interval_sec (how often other processes look for work), created_at, updated_at
+#
+# queue_entries: the place in its queue of each unfinished queued workflow; deleted (by a
+#   trigger) when the workflow finishes or is cancelled or deleted.
+#   position          increasing: ties of priority run in enqueue order
+#   workflow_id, queue_name, priority, partition_key, deduplication_id (unique per queue)
+#   not_before_ms     while DELAYED, the time it becomes ENQUEUED
+#   app_version       only a process of this application version may take it (NULL: any)
+#   running           1 once a process took it (it counts against the queue's limits)
+#
+# queue_starts: when each rate-limited queue started its workflows, for its rolling window;
+#   rows older than the queue's period are deleted as it dispatches.
+#   queue_name, partition_key, started_at (epoch ms)
 #
 # journal_settings: facts about the journal as a whole, one row each.
 #   key, value   'application_name': the config name of the application the journal belongs to
@@ -961,6 +1093,71 @@ _MIGRATIONS.append((  # 4: workflows that are methods of a class or of a configu
     "ALTER TABLE workflow_status ADD COLUMN config_name TEXT",
 ))
 
+_MIGRATIONS.append((  # 5: queues
+    """CREATE TABLE queues (
+        name TEXT PRIMARY KEY,
+        worker_concurrency INTEGER,
+        global_concurrency INTEGER,
+        partition_concurrency INTEGER,
+        partition_worker_concurrency INTEGER,
+        limiter_limit INTEGER,
+        limiter_period_ms INTEGER,
+        partition_limiter_limit INTEGER,
+        partition_limiter_period_ms INTEGER,
+        polling_interval_sec REAL NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )""",
+    "ALTER TABLE workflow_status ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE workflow_status ADD COLUMN queue_partition_key TEXT",
+    "ALTER TABLE workflow_status ADD COLUMN deduplication_id TEXT",
+    "ALTER TABLE workflow_status ADD COLUMN delay_until_epoch_ms INTEGER",
+    "ALTER TABLE workflow_status ADD COLUMN dequeued_at INTEGER",
+    # A table of its own, not an index on workflow_status: the position gives ties their
+    # enqueue order, dispatching reads only unfinished queued workflows, and workflows that
+    # are not queued pay nothing.
+    """CREATE TABLE queue_entries (
+        position INTEGER PRIMARY KEY,
+        workflow_id TEXT NOT NULL UNIQUE,
+        queue_name TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        partition_key TEXT,
+        deduplication_id TEXT,
+        not_before_ms INTEGER,
+        app_version TEXT,
+        running INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX queue_entries_next ON queue_entries (queue_name, running, priority, position)",
+    "CREATE UNIQUE INDEX queue_entries_deduplication ON queue_entries"
+    " (queue_name, deduplication_id) WHERE deduplication_id IS NOT NULL",
+    "CREATE INDEX queue_entries_delayed ON queue_entries (queue_name, not_before_ms)"
+    " WHERE not_before_ms IS NOT NULL",
+    """CREATE TABLE queue_starts (
+        queue_name TEXT NOT NULL,
+        partition_key TEXT,
+        started_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX queue_starts_window ON queue_starts (queue_name, started_at)",
+    # A queued workflow that finishes (or is cancelled) leaves its queue and frees its
+    # deduplication id. Only queued workflows run the trigger's body.
+    """CREATE TRIGGER workflow_status_left_queue AFTER UPDATE OF status ON workflow_status
+    WHEN OLD.queue_name IS NOT NULL
+        AND NEW.status NOT IN ('PENDING', 'ENQUEUED', 'DELAYED') BEGIN
+        DELETE FROM queue_entries WHERE workflow_id = NEW.workflow_id;
+        UPDATE workflow_status SET deduplication_id = NULL
+            WHERE workflow_id = NEW.workflow_id AND deduplication_id IS NOT NULL;
+    END""",
+    "DROP TRIGGER workflow_status_deleted",
+    """CREATE TRIGGER workflow_status_deleted AFTER DELETE ON workflow_status BEGIN
+        DELETE FROM operation_outputs WHERE workflow_id = OLD.workflow_id;
+        DELETE FROM notifications WHERE destination_id = OLD.workflow_id;
+        DELETE FROM message_keys WHERE destination_id = OLD.workflow_id;
+        DELETE FROM workflow_events WHERE workflow_id = OLD.workflow_id;
+        DELETE FROM streams WHERE workflow_id = OLD.workflow_id;
+        DELETE FROM queue_entries WHERE workflow_id = OLD.workflow_id;
+    END""",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -969,7 +1166,8 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _WORKFLOW_COLUMNS = (
     "workflow_id, status, name, inputs, output, error, executor_id, owner, application_version,"
     " created_at, updated_at, recovery_attempts, max_recovery_attempts, parent_workflow_id,"
-    " queue_name, timeout_ms, deadline_epoch_ms, forked_from, class_name, config_name"
+    " queue_name, timeout_ms, deadline_epoch_ms, forked_from, class_name, config_name,"
+    " priority, queue_partition_key, deduplication_id, delay_until_epoch_ms, dequeued_at"
 )
 _OPERATION_COLUMNS = (
     "workflow_id, function_id, function_name, output, error, child_workflow_id,"
@@ -984,7 +1182,7 @@ _ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
-    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
+    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
 )
 _SQL_GET_WORKFLOW = "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE workflow_id = ?"
 _SQL_INSERT_OPERATION_IF_ABSENT = (
@@ -1134,6 +1332,127 @@ _SQL_RELEASE_OWNED = (
     " recovery_attempts = max(recovery_attempts - 1, 0)"
     " WHERE " + _ACTIVE + " AND status = 'PENDING' AND owner = ?"
 )
+# Queued workflows: a process gives back to their queues the ones it runs when it stops, and
+# any process gives back those of processes that are gone (then a queue's limits count them
+# only again when a process takes them up).
+_QUEUED_AND_RUNNING = "workflow_id IN (SELECT workflow_id FROM queue_entries WHERE running = 1)"
+_SQL_REQUEUE_OWNED = (
+    "UPDATE workflow_status SET status = 'ENQUEUED', owner = NULL, updated_at = ?2,"
+    " recovery_attempts = max(recovery_attempts - 1, 0)"
+    " WHERE " + _ACTIVE + " AND status = 'PENDING' AND owner = ?1 AND " + _QUEUED_AND_RUNNING
+    + " RETURNING workflow_id"
+)
+_SQL_REQUEUE_ORPHANS = (
+    "UPDATE workflow_status SET status = 'ENQUEUED', owner = NULL, updated_at = ?1"
+    " WHERE " + _ACTIVE + " AND status = 'PENDING'"
+    " AND (owner IS NULL OR owner NOT IN (SELECT process_id FROM processes))"
+    " AND " + _QUEUED_AND_RUNNING + " RETURNING workflow_id"
+)
+_SQL_MARK_WAITING = (
+    "UPDATE queue_entries SET running = 0 WHERE workflow_id IN (SELECT value FROM json_each(?))"
+)
+_QUEUE_COLUMNS = (
+    "name, worker_concurrency, global_concurrency, partition_concurrency,"
+    " partition_worker_concurrency, limiter_limit, limiter_period_ms, partition_limiter_limit,"
+    " partition_limiter_period_ms, polling_interval_sec, created_at, updated_at"
+)
+_SQL_INSERT_QUEUE = (
+    "INSERT INTO queues (" + _QUEUE_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (name) DO NOTHING"
+)
+_SQL_REPLACE_QUEUE = (
+    "INSERT INTO queues (" + _QUEUE_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (name) DO UPDATE SET worker_concurrency = excluded.worker_concurrency,"
+    " global_concurrency = excluded.global_concurrency,"
+    " partition_concurrency = excluded.partition_concurrency,"
+    " partition_worker_concurrency = excluded.partition_worker_concurrency,"
+    " limiter_limit = excluded.limiter_limit, limiter_period_ms = excluded.limiter_period_ms,"
+    " partition_limiter_limit = excluded.partition_limiter_limit,"
+    " partition_limiter_period_ms = excluded.partition_limiter_period_ms,"
+    " polling_interval_sec = excluded.polling_interval_sec, updated_at = excluded.updated_at"
+)
+_SQL_GET_QUEUE = "SELECT " + _QUEUE_COLUMNS + " FROM queues WHERE name = ?"
+_SQL_LIST_QUEUES = "SELECT " + _QUEUE_COLUMNS + " FROM queues ORDER BY created_at, name"
+_SQL_DELETE_QUEUE = "DELETE FROM queues WHERE name = ?"
+_SQL_INSERT_QUEUE_ENTRY = (
+    "INSERT INTO queue_entries (workflow_id, queue_name, priority, partition_key,"
+    " deduplication_id, not_before_ms, app_version) VALUES (?,?,?,?,?,?,?)"
+)
+_SQL_DEDUPLICATION_HOLDER = (
+    "SELECT workflow_id FROM queue_entries WHERE queue_name = ? AND deduplication_id = ?"
+)
+_SQL_HAS_WAITING = (
+    "SELECT 1 FROM queue_entries WHERE queue_name IN (SELECT value FROM json_each(?))"
+    " AND running = 0 LIMIT 1"
+)
+# Delayed workflows whose time has come become ENQUEUED.
+_SQL_END_DELAYS = (
+    "UPDATE workflow_status SET status = 'ENQUEUED', updated_at = ?2 WHERE workflow_id IN"
+    " (SELECT workflow_id FROM queue_entries WHERE queue_name = ?1 AND not_before_ms <= ?2)"
+    " AND status = 'DELAYED'"
+)
+_SQL_END_DELAYS_OF_ENTRIES = (
+    "UPDATE queue_entries SET not_before_ms = NULL WHERE queue_name = ?1 AND not_before_ms <= ?2"
+)
+_SQL_NEXT_DELAY_END = (
+    "SELECT min(not_before_ms) FROM queue_entries"
+    " WHERE queue_name = ? AND not_before_ms IS NOT NULL"
+)
+_SQL_COUNT_RUNNING = (
+    "SELECT partition_key, count(*) FROM queue_entries WHERE queue_name = ? AND running = 1"
+    " GROUP BY partition_key"
+)
+_SQL_COUNT_RUNNING_HERE = (
+    "SELECT e.partition_key, count(*) FROM queue_entries AS e"
+    " JOIN workflow_status AS w ON w.workflow_id = e.workflow_id"
+    " WHERE e.queue_name = ? AND e.running = 1 AND w.owner = ? GROUP BY e.partition_key"
+)
+_SQL_FORGET_STARTS = "DELETE FROM queue_starts WHERE queue_name = ? AND started_at <= ?"
+_SQL_COUNT_STARTS = (
+    "SELECT partition_key, count(*), min(started_at) FROM queue_starts"
+    " WHERE queue_name = ? AND started_at > ? GROUP BY partition_key"
+)
+_SQL_OLDEST_START = (
+    "SELECT min(started_at) FROM queue_starts WHERE queue_name = ? AND started_at > ?"
+)
+_SQL_RECORD_START = (
+    "INSERT INTO queue_starts (queue_name, partition_key, started_at) VALUES (?,?,?)"
+)
+# The queue's waiting workflows that this process can run, in the order they are due:
+# priority (0, none, first), then enqueue order. The last column says whether the workflow has
+# recorded operations (it ran before, and was given back to its queue).
+_SQL_QUEUE_CANDIDATES = (
+    "SELECT e.workflow_id, e.partition_key,"
+    " EXISTS (SELECT 1 FROM operation_outputs AS o WHERE o.workflow_id = e.workflow_id)"
+    " FROM queue_entries AS e JOIN workflow_status AS w ON w.workflow_id = e.workflow_id"
+    " WHERE e.queue_name = ?1 AND e.running = 0 AND e.not_before_ms IS NULL"
+    " AND w.status = 'ENQUEUED' AND (e.app_version IS NULL OR e.app_version = ?2)"
+    " AND w.name IN (SELECT value FROM json_each(?3)) AND "
+    + _TARGET_KNOWN.replace("?", "?4") + " ORDER BY e.priority, e.position LIMIT ?5"
+)
+_SQL_TAKE_QUEUED = (
+    "UPDATE workflow_status SET"
+    " owner = CASE WHEN recovery_attempts > max_recovery_attempts THEN NULL ELSE ?1 END,"
+    " status = CASE WHEN recovery_attempts > max_recovery_attempts"
+    "   THEN 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' ELSE 'PENDING' END,"
+    " recovery_attempts = recovery_attempts + 1, executor_id = ?2, application_version = ?3,"
+    " dequeued_at = ?4, updated_at = ?4,"
+    " deadline_epoch_ms = coalesce(deadline_epoch_ms, ?4 + timeout_ms)"
+    " WHERE workflow_id = ?5 AND status = 'ENQUEUED' RETURNING " + _WORKFLOW_COLUMNS
+)
+_SQL_MARK_RUNNING = "UPDATE queue_entries SET running = 1 WHERE workflow_id = ?"
+# A debounced workflow still DELAYED on its queue under this key (deduplication id).
+_SQL_DEBOUNCED = (
+    "SELECT w.workflow_id, w.created_at FROM queue_entries AS e"
+    " JOIN workflow_status AS w ON w.workflow_id = e.workflow_id"
+    " WHERE e.queue_name = ? AND e.not_before_ms IS NOT NULL AND w.deduplication_id = ?"
+    " AND w.status = 'DELAYED'"
+)
+_SQL_DEBOUNCE_AGAIN = (
+    "UPDATE workflow_status SET inputs = ?, delay_until_epoch_ms = ?, updated_at = ?"
+    " WHERE workflow_id = ?"
+)
+_SQL_DELAY_ENTRY = "UPDATE queue_entries SET not_before_ms = ? WHERE workflow_id = ?"
 _SQL_GET_SETTING = "SELECT value FROM journal_settings WHERE key = ?"
 _SQL_PUT_SETTING_IF_ABSENT = (
     "INSERT INTO journal_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
@@ -1161,6 +1480,7 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?9 IS NULL OR parent_workflow_id = ?9)"
     " AND (?10 IS NULL OR queue_name = ?10)"
     " AND (?11 IS NULL OR forked_from = ?11)"
+    " AND (?14 = 0 OR queue_name IS NOT NULL)"
 )
 # Listed in the order they were created (workflows created in the same millisecond by id). No
 # index on created_at: it would cost every workflow start a page write, so listing every
@@ -1204,6 +1524,33 @@ class _WorkflowFilter(msgspec.Struct, frozen=True):
     limit: int | None = None
     offset: int | None = None
     sort_desc: bool = False
+    queued_only: bool = False
+
+
+class _Claimed(msgspec.Struct, frozen=True):
+    """A queued workflow a process took from its queue; ``fresh`` if it never ran before."""
+
+    workflow: _WorkflowRecord
+    fresh: bool
+
+
+class _Dispatch(msgspec.Struct, frozen=True):
+    """What a look at a queue gave: the workflows taken, and the epoch ms when the queue may
+    have more to give without anything else happening (a delay or a rate window ends)."""
+
+    claimed: list[_Claimed]
+    wake_at_ms: int | None = None
+
+
+class _EnqueueOutcome(msgspec.Struct, frozen=True):
+    """What ``_Journal.enqueue_workflow`` did: the workflow's row (None if refused because
+    ``holder`` holds its deduplication id), whether this call created it, and what the
+    enqueuing process took from the queue in the same transaction."""
+
+    workflow: _WorkflowRecord | None
+    created: bool
+    holder: str | None
+    dispatch: _Dispatch | None
 
 
 class _StartOutcome(msgspec.Struct, frozen=True):
@@ -1734,6 +2081,86 @@ def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, ow
     return cursor.connection.changes() == 1
 
 
+def _take_from_queue(cursor: apsw.Cursor, queue: _QueueRecord, claimant: _Claimant,
+                     now: int) -> _Dispatch:
+    """Inside a write transaction (so no other process counts or takes at the same time):
+    count what the queue runs, and take for ``claimant`` the next waiting workflows that its
+    limits allow, in priority then enqueue order."""
+    name = queue.name
+    cursor.execute(_SQL_END_DELAYS, (name, now))
+    cursor.execute(_SQL_END_DELAYS_OF_ENTRIES, (name, now))
+    wake_at = cursor.execute(_SQL_NEXT_DELAY_END, (name,)).fetchall()[0][0]
+    room = claimant.room
+    running: dict[str | None, int] = {}
+    running_here: dict[str | None, int] = {}
+    if queue.global_concurrency is not None or queue.partition_concurrency is not None:
+        running = dict(cursor.execute(_SQL_COUNT_RUNNING, (name,)).fetchall())
+        if queue.global_concurrency is not None:
+            room = min(room, queue.global_concurrency - sum(running.values()))
+    if queue.worker_concurrency is not None or queue.partition_worker_concurrency is not None:
+        running_here = dict(cursor.execute(_SQL_COUNT_RUNNING_HERE,
+                                           (name, claimant.owner)).fetchall())
+        if queue.worker_concurrency is not None:
+            room = min(room, queue.worker_concurrency - sum(running_here.values()))
+    starts: dict[str | None, int] = {}
+    rated = queue.limiter_limit is not None or queue.partition_limiter_limit is not None
+    if rated:
+        window = max(queue.limiter_period_ms or 0, queue.partition_limiter_period_ms or 0)
+        cursor.execute(_SQL_FORGET_STARTS, (name, now - window))
+    if queue.limiter_limit is not None:
+        period = queue.limiter_period_ms or 0
+        counted = cursor.execute(_SQL_COUNT_STARTS, (name, now - period)).fetchall()
+        started = sum(count for _, count, _ in counted)
+        if started >= queue.limiter_limit and counted:
+            oldest = min(first for _, _, first in counted)
+            wake_at = oldest + period if wake_at is None else min(wake_at, oldest + period)
+        room = min(room, queue.limiter_limit - started)
+    partition_period = queue.partition_limiter_period_ms or 0
+    if queue.partition_limiter_limit is not None:
+        starts = {key: count for key, count, _ in cursor.execute(
+            _SQL_COUNT_STARTS, (name, now - partition_period)).fetchall()}
+    if room <= 0:
+        return _Dispatch([], wake_at)
+    # A partitioned queue may skip workflows whose partition is full, so it looks further.
+    scan = min(room * 8 + 64, 4096) if queue.partitioned else room
+    candidates = cursor.execute(_SQL_QUEUE_CANDIDATES, (
+        name, claimant.application_version, _as_json(claimant.names),
+        _as_json(claimant.targets), scan)).fetchall()
+    claimed = []
+    for workflow_id, key, ran_before in candidates:
+        if len(claimed) >= room:
+            break
+        if queue.partition_concurrency is not None \
+                and running.get(key, 0) >= queue.partition_concurrency:
+            continue
+        if queue.partition_worker_concurrency is not None \
+                and running_here.get(key, 0) >= queue.partition_worker_concurrency:
+            continue
+        if queue.partition_limiter_limit is not None \
+                and starts.get(key, 0) >= queue.partition_limiter_limit:
+            continue
+        rows = cursor.execute(_SQL_TAKE_QUEUED, (
+            claimant.owner, claimant.executor_id, claimant.application_version, now,
+            workflow_id)).fetchall()
+        if not rows:
+            continue
+        cursor.execute(_SQL_MARK_RUNNING, (workflow_id,))
+        if rated:
+            cursor.execute(_SQL_RECORD_START, (name, key, now))
+        for counts in (running, running_here, starts):
+            counts[key] = counts.get(key, 0) + 1
+        claimed.append(_Claimed(_WorkflowRecord(*rows[0]), fresh=not ran_before))
+    if queue.partition_limiter_limit is not None and any(
+            count >= queue.partition_limiter_limit for count in starts.values()):
+        # Some partition waits for its window: look again when its oldest start leaves it.
+        oldest = cursor.execute(_SQL_OLDEST_START,
+                                (name, now - partition_period)).fetchall()[0][0]
+        if oldest is not None:
+            ends = oldest + partition_period
+            wake_at = ends if wake_at is None else min(wake_at, ends)
+    return _Dispatch(claimed, wake_at)
+
+
 def _as_json(values: list[Any] | None) -> str | None:
     """A list bound as one JSON parameter, which the SQL reads with json_each()."""
     return None if values is None else _encoder.encode(values).decode()
@@ -1786,10 +2213,13 @@ class _Journal(_JournalFile):
                       targets: list[tuple[str, str | None]], running: list[str]
                       ) -> list[_WorkflowRecord]:
         """Release the workflows of processes that are gone, take back the ones ``owner`` is
-        still ``running``, then claim every PENDING workflow owned by nobody whose function is
+        still ``running``, give queued ones back to their queues, then claim every PENDING workflow owned by nobody whose function is
         in ``names`` and, for a method, whose (class_name, config_name) is in ``targets``."""
         if running:
             cursor.execute(_SQL_READOPT_RUNNING, (owner, _as_json(running)))
+        requeued = [row[0] for row in cursor.execute(_SQL_REQUEUE_ORPHANS, (_now_ms(),))]
+        if requeued:
+            cursor.execute(_SQL_MARK_WAITING, (_as_json(requeued),))
         rows = cursor.execute(
             _SQL_CLAIM_ORPHANS,
             (owner, executor_id, _now_ms(), _as_json(names), _as_json(targets))).fetchall()
@@ -1830,6 +2260,7 @@ class _Journal(_JournalFile):
             query.start_ms, query.end_ms, query.application_version, query.executor_id,
             query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
             query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
+            query.queued_only,
         ))
         return [_WorkflowRecord(*row) for row in rows]
 
@@ -1962,6 +2393,116 @@ class _Journal(_JournalFile):
         return [_OperationRecord(*row)
                 for row in self._read(_SQL_LIST_OPERATIONS, (workflow_id,))]
 
+    # -- queues --
+
+    @_transaction
+    def put_queue(cursor: apsw.Cursor, queue: _QueueRecord, replace: bool) -> _QueueRecord:
+        """Store a queue's settings (``replace``: also over existing ones); what is stored."""
+        cursor.execute(_SQL_REPLACE_QUEUE if replace else _SQL_INSERT_QUEUE,
+                       msgspec.structs.astuple(queue))
+        return _QueueRecord(*cursor.execute(_SQL_GET_QUEUE, (queue.name,)).fetchall()[0])
+
+    @_transaction
+    def change_queue(cursor: apsw.Cursor, name: str, changes: dict[str, Any],
+                     check: Callable[[_QueueRecord], None]) -> _QueueRecord | None:
+        """Change some of a queue's settings, if ``check`` (which may raise) accepts the
+        result; None if there is no such queue."""
+        rows = cursor.execute(_SQL_GET_QUEUE, (name,)).fetchall()
+        if not rows:
+            return None
+        queue = msgspec.structs.replace(_QueueRecord(*rows[0]), **changes, updated_at=_now_ms())
+        check(queue)
+        cursor.execute(_SQL_REPLACE_QUEUE, msgspec.structs.astuple(queue))
+        return queue
+
+    def get_queue(self, name: str) -> _QueueRecord | None:
+        rows = self._read(_SQL_GET_QUEUE, (name,))
+        return _QueueRecord(*rows[0]) if rows else None
+
+    def list_queues(self) -> list[_QueueRecord]:
+        return [_QueueRecord(*row) for row in self._read(_SQL_LIST_QUEUES)]
+
+    @_transaction
+    def delete_queue(cursor: apsw.Cursor, name: str) -> None:
+        cursor.execute(_SQL_DELETE_QUEUE, (name,))
+
+    def has_waiting(self, queue_names: list[str]) -> bool:
+        """Whether any of these queues has a workflow waiting to be taken."""
+        return bool(self._read(_SQL_HAS_WAITING, (_as_json(queue_names),)))
+
+    @_transaction
+    def enqueue_workflow(cursor: apsw.Cursor, workflow: _WorkflowRecord, entry: _QueueEntry,
+                         parent_operation: _OperationRecord | None,
+                         admit: Callable[[_QueueRecord | None], None],
+                         claimant: _Claimant | None) -> _EnqueueOutcome:
+        """Put a workflow on its queue, unless its id exists (then return the row that is
+        there) or another unfinished workflow on the queue holds its deduplication id (then
+        write nothing, and name that ``holder``). ``admit`` sees the queue's settings first and
+        may refuse by raising. With a ``claimant``, take from the queue in the same
+        transaction what it may run now (often this very workflow)."""
+        rows = cursor.execute(_SQL_GET_QUEUE, (entry.queue_name,)).fetchall()
+        queue = _QueueRecord(*rows[0]) if rows else None
+        admit(queue)
+        assert queue is not None
+        if entry.deduplication_id is not None:
+            holders = cursor.execute(_SQL_DEDUPLICATION_HOLDER,
+                                     (entry.queue_name, entry.deduplication_id)).fetchall()
+            if holders and holders[0][0] != workflow.workflow_id:
+                return _EnqueueOutcome(None, False, holders[0][0], None)
+        cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+        created = cursor.connection.changes() == 1
+        if created:
+            cursor.execute(_SQL_INSERT_QUEUE_ENTRY, msgspec.structs.astuple(entry))
+            existing = workflow
+        else:
+            row = cursor.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
+            existing = _WorkflowRecord(*row)
+        if parent_operation is not None:
+            cursor.execute(_SQL_INSERT_OPERATION_IF_ABSENT,
+                           msgspec.structs.astuple(parent_operation))
+        dispatch = None
+        if created and claimant is not None:
+            dispatch = _take_from_queue(cursor, queue, claimant, _now_ms())
+        return _EnqueueOutcome(existing, created, None, dispatch)
+
+    @_transaction
+    def debounce_workflow(cursor: apsw.Cursor, workflow: _WorkflowRecord, entry: _QueueEntry,
+                          period_ms: int, timeout_ms: int | None,
+                          admit: Callable[[_QueueRecord | None], None]) -> str:
+        """A debounced start: if a workflow of this key (``workflow.deduplication_id``) is
+        still DELAYED on the queue, give it these inputs and delay it ``period_ms`` from now
+        (but no later than ``timeout_ms`` after it was first debounced); else enqueue
+        ``workflow``, delayed that long. The id of the workflow that will run."""
+        rows = cursor.execute(_SQL_GET_QUEUE, (entry.queue_name,)).fetchall()
+        admit(_QueueRecord(*rows[0]) if rows else None)
+        now = _now_ms()
+        found = cursor.execute(_SQL_DEBOUNCED,
+                               (entry.queue_name, workflow.deduplication_id)).fetchall()
+        first = found[0][1] if found else now
+        until = now + period_ms
+        if timeout_ms is not None:
+            until = min(until, first + timeout_ms)
+        if found:
+            workflow_id = found[0][0]
+            cursor.execute(_SQL_DEBOUNCE_AGAIN, (workflow.inputs, until, now, workflow_id))
+            cursor.execute(_SQL_DELAY_ENTRY, (until, workflow_id))
+            return workflow_id
+        cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(
+            msgspec.structs.replace(workflow, delay_until_epoch_ms=until)))
+        if cursor.connection.changes() == 1:
+            cursor.execute(_SQL_INSERT_QUEUE_ENTRY, msgspec.structs.astuple(
+                msgspec.structs.replace(entry, not_before_ms=until)))
+        return workflow.workflow_id
+
+    @_transaction
+    def take_from_queue(cursor: apsw.Cursor, queue_name: str, claimant: _Claimant
+                        ) -> _Dispatch:
+        """Take from a queue the workflows ``claimant`` may run now (see _take_from_queue)."""
+        rows = cursor.execute(_SQL_GET_QUEUE, (queue_name,)).fetchall()
+        if not rows:
+            return _Dispatch([])
+        return _take_from_queue(cursor, _QueueRecord(*rows[0]), claimant, _now_ms())
+
     # -- processes --
 
     @_transaction
@@ -1986,9 +2527,13 @@ class _Journal(_JournalFile):
 
     @_transaction
     def release_process(cursor: apsw.Cursor, process_id: str) -> None:
-        """A process stops cleanly: forget it and give back the workflows it owns, without
-        counting the recovery attempt of the next process that takes them up."""
+        """A process stops cleanly: forget it and give back the workflows it owns (queued ones
+        to their queues), without counting the recovery attempt of the next process that takes them up."""
         cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
+        requeued = [row[0] for row in cursor.execute(_SQL_REQUEUE_OWNED,
+                                                     (process_id, _now_ms()))]
+        if requeued:
+            cursor.execute(_SQL_MARK_WAITING, (_as_json(requeued),))
         cursor.execute(_SQL_RELEASE_OWNED, (process_id,))
 
     # -- settings --
@@ -2108,15 +2653,33 @@ _workflow_timeout: contextvars.ContextVar[float | str | None] = contextvars.Cont
     "dbos_lite_workflow_timeout", default=_INHERIT
 )
 # SetWorkflowID puts a one-item list here; the next workflow started takes the id out of it.
-_assigned_workflow_id: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+_assigned_workflow_id: contextvars.ContextVar[list[tuple[str, str | None]] | None] = \
+    contextvars.ContextVar(
     "dbos_lite_assigned_workflow_id", default=None
 )
 
 
+
+class _EnqueueSettings(msgspec.Struct, frozen=True):
+    """The options SetEnqueueOptions gives the workflows enqueued in its block."""
+
+    deduplication_id: str | None = None
+    priority: int | None = None
+    app_version: str | None = None
+    queue_partition_key: str | None = None
+    delay_until_ms: int | None = None
+    duplication_policy: str | None = None
+
+
+_enqueue_settings: contextvars.ContextVar[_EnqueueSettings | None] = contextvars.ContextVar(
+    "dbos_lite_enqueue_settings", default=None
+)
+
 # Inside a workflow's body, these start afresh: no id assigned for the next workflow started,
-# children inherit the deadline, and no step is running.
+# children inherit the deadline, no enqueue options, and no step is running.
 _BODY_CONTEXT: tuple[tuple[contextvars.ContextVar, Any], ...] = (
-    (_assigned_workflow_id, None), (_workflow_timeout, _INHERIT), (_current_step, None))
+    (_assigned_workflow_id, None), (_workflow_timeout, _INHERIT), (_enqueue_settings, None),
+    (_current_step, None))
 
 
 class _ContextSetting:
@@ -2139,21 +2702,27 @@ class SetWorkflowID(_ContextSetting):
     """Give the next workflow started in this block the id ``workflow_id``.
 
     Starting a workflow with an id that exists does not run it again: the recorded result comes
-    back (or, if it is still running, the caller waits for it). Only the first workflow started
-    in the block takes the id."""
+    back (or, if it is still running, the caller waits for it); with
+    ``workflow_id_reuse_policy="reject"`` it raises DBOSWorkflowIDInUseError instead. Only the
+    first workflow started in the block takes the id."""
 
-    def __init__(self, workflow_id: str):
+    def __init__(self, workflow_id: str, *, workflow_id_reuse_policy: str | None = None):
         if not isinstance(workflow_id, str) or not workflow_id.strip():
             raise DBOSException(
                 f"Invalid workflow ID {workflow_id!r}: workflow IDs must be non-empty strings "
                 "and cannot be only whitespace."
             )
+        if workflow_id_reuse_policy not in (None, "return-existing", "reject"):
+            raise DBOSException(f"Invalid workflow_id_reuse_policy {workflow_id_reuse_policy}. "
+                                "Must be either 'return-existing' or 'reject'.")
         self.workflow_id = workflow_id
+        self.workflow_id_reuse_policy = workflow_id_reuse_policy
 
     _variable = _assigned_workflow_id
 
-    def _value(self) -> list[str]:
-        return [self.workflow_id]  # a list: the first workflow started takes the id out
+    def _value(self) -> list[tuple[str, str | None]]:
+        # A list: the first workflow started takes the id out.
+        return [(self.workflow_id, self.workflow_id_reuse_policy)]
 
 
 class SetWorkflowTimeout(_ContextSetting):
@@ -2171,9 +2740,65 @@ class SetWorkflowTimeout(_ContextSetting):
         return self.workflow_timeout_sec
 
 
+_MAX_PRIORITY = 2**31 - 1
+
+
+def _check_priority(priority: Any) -> int | None:
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
+                                 or not 1 <= priority <= _MAX_PRIORITY):
+        raise _InvalidArgument(f"Invalid priority {priority}. Priority must be between "
+                               f"1~{_MAX_PRIORITY}.")
+    return priority
+
+
+class SetEnqueueOptions(_ContextSetting):
+    """Options for the workflows enqueued in this block (``Queue.enqueue``,
+    ``DBOS.enqueue_workflow``); each block sets all of them, unset ones to None.
+
+    ``deduplication_id``: while an unfinished workflow on the queue has this id, enqueuing
+    another raises DBOSQueueDeduplicatedError (``duplication_policy="return-existing"``: returns
+    the first one's handle instead). ``priority`` from 1 to 2**31-1, lower first; workflows
+    without one go before any with one, ties in enqueue order. ``delay_seconds``: the workflow
+    is DELAYED that long before it can start. ``queue_partition_key``: the partition of a
+    partitioned queue. ``app_version``: only processes of that application version run it."""
+
+    def __init__(self, *, deduplication_id: str | None = None, priority: int | None = None,
+                 app_version: str | None = None, queue_partition_key: str | None = None,
+                 delay_seconds: float | None = None,
+                 duplication_policy: str | None = None):
+        delay = _duration(delay_seconds, "delay_seconds", optional=True)
+        self._settings = _EnqueueSettings(
+            deduplication_id=deduplication_id, priority=_check_priority(priority),
+            app_version=app_version, queue_partition_key=queue_partition_key,
+            delay_until_ms=None if delay is None else _now_ms() + int(delay * 1000),
+            duplication_policy=duplication_policy)
+        self._active = False
+
+    _variable = _enqueue_settings
+
+    def _value(self) -> _EnqueueSettings:
+        return self._settings
+
+    def __enter__(self) -> Any:
+        if self._active:
+            raise DBOSException("This SetEnqueueOptions is already in use; create a new one "
+                                "for each with block.")
+        self._active = True
+        return super().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._active = False
+        super().__exit__(*exc_info)
+
+
 def _take_assigned_workflow_id() -> str | None:
+    return _take_assigned_id_and_policy()[0]
+
+
+def _take_assigned_id_and_policy() -> tuple[str | None, str | None]:
+    """The id SetWorkflowID gives the next workflow started, and its reuse policy."""
     assigned = _assigned_workflow_id.get()
-    return assigned.pop() if assigned else None
+    return assigned.pop() if assigned else (None, None)
 
 
 # ==== Registry: the workflow and step functions this process knows ====
@@ -2553,6 +3178,84 @@ def _unrunnable(workflow: _WorkflowRecord) -> DBOSWorkflowFunctionNotFoundError:
     return DBOSWorkflowFunctionNotFoundError(workflow.workflow_id, workflow.name, missing)
 
 
+# Queues declared in this process (DBOS.register_queue, also before launch): launch stores
+# them in the journal, where every process reads a queue's settings.
+_declared_queues: dict[str, tuple[_QueueRecord, bool]] = {}  # and whether to replace
+
+
+def _queue_record(name: Any, *, worker_concurrency: Any = None, global_concurrency: Any = None,
+                  partition_concurrency: Any = None, partition_worker_concurrency: Any = None,
+                  partition_limiter: Any = None, limiter: Any = None,
+                  polling_interval_sec: Any = 1.0, concurrency: Any = None) -> _QueueRecord:
+    """A queue's settings, checked (ValueError, naming the parameter) as DBOS Transact checks
+    them, and more strictly: counts and limits must be positive (DBOS Transact accepts 0 and
+    negative numbers, and a queue limited to 0 never runs anything)."""
+    if not isinstance(name, str) or not name:
+        raise _InvalidArgument(f"A queue name must be a non-empty string, not {name!r}.")
+    if name.startswith("_dbos_"):
+        raise _InvalidArgument(f"Queue name {name} is reserved: names starting with '_dbos_' "
+                               "belong to DBOS's internal queues.")
+    if concurrency is not None and global_concurrency is not None:
+        raise _InvalidArgument("concurrency is deprecated in favor of global_concurrency; set "
+                               "only one of them")
+    global_concurrency = concurrency if global_concurrency is None else global_concurrency
+    for parameter, value in (("worker_concurrency", worker_concurrency),
+                             ("global_concurrency", global_concurrency),
+                             ("partition_concurrency", partition_concurrency),
+                             ("partition_worker_concurrency", partition_worker_concurrency)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise _InvalidArgument(f"{parameter} must be at least 1 (or None for no limit), "
+                                   f"not {value!r}")
+    for smaller, larger, text in (
+            (partition_worker_concurrency, partition_concurrency,
+             "partition_concurrency must be greater than or equal to "
+             "partition_worker_concurrency"),
+            (partition_worker_concurrency, worker_concurrency,
+             "worker_concurrency must be greater than or equal to partition_worker_concurrency"),
+            (worker_concurrency, global_concurrency,
+             "concurrency must be greater than or equal to worker_concurrency"),
+            (partition_concurrency, global_concurrency,
+             "global_concurrency must be greater than or equal to partition_concurrency"),
+            (partition_worker_concurrency, global_concurrency,
+             "concurrency must be greater than or equal to partition_worker_concurrency")):
+        if smaller is not None and larger is not None and smaller > larger:
+            raise _InvalidArgument(text)
+    polling = _duration(polling_interval_sec, "polling_interval_sec", positive=True)
+    limit, period = _rate_limit(limiter, "limiter")
+    partition_limit, partition_period = _rate_limit(partition_limiter, "partition_limiter")
+    now = _now_ms()
+    return _QueueRecord(name, worker_concurrency, global_concurrency, partition_concurrency,
+                        partition_worker_concurrency, limit, period, partition_limit,
+                        partition_period, polling, now, now)
+
+
+def _rate_limit(value: Any, parameter: str) -> tuple[int | None, int | None]:
+    """A limiter ``{"limit": N, "period": seconds}`` as (N, period in ms)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or value.get("limit") is None \
+            or value.get("period") is None:
+        raise _InvalidArgument(f"{parameter} must specify both 'limit' and 'period'")
+    limit = value["limit"]
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise _InvalidArgument(f"{parameter}'s limit must be an integer of at least 1, not "
+                               f"{limit!r}")
+    period = _duration(value["period"], f"{parameter}'s period", positive=True)
+    assert period is not None
+    return limit, max(1, round(period * 1000))
+
+
+def _check_queue(queue: _QueueRecord) -> None:
+    """The relations between a queue's settings, after a change of one (Queue.set_*)."""
+    _queue_record(
+        queue.name, worker_concurrency=queue.worker_concurrency,
+        global_concurrency=queue.global_concurrency,
+        partition_concurrency=queue.partition_concurrency,
+        partition_worker_concurrency=queue.partition_worker_concurrency,
+        polling_interval_sec=queue.polling_interval_sec)
+
+
 # ==== Plans: the replay-or-run logic, written once for sync and async callers ====
 #
 # A plan is a generator function (named ``*_plan``, annotated ``_Plan[T]``) that decides what to
@@ -2846,6 +3549,52 @@ def _inside_step(what: str) -> DBOSException:
     )
 
 
+# Where a Debouncer created without a queue puts its workflows (DBOS Transact's name).
+_INTERNAL_QUEUE = _QueueRecord("_dbos_internal_queue")
+
+
+def _refuse_debounce_settings(settings: _EnqueueSettings | None) -> None:
+    """SetEnqueueOptions around a debounce: the options a debounce decides (DBOS's words)."""
+    if settings is None:
+        return
+    for set_, why in (
+            (settings.deduplication_id, "a deduplication_id set: the debounce key is used as "
+             "the workflow's deduplication ID"),
+            (settings.delay_until_ms, "a delay set: the debounce period controls the "
+             "workflow's delay"),
+            (settings.priority, "a priority set: priority is not supported for debounced "
+             "workflows"),
+            (settings.queue_partition_key, "a queue partition key set: partitioned queues do "
+             "not support deduplication, which debouncing requires"),
+            (settings.duplication_policy == "return-existing" or None,
+             "duplication_policy 'return-existing': a debounce owns the workflow's "
+             "deduplication behavior")):
+        if set_ is not None:
+            raise DBOSException(f"Cannot debounce a workflow with {why}.")
+
+
+def _refuse_enqueue_settings() -> None:
+    """SetEnqueueOptions around a workflow that is started, not enqueued (DBOS's words)."""
+    settings = _enqueue_settings.get()
+    if settings is None:
+        return
+    named = [name for name, value in (
+        ("deduplication_id", settings.deduplication_id), ("priority", settings.priority),
+        ("queue_partition_key", settings.queue_partition_key),
+        ("delay_seconds", settings.delay_until_ms)) if value is not None]
+    if named:
+        raise DBOSException(
+            f"Enqueue option(s) {', '.join(named)} set on a workflow that is not being "
+            "enqueued. These options are only supported when enqueueing a workflow onto a "
+            "queue.")
+    if settings.duplication_policy not in (None, "reject"):
+        if settings.duplication_policy != "return-existing":
+            raise DBOSException(f"Invalid duplication_policy {settings.duplication_policy}. "
+                                "Must be either 'reject' or 'return-existing'.")
+        raise DBOSException("duplication_policy 'return-existing' requires a queue. It is "
+                            "only supported when enqueueing a workflow onto a queue.")
+
+
 class _Start(msgspec.Struct, frozen=True):
     """What starting a workflow decided: run its body here (``run``) or wait for it."""
 
@@ -2994,6 +3743,9 @@ class _LocalRuns:
     def __bool__(self) -> bool:
         return bool(self._running)
 
+    def __len__(self) -> int:
+        return len(self._running)
+
     def __contains__(self, workflow_id: str) -> bool:
         return workflow_id in self._running
 
@@ -3122,6 +3874,8 @@ class _Housekeeper:
                     if not journal.heartbeat(executor.process_id):
                         journal.add_process(executor.process_record())
                     executor.recover()
+                    if not executor.dispatcher.started and journal.list_queues():
+                        executor.dispatcher.start()  # another process registered a queue
             except _OwnershipLost:
                 return
             except Exception:
@@ -3140,6 +3894,78 @@ class _Housekeeper:
         if running:
             executor.runs.request_stop(
                 executor.journal.not_running(running, executor.process_id))  # type: ignore
+
+
+class _Dispatcher:
+    """The queue worker of a launched process: it takes from the queues this process listens
+    to the workflows their limits allow now, and runs them. It looks when this process
+    finishes a queued workflow or enqueues a delayed one, when a delay or a rate window ends,
+    and when another process has committed (a ``PRAGMA data_version`` read at the queues'
+    polling interval); in between it sleeps. An enqueue in this process needs no look: it
+    takes what it may run in the transaction that enqueues."""
+
+    def __init__(self, executor: _Executor):
+        self._executor = executor
+        self._stopping = False
+        self._look = threading.Event()
+        self._starting = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the worker thread, once: at launch if the journal has queues, else when this
+        process registers one, or the housekeeper sees one another process registered."""
+        with self._starting:
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name="dbos_lite-queues",
+                                                daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._starting:
+            self._stopping = True
+        self._look.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def wake(self) -> None:
+        """Look at the queues now (a queued workflow finished, or one was delayed)."""
+        self.start()
+        self._look.set()
+
+    def _run(self) -> None:
+        executor = self._executor
+        journal = executor.journal
+        assert journal is not None
+        version = None
+        due = 0.0  # epoch seconds at which a delay or a rate window ends
+        poll = 1.0
+        next_fault_log = 0.0
+        while not self._stopping:
+            try:
+                current = journal.data_version()  # all that an idle turn reads
+                if self._look.is_set() or current != version or time.time() >= due:
+                    self._look.clear()
+                    version, due = current, float("inf")
+                    queues = [q for q in journal.list_queues() if executor.listens(q.name)]
+                    poll = min([q.polling_interval_sec for q in queues], default=1.0)
+                    names = [q.name for q in queues]
+                    for queue in queues if names and journal.has_waiting(names) else ():
+                        dispatch = journal.take_from_queue(queue.name, executor.claimant())
+                        executor.run_claimed(dispatch.claimed)
+                        if dispatch.wake_at_ms is not None:
+                            due = min(due, dispatch.wake_at_ms / 1000)
+            except _OwnershipLost:
+                return
+            except Exception:
+                if time.monotonic() >= next_fault_log:
+                    next_fault_log = time.monotonic() + 60.0
+                    _logger.exception("dbos_lite could not take work from its queues; it "
+                                      "retries (this message repeats at most once a minute)")
+            self._look.wait(max(0.0, min(poll, due - time.time())))
 
 
 def _default_executor_id() -> str:
@@ -3171,6 +3997,9 @@ class _Executor:
         self._reported_unrunnable: set[str] = set()  # logged once each, never written
         self._pool: _Pool | None = None
         self._housekeeper = _Housekeeper(self)
+        self.dispatcher = _Dispatcher(self)
+        self.listened: set[str] | None = None  # DBOS.listen_queues; None: every queue
+        self._has_internal_queue = False  # the queue of Debouncers given none
         self._tasks: set[Any] = set()  # async workflows started on the caller's event loop
 
     # -- lifecycle --
@@ -3192,6 +4021,8 @@ class _Executor:
                     "application a journal of its own (system_database_url), or configure the "
                     "same name.")
             journal.add_process(self.process_record())
+            for queue, replace in _declared_queues.values():
+                journal.put_queue(queue, replace)
         except BaseException:
             journal.close()
             raise
@@ -3200,6 +4031,8 @@ class _Executor:
         self._pool = _Pool(self.max_threads)
         self.recover()
         self._housekeeper.start()
+        if _declared_queues or journal.list_queues():
+            self.dispatcher.start()
         import atexit
 
         atexit.register(self._release_at_exit)
@@ -3216,6 +4049,7 @@ class _Executor:
         if self.pid != os.getpid():
             return  # inherited by a fork: the locks and connections are the parent's
         self._housekeeper.stop()
+        self.dispatcher.stop()
         deadline = time.monotonic() + workflow_completion_timeout_sec
         while self.runs and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -3232,6 +4066,7 @@ class _Executor:
         resumes it without counting a recovery attempt."""
         if self.pid == os.getpid():
             self._housekeeper.stop()
+            self.dispatcher.stop()
             if self.journal is not None:
                 # An exit does not wait long for another process's lock (say after a Ctrl-C
                 # that ended such a wait): unreleased, the workflows count one recovery.
@@ -3259,6 +4094,7 @@ class _Executor:
             application_name=self.application_name,
             application_version=self.application_version, max_threads=self.max_threads,
             polling_interval_sec=self.polling_interval_sec)
+        child.listened = self.listened
         _logger.info("Process %d was forked from %d after DBOS.launch(); it opens the journal "
                      "as executor %s.", os.getpid(), self.pid, child.executor_id)
         child.launch()
@@ -3288,11 +4124,7 @@ class _Executor:
                                               sorted(_workflows), targets,
                                               self.runs.running()):
             if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-                error = MaxRecoveryAttemptsExceededError(
-                    workflow.workflow_id, workflow.max_recovery_attempts)
-                _logger.error("%s", error)
-                journal.set_workflow_error(workflow.workflow_id, _encode_error(error))
-                self.wakeups.notify(("workflow", workflow.workflow_id))
+                self._gave_up(workflow)
                 continue
             if _logger.isEnabledFor(20):  # INFO: the step is read only to be logged
                 _logger.info("Resuming workflow %s (%s) at step %d on executor %s.",
@@ -3310,6 +4142,40 @@ class _Executor:
                 self._reported_unrunnable.add(workflow.workflow_id)
                 _logger.warning("%s", _unrunnable(workflow))
         return resumed
+
+    def _gave_up(self, workflow: _WorkflowRecord) -> None:
+        """A claim found the workflow past its maximum recovery attempts: say why, for good."""
+        error = MaxRecoveryAttemptsExceededError(workflow.workflow_id,
+                                                 workflow.max_recovery_attempts)
+        _logger.error("%s", error)
+        self._journal().set_workflow_error(workflow.workflow_id, _encode_error(error))
+        self.wakeups.notify(("workflow", workflow.workflow_id))
+
+    # -- queues --
+
+    def listens(self, queue_name: str) -> bool:
+        """Whether this process works the queue (DBOS.listen_queues; all queues if not set)."""
+        return self.listened is None or queue_name in self.listened
+
+    def claimant(self) -> _Claimant:
+        """This process, asking for queued workflows: the functions it has, and the places
+        free in its pool (so that what it takes from a queue really runs at once)."""
+        return _Claimant(self.process_id, self.executor_id, self.application_version,
+                         list(_workflows), _runnable_targets(),
+                         max(0, self.max_threads - len(self.runs)))
+
+    def run_claimed(self, claimed: list[_Claimed]) -> None:
+        """Run the workflows this process took from a queue, on its pool."""
+        for taken in claimed:
+            workflow = taken.workflow
+            if workflow.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
+                self._gave_up(workflow)
+                continue
+            function = _runnable(workflow)
+            if function is None:  # its instance went away since the claim: give it back
+                self._journal().release_workflow(workflow.workflow_id, self.process_id)
+                continue
+            self.submit(function, workflow, taken.fresh)
 
     # -- starting and running workflows --
 
@@ -3361,7 +4227,7 @@ class _Executor:
         journal = self._journal()
         if _current_step.get() is not None:
             raise _inside_step(f"Starting workflow {workflow_function.name!r}")
-        assigned = _take_assigned_workflow_id()
+        assigned, policy = _take_assigned_id_and_policy()
         if recorded is not None and recorded.child_workflow_id is not None:
             workflow_id = recorded.child_workflow_id
         elif assigned is not None:
@@ -3397,6 +4263,8 @@ class _Executor:
         if started.created:
             self.runs.begin(workflow_id)
             return _Start(existing, run=True, fresh=True)
+        if policy == "reject" and recorded is None:
+            raise DBOSWorkflowIDInUseError(workflow_id, existing.status, existing.name)
         if existing.name != workflow_function.name \
                 or existing.class_name != workflow_function.class_name \
                 or existing.config_name != workflow_function.config_name:
@@ -3485,6 +4353,8 @@ class _Executor:
             if self.runs.end(workflow_id):
                 self._resume_now(workflow_function, workflow_id)
             self.wakeups.notify(("workflow", workflow_id))
+            if workflow.queue_name is not None:
+                self.dispatcher.wake()  # a place in its queue is free
 
     def _finish_plan(self, workflow_id: str, status: str, output: str | None, error: str | None
         ) -> _Plan[bool]:
@@ -3749,6 +4619,7 @@ class _Executor:
         ) -> _Plan[_Start]:
         """``DBOS.start_workflow``: record the start here; the caller runs the body in the
         background if ``run``. Inside a workflow the start is operation N of the parent."""
+        _refuse_enqueue_settings()
         parent = _recording_context()
         function_id = recorded = None
         if parent is not None:
@@ -3756,6 +4627,154 @@ class _Executor:
             recorded = self._replayed(parent, function_id, workflow_function.name)
         return (yield from self._start_plan(workflow_function, args, kwargs, parent, function_id,
                                             recorded))
+
+    def enqueue_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
+                     queue_name: str, settings: _EnqueueSettings | None = None
+                     ) -> _Plan[str]:
+        """Put a workflow on a queue, ENQUEUED (DELAYED first with a delay) until a process
+        that works the queue takes it; the workflow's id. If this process works the queue and
+        has room, it takes the workflow in the same transaction and starts it at once.
+        Inside a workflow the enqueue is operation N of the parent: replay enqueues nothing
+        again. An existing id (SetWorkflowID) enqueues nothing either."""
+        journal = self._journal()
+        if _current_step.get() is not None:
+            raise _inside_step(f"Enqueuing workflow {workflow_function.name!r}")
+        settings = settings or _enqueue_settings.get() or _EnqueueSettings()
+        policy = settings.duplication_policy
+        if policy not in (None, "reject", "return-existing"):
+            raise DBOSException(f"Invalid duplication_policy {policy}. Must be either 'reject' "
+                                "or 'return-existing'.")
+        if policy == "return-existing" and settings.deduplication_id is None:
+            raise DBOSException("duplication_policy 'return-existing' requires a "
+                                "deduplication_id.")
+        if settings.queue_partition_key is not None and settings.deduplication_id is not None:
+            raise DBOSException("Deduplication is not supported for partitioned queues")
+        parent = _recording_context()
+        function_id = None
+        if parent is not None:
+            function_id = parent.next_function_id()
+            recorded = self._replayed(parent, function_id, workflow_function.name)
+            if recorded is not None:
+                _take_assigned_workflow_id()
+                if recorded.error is not None:
+                    raise _decode_error(recorded.error)  # type: ignore[misc]
+                return recorded.child_workflow_id  # type: ignore[return-value]
+        workflow_id, reuse = _take_assigned_id_and_policy()
+        if workflow_id is None:
+            workflow_id = _new_workflow_id() if parent is None \
+                else f"{parent.workflow_id}-{function_id}"
+        now = _now_ms()
+        timeout = _workflow_timeout.get()
+        timeout_ms = deadline_ms = None  # a queued workflow's deadline starts when it starts
+        if timeout == _INHERIT:
+            deadline_ms = parent.deadline_ms if parent is not None else None
+        elif timeout is not None:
+            timeout_ms = int(float(timeout) * 1000)
+        delayed = settings.delay_until_ms is not None and settings.delay_until_ms > now
+        priority = settings.priority or 0
+        key, deduplication_id = settings.queue_partition_key, settings.deduplication_id
+        row = _WorkflowRecord(
+            workflow_id, WorkflowStatusString.DELAYED if delayed else WorkflowStatusString.ENQUEUED,
+            workflow_function.name, workflow_function.encode_inputs(args, kwargs), None, None,
+            self.executor_id, None, settings.app_version or self.application_version, now, now,
+            0, workflow_function.max_recovery_attempts,
+            parent.workflow_id if parent is not None else None, queue_name, timeout_ms,
+            deadline_ms, None, workflow_function.class_name, workflow_function.config_name,
+            priority, key, deduplication_id, settings.delay_until_ms, None)
+        entry = _QueueEntry(workflow_id, queue_name, priority, key, deduplication_id,
+                            settings.delay_until_ms if delayed else None, settings.app_version)
+        link = None
+        if parent is not None:
+            assert function_id is not None
+            link = _OperationRecord(parent.workflow_id, function_id, workflow_function.name,
+                                   None, None, workflow_id, now, now)
+
+        def admit(queue: _QueueRecord | None) -> None:
+            if queue is None:
+                raise DBOSException(
+                    f"Workflow {workflow_id!r} was not enqueued: no queue is named "
+                    f"{queue_name!r} in the journal. Register it first with "
+                    f"DBOS.register_queue({queue_name!r}).")
+            if queue.partitioned and key is None:
+                raise DBOSException(
+                    f"Workflow {workflow_id!r} was not enqueued: queue {queue_name!r} is "
+                    "partitioned, so each workflow needs a partition key. Enqueue it inside "
+                    "SetEnqueueOptions(queue_partition_key=...).")
+
+        claimant = self.claimant() if self.listens(queue_name) else None
+        outcome = yield _Write(journal.enqueue_workflow, row, entry, link, admit, claimant)
+        if outcome.workflow is None:  # another workflow holds the deduplication id
+            if policy == "return-existing":
+                if parent is not None:
+                    assert function_id is not None
+                    yield from self._record_plan(parent, function_id, workflow_function.name,
+                                                 child_workflow_id=outcome.holder)
+                return outcome.holder
+            error = DBOSQueueDeduplicatedError(workflow_id, queue_name, deduplication_id)
+            if parent is not None:
+                assert function_id is not None
+                yield from self._record_plan(parent, function_id, workflow_function.name,
+                                             error=_encode_error(error))
+            raise error
+        existing = outcome.workflow
+        if not outcome.created and reuse == "reject":
+            raise DBOSWorkflowIDInUseError(workflow_id, existing.status, existing.name)
+        if not outcome.created and _conflict(existing, workflow_function):
+            raise DBOSConflictingWorkflowError(workflow_id, _conflict(existing, workflow_function))
+        if outcome.dispatch is not None:
+            self.run_claimed(outcome.dispatch.claimed)
+            if outcome.dispatch.wake_at_ms is not None or not outcome.dispatch.claimed:
+                self.dispatcher.wake()  # to wait for a free place, a delay or a rate window
+        return workflow_id
+
+    def debounce_plan(self, workflow_function: _WorkflowFunction, args: tuple, kwargs: dict,
+                      queue_name: str | None, key: str, period_sec: float,
+                      timeout_sec: float | None) -> _Plan[str]:
+        """``Debouncer.debounce``: the calls with one key inside ``period_sec`` of each other
+        share one workflow, DELAYED until the period passes with no new call (or until
+        ``timeout_sec`` after the first call), which then runs once with the latest
+        arguments. Its id. Inside a workflow, recorded (``DBOS.debounce_delayed_workflow``)."""
+        journal = self._journal()
+        if _current_step.get() is not None:
+            raise _inside_step(f"Debouncing workflow {workflow_function.name!r}")
+        _refuse_debounce_settings(_enqueue_settings.get())
+        parent = _recording_context()
+        function_id = None
+        if parent is not None:
+            function_id = parent.next_function_id()
+            recorded = self._replayed(parent, function_id, "DBOS.debounce_delayed_workflow")
+            if recorded is not None:
+                _take_assigned_workflow_id()
+                return _value_or_raise(recorded.output, recorded.error, str)
+        if queue_name is None:
+            queue_name = _INTERNAL_QUEUE.name
+            if not self._has_internal_queue:
+                yield _Write(journal.put_queue, _INTERNAL_QUEUE, False)
+                self._has_internal_queue = True
+        workflow_id = _take_assigned_workflow_id() or _new_workflow_id()
+        now = _now_ms()
+        deduplication_id = f"{workflow_function.name}-{key}"
+        row = _WorkflowRecord(
+            workflow_id, WorkflowStatusString.DELAYED, workflow_function.name,
+            workflow_function.encode_inputs(args, kwargs), None, None, self.executor_id, None,
+            self.application_version, now, now, 0, workflow_function.max_recovery_attempts,
+            None, queue_name, None, None, None, workflow_function.class_name,
+            workflow_function.config_name, 0, None, deduplication_id, None, None)
+        entry = _QueueEntry(workflow_id, queue_name, 0, None, None, None, None)
+
+        def admit(queue: _QueueRecord | None) -> None:
+            if queue is None:
+                raise DBOSException(f"Invalid queue name provided to debouncer: {queue_name}")
+
+        found = yield _Write(journal.debounce_workflow, row, entry, int(period_sec * 1000),
+                             None if timeout_sec is None else int(timeout_sec * 1000), admit)
+        if parent is not None:
+            assert function_id is not None
+            yield from self._record_plan(parent, function_id, "DBOS.debounce_delayed_workflow",
+                                         output=_encode_value(found, "A workflow id"))
+        if self.listens(queue_name):
+            self.dispatcher.wake()  # to start it when its delay ends
+        return found
 
     def get_result_plan(self, workflow_id: str, return_type: Any) -> _Plan[Any]:
         """``handle.get_result()`` and ``DBOS.get_result``: wait for a workflow; inside a
@@ -4671,6 +5690,12 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         forked_from=workflow.forked_from,
         workflow_timeout_ms=workflow.timeout_ms,
         workflow_deadline_epoch_ms=workflow.deadline_epoch_ms,
+        priority=workflow.priority,
+        deduplication_id=workflow.deduplication_id,
+        queue_partition_key=workflow.queue_partition_key,
+        delay_until_epoch_ms=workflow.delay_until_epoch_ms,
+        dequeued_at=workflow.dequeued_at,
+        completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
     )
 
 
@@ -4681,7 +5706,8 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
                      workflow_id_prefix: str | None = None,
                      parent_workflow_id: str | None = None, queue_name: str | None = None,
                      forked_from: str | None = None, limit: int | None = None,
-                     offset: int | None = None, sort_desc: bool = False) -> _WorkflowFilter:
+                     offset: int | None = None, sort_desc: bool = False,
+                     queued_only: bool = False) -> _WorkflowFilter:
     """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's)."""
     return _WorkflowFilter(
         workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
@@ -4689,7 +5715,7 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
         application_version=app_version, executor_id=executor_id,
         workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
         queue_name=queue_name, forked_from=forked_from, limit=limit or None,
-        offset=offset or None, sort_desc=sort_desc,
+        offset=offset or None, sort_desc=sort_desc, queued_only=queued_only,
     )
 
 
@@ -4923,6 +5949,7 @@ class DBOS:
             _workflows.clear()
             _classes.clear()
             _instances.clear()
+            _declared_queues.clear()
 
     @classmethod
     def reset_system_database(cls) -> None:
@@ -5338,6 +6365,170 @@ class DBOS:
             yield _decode_value(value)
             offset += 1
 
+    # -- queues --
+
+    @classmethod
+    def register_queue(cls, name: str, *, worker_concurrency: int | None = None,
+                       global_concurrency: int | None = None,
+                       partition_concurrency: int | None = None,
+                       partition_worker_concurrency: int | None = None,
+                       partition_limiter: QueueRateLimit | None = None,
+                       limiter: QueueRateLimit | None = None,
+                       polling_interval_sec: float = 1.0,
+                       on_conflict: str = "update_if_latest_version",
+                       concurrency: int | None = None) -> Queue:
+        """Declare a queue, or change its settings; its ``Queue``. The settings live in the
+        journal, so every process on it (and a client) sees one queue: ``global_concurrency``
+        workflows at most run at once across processes, ``worker_concurrency`` in each one,
+        ``limiter`` ``{"limit": N, "period": seconds}`` starts at most N in any period;
+        ``partition_*`` are the same per partition key. ``on_conflict="never_update"`` keeps
+        settings already stored. May be called before ``DBOS.launch()`` (stored at launch)."""
+        _refuse_running_loop("register_queue")
+        if on_conflict not in ("update_if_latest_version", "always_update", "never_update"):
+            raise _InvalidArgument(
+                f"on_conflict must be 'update_if_latest_version', 'always_update' or "
+                f"'never_update', not {on_conflict!r}.")
+        queue = _queue_record(
+            name, worker_concurrency=worker_concurrency, global_concurrency=global_concurrency,
+            partition_concurrency=partition_concurrency,
+            partition_worker_concurrency=partition_worker_concurrency,
+            partition_limiter=partition_limiter, limiter=limiter,
+            polling_interval_sec=polling_interval_sec, concurrency=concurrency)
+        replace = on_conflict != "never_update"
+        executor = _process_executor
+        if executor is not None and executor.journal is not None:
+            executor.journal.put_queue(queue, replace)
+            executor.dispatcher.wake()
+        _declared_queues[name] = (queue, replace)
+        return Queue(name, _token=_QUEUE_TOKEN)
+
+    @classmethod
+    async def register_queue_async(cls, name: str, **settings: Any) -> Queue:
+        """``DBOS.register_queue`` for async code."""
+        return await _in_journal_thread(cls.register_queue, name, **settings)
+
+    @classmethod
+    def retrieve_queue(cls, name: str) -> Queue | None:
+        """The queue named ``name``, or None if there is none."""
+        _refuse_running_loop("retrieve_queue")
+        return Queue(name, _token=_QUEUE_TOKEN) if _queue_settings(name) is not None else None
+
+    @classmethod
+    async def retrieve_queue_async(cls, name: str) -> Queue | None:
+        """``DBOS.retrieve_queue`` for async code."""
+        return await _in_journal_thread(cls.retrieve_queue, name)
+
+    @classmethod
+    def list_queues(cls) -> list[Queue]:
+        """Every queue in the journal (before launch: those declared in this process)."""
+        _refuse_running_loop("list_queues")
+        executor = _process_executor
+        if executor is not None and executor.journal is not None:
+            names = [queue.name for queue in executor.journal.list_queues()
+                     if not queue.name.startswith("_dbos_")]
+        else:
+            names = list(_declared_queues)
+        return [Queue(name, _token=_QUEUE_TOKEN) for name in names]
+
+    @classmethod
+    async def list_queues_async(cls) -> list[Queue]:
+        """``DBOS.list_queues`` for async code."""
+        return await _in_journal_thread(cls.list_queues)
+
+    @classmethod
+    def delete_queue(cls, name: str) -> None:
+        """Delete a queue's settings (no error if there is none). Workflows still on it stay
+        ENQUEUED until a queue of that name is registered again."""
+        _refuse_running_loop("delete_queue")
+        _declared_queues.pop(name, None)
+        executor = _process_executor
+        if executor is not None and executor.journal is not None:
+            executor.journal.delete_queue(name)
+
+    @classmethod
+    async def delete_queue_async(cls, name: str) -> None:
+        """``DBOS.delete_queue`` for async code."""
+        await _in_journal_thread(cls.delete_queue, name)
+
+    @classmethod
+    def listen_queues(cls, queues: list[Any]) -> None:
+        """Before ``DBOS.launch()``: this process works only these queues (names or Queue
+        objects; ``[]`` for none). It may still enqueue onto any queue."""
+        executor = _process_executor
+        if executor is None:
+            raise DBOSException("DBOS.listen_queues() needs DBOS(config=...) first.")
+        if executor.journal is not None:
+            raise DBOSException("listen_queues called after DBOS is launched")
+        if executor.listened is not None:
+            raise DBOSException("listen_queues called more than once")
+        executor.listened = {queue.name if isinstance(queue, Queue) else queue
+                             for queue in queues}
+
+    @classmethod
+    def enqueue_workflow(cls, queue_name: str, func: Callable, *args: Any, **kwargs: Any
+                         ) -> WorkflowHandle:
+        """Enqueue a workflow onto the queue named ``queue_name`` (as ``Queue.enqueue``)."""
+        return Queue(queue_name, _token=_QUEUE_TOKEN).enqueue(func, *args, **kwargs)
+
+    @classmethod
+    async def enqueue_workflow_async(cls, queue_name: str, func: Callable, *args: Any,
+                                     **kwargs: Any) -> WorkflowHandleAsync:
+        """``DBOS.enqueue_workflow`` for async code."""
+        return await Queue(queue_name, _token=_QUEUE_TOKEN).enqueue_async(func, *args,
+                                                                          **kwargs)
+
+    @classmethod
+    def enqueue_workflow_with_options(cls, options: EnqueueOptions, *args: Any, **kwargs: Any
+                                      ) -> WorkflowHandle:
+        """Enqueue a registered workflow by name, with ``options`` as ``DBOSClient.enqueue``
+        takes them (``workflow_name``, ``queue_name``, ``workflow_id``, ``priority``...)."""
+        workflow, queue_name, settings = _enqueue_options(options)
+        executor = _launched()
+        with _options_context(options):
+            workflow_id = _run_plan(executor.enqueue_plan(workflow, args, kwargs, queue_name,
+                                                          settings))
+        return WorkflowHandle(workflow_id, workflow.return_type)
+
+    @classmethod
+    async def enqueue_workflow_with_options_async(cls, options: EnqueueOptions, *args: Any,
+                                                  **kwargs: Any) -> WorkflowHandleAsync:
+        """``DBOS.enqueue_workflow_with_options`` for async code."""
+        workflow, queue_name, settings = _enqueue_options(options)
+        executor = _launched()
+        with _options_context(options):
+            workflow_id = await _run_plan_async(executor.enqueue_plan(
+                workflow, args, kwargs, queue_name, settings))
+        return WorkflowHandleAsync(workflow_id, workflow.return_type)
+
+    @classmethod
+    def list_queued_workflows(
+        cls, *, workflow_ids: list[str] | None = None, status: str | list[str] | None = None,
+        start_time: Any = None, end_time: Any = None, name: str | list[str] | None = None,
+        app_version: str | None = None, executor_id: str | None = None,
+        workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
+        queue_name: str | None = None, forked_from: str | None = None,
+        limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
+        load_input: bool = True, load_output: bool = True,
+    ) -> list[WorkflowStatus]:
+        """The workflows on queues, with ``list_workflows``' filters; without ``status``,
+        those not finished (ENQUEUED, DELAYED, PENDING)."""
+        _refuse_running_loop("list_queued_workflows")
+        if status is None:
+            status = [WorkflowStatusString.ENQUEUED, WorkflowStatusString.DELAYED,
+                      WorkflowStatusString.PENDING]
+        query = _workflow_filter(
+            workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
+            name=name, app_version=app_version, executor_id=executor_id,
+            workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
+            queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
+            sort_desc=sort_desc, queued_only=True)
+        return _looking().list_workflows(query, load_input, load_output)
+
+    @classmethod
+    async def list_queued_workflows_async(cls, **filters: Any) -> list[WorkflowStatus]:
+        """``DBOS.list_queued_workflows`` for async code."""
+        return await _in_journal_thread(cls.list_queued_workflows, **filters)
+
     # -- managing workflows --
 
     @classmethod
@@ -5478,6 +6669,248 @@ class DBOSConfiguredInstance:
                 "recovers its workflows at its next heartbeat, but DBOS Transact recovers only "
                 "at launch: create configured instances before DBOS.launch().", config_name,
                 _class_name_of(type(self)) or type(self).__qualname__)
+
+
+_QUEUE_TOKEN = object()
+
+
+def _queue_settings(name: str) -> _QueueRecord | None:
+    """A queue's settings: from the journal once launched, else as declared here."""
+    executor = _process_executor
+    if executor is not None and executor.journal is not None:
+        return executor.journal.get_queue(name)
+    declared = _declared_queues.get(name)
+    return None if declared is None else declared[0]
+
+
+def _queue_property(field: str, doc: str) -> property:
+    def get(self: Queue) -> Any:
+        return getattr(self._settings(), field)
+
+    return property(get, doc=doc)
+
+
+def _limiter_property(prefix: str, doc: str) -> property:
+    def get(self: Queue) -> QueueRateLimit | None:
+        settings = self._settings()
+        limit = getattr(settings, f"{prefix}_limit")
+        if limit is None:
+            return None
+        return QueueRateLimit(limit=limit, period=getattr(settings, f"{prefix}_period_ms") / 1000)
+
+    return property(get, doc=doc)
+
+
+def _queue_setter(field: str) -> Callable[[Queue, Any], None]:
+    def set_value(self: Queue, value: Any) -> None:
+        """Change this setting of the queue (for every process: it is in the journal)."""
+        if field in ("limiter", "partition_limiter"):
+            limit, period = _rate_limit(value, field)
+            self._change({f"{field}_limit": limit, f"{field}_period_ms": period})
+        elif field == "polling_interval_sec":
+            self._change({field: _duration(value, field, positive=True)})
+        else:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise _InvalidArgument(f"{field} must be at least 1 (or None for no limit), "
+                                       f"not {value!r}")
+            self._change({"global_concurrency" if field == "concurrency" else field: value})
+
+    return set_value
+
+
+def _async_twin(method: Callable[..., Any]) -> Callable[..., Any]:
+    async def twin(self: Queue, *args: Any) -> Any:
+        return await _in_journal_thread(method, self, *args)
+
+    twin.__doc__ = "The same as the method without ``_async``, for async code."
+    return twin
+
+
+class Queue:
+    """A durable queue, from ``DBOS.register_queue`` or ``DBOS.retrieve_queue``. Its settings
+    are read from the journal each time (another process may change them) and changed with
+    the ``set_*`` methods; ``enqueue`` puts a workflow on it."""
+
+    def __init__(self, name: str, *_: Any, _token: Any = None, **__: Any):
+        if _token is not _QUEUE_TOKEN:
+            raise DBOSException(
+                "Queue objects cannot be constructed directly. Declare a queue with "
+                "DBOS.register_queue(name, ...) and look one up with DBOS.retrieve_queue(name).")
+        self.name = name
+        self.database_backed_queue = True
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r})"
+
+    def _settings(self) -> _QueueRecord:
+        settings = _queue_settings(self.name)
+        if settings is None:
+            raise DBOSException(f"Queue {self.name} not found in the database")
+        return settings
+
+    def _change(self, changes: dict[str, Any]) -> None:
+        executor = _process_executor
+        if executor is not None and executor.journal is not None:
+            if executor.journal.change_queue(self.name, changes, _check_queue) is None:
+                raise DBOSException(f"Queue {self.name} not found in the database")
+            executor.dispatcher.wake()
+        declared = _declared_queues.get(self.name)
+        if declared is not None:
+            changed = msgspec.structs.replace(declared[0], **changes)
+            _check_queue(changed)
+            _declared_queues[self.name] = (changed, declared[1])
+        elif executor is None or executor.journal is None:
+            raise DBOSException(f"Queue {self.name} not found in the database")
+
+    worker_concurrency = _queue_property(
+        "worker_concurrency", "At most this many of its workflows run at once in each process.")
+    global_concurrency = _queue_property(
+        "global_concurrency", "At most this many of its workflows run at once in all processes.")
+    concurrency = _queue_property("global_concurrency", "``global_concurrency`` (deprecated).")
+    partition_concurrency = _queue_property(
+        "partition_concurrency", "``global_concurrency`` for each partition key.")
+    partition_worker_concurrency = _queue_property(
+        "partition_worker_concurrency", "``worker_concurrency`` for each partition key.")
+    polling_interval_sec = _queue_property(
+        "polling_interval_sec", "How often other processes look for its workflows.")
+    limiter = _limiter_property(
+        "limiter", "``{'limit': N, 'period': seconds}``: at most N starts in any period.")
+    partition_limiter = _limiter_property("partition_limiter", "``limiter`` per partition key.")
+
+    set_worker_concurrency = _queue_setter("worker_concurrency")
+    set_global_concurrency = _queue_setter("global_concurrency")
+    set_concurrency = _queue_setter("concurrency")
+    set_partition_concurrency = _queue_setter("partition_concurrency")
+    set_partition_worker_concurrency = _queue_setter("partition_worker_concurrency")
+    set_polling_interval_sec = _queue_setter("polling_interval_sec")
+    set_limiter = _queue_setter("limiter")
+    set_partition_limiter = _queue_setter("partition_limiter")
+
+    get_worker_concurrency_async = _async_twin(worker_concurrency.fget)
+    get_global_concurrency_async = _async_twin(global_concurrency.fget)
+    get_concurrency_async = _async_twin(concurrency.fget)
+    get_partition_concurrency_async = _async_twin(partition_concurrency.fget)
+    get_partition_worker_concurrency_async = _async_twin(partition_worker_concurrency.fget)
+    get_polling_interval_sec_async = _async_twin(polling_interval_sec.fget)
+    get_limiter_async = _async_twin(limiter.fget)
+    get_partition_limiter_async = _async_twin(partition_limiter.fget)
+    set_worker_concurrency_async = _async_twin(set_worker_concurrency)
+    set_global_concurrency_async = _async_twin(set_global_concurrency)
+    set_concurrency_async = _async_twin(set_concurrency)
+    set_partition_concurrency_async = _async_twin(set_partition_concurrency)
+    set_partition_worker_concurrency_async = _async_twin(set_partition_worker_concurrency)
+    set_polling_interval_sec_async = _async_twin(set_polling_interval_sec)
+    set_limiter_async = _async_twin(set_limiter)
+    set_partition_limiter_async = _async_twin(set_partition_limiter)
+
+    def enqueue(self, func: Callable, *args: Any, **kwargs: Any) -> WorkflowHandle:
+        """Put a workflow on this queue; its handle at once. It is ENQUEUED (DELAYED, with
+        SetEnqueueOptions(delay_seconds=...)) until a process that works the queue takes it;
+        in the enqueuing process, at once if the queue's limits allow."""
+        workflow, args = _workflow_of(func, args)
+        executor = _launched()
+        workflow_id = _run_plan(executor.enqueue_plan(workflow, args, kwargs, self.name))
+        return WorkflowHandle(workflow_id, workflow.return_type)
+
+    async def enqueue_async(self, func: Callable, *args: Any, **kwargs: Any
+                            ) -> WorkflowHandleAsync:
+        """``enqueue`` for async code."""
+        workflow, args = _workflow_of(func, args)
+        executor = _launched()
+        workflow_id = await _run_plan_async(executor.enqueue_plan(workflow, args, kwargs,
+                                                                  self.name))
+        return WorkflowHandleAsync(workflow_id, workflow.return_type)
+
+
+class Debouncer:
+    """Debounced starts of one workflow: ``debounce(key, period, *args)`` calls with one key
+    less than ``period`` seconds apart share one workflow, which starts once the calls stop
+    for ``period`` (or ``debounce_timeout_sec`` after the first call), with the arguments of
+    the last call. Made with ``Debouncer.create(workflow, queue=...)``."""
+
+    def __init__(self, workflow_name: str, *, debounce_timeout_sec: float | None = None,
+                 queue: Queue | str | None = None):
+        if workflow_name not in _workflows:
+            raise DBOSException(f"Invalid workflow name provided to debouncer: {workflow_name}")
+        self.workflow_name = workflow_name
+        self.debounce_timeout_sec = _duration(debounce_timeout_sec, "debounce_timeout_sec",
+                                              positive=True, optional=True)
+        self.queue_name = queue.name if isinstance(queue, Queue) else queue
+
+    @classmethod
+    def create(cls, workflow: Callable, *, debounce_timeout_sec: float | None = None,
+               queue: Queue | str | None = None) -> Debouncer:
+        """A Debouncer of a registered workflow function."""
+        import types
+
+        if isinstance(workflow, types.MethodType):
+            raise TypeError("Only workflow functions may be debounced, not methods")
+        function, _ = _workflow_of(workflow, ())
+        return cls(function.name, debounce_timeout_sec=debounce_timeout_sec, queue=queue)
+
+    @classmethod
+    def create_async(cls, workflow: Callable, *, debounce_timeout_sec: float | None = None,
+                     queue: Queue | str | None = None) -> Debouncer:
+        """``create``, for an async workflow function."""
+        return cls.create(workflow, debounce_timeout_sec=debounce_timeout_sec, queue=queue)
+
+    def _plan(self, debounce_key: str, debounce_period_sec: float, args: tuple,
+              kwargs: dict) -> _Plan[str]:
+        period = _duration(debounce_period_sec, "debounce_period_sec")
+        assert period is not None
+        return _launched().debounce_plan(_workflows[self.workflow_name], args, kwargs,
+                                         self.queue_name, str(debounce_key), period,
+                                         self.debounce_timeout_sec)
+
+    def debounce(self, debounce_key: str, debounce_period_sec: float, *args: Any,
+                 **kwargs: Any) -> WorkflowHandle:
+        """Start (or push back) the key's workflow with these arguments; its handle."""
+        workflow_id = _run_plan(self._plan(debounce_key, debounce_period_sec, args, kwargs))
+        return WorkflowHandle(workflow_id, _workflows[self.workflow_name].return_type)
+
+    async def debounce_async(self, debounce_key: str, debounce_period_sec: float, *args: Any,
+                             **kwargs: Any) -> WorkflowHandleAsync:
+        """``debounce`` for async code."""
+        workflow_id = await _run_plan_async(self._plan(debounce_key, debounce_period_sec,
+                                                       args, kwargs))
+        return WorkflowHandleAsync(workflow_id, _workflows[self.workflow_name].return_type)
+
+
+def _enqueue_options(options: Any) -> tuple[_WorkflowFunction, str, _EnqueueSettings]:
+    """The registered workflow, the queue and the settings an EnqueueOptions names."""
+    if not isinstance(options, dict):
+        raise _InvalidArgument(f"options must be an EnqueueOptions dict, not {options!r}.")
+    for required in ("workflow_name", "queue_name"):
+        if not isinstance(options.get(required), str):
+            raise _InvalidArgument(f"EnqueueOptions needs {required!r} (a string).")
+    unknown = sorted(set(options) - EnqueueOptions.__annotations__.keys())
+    if unknown:
+        raise _InvalidArgument(f"EnqueueOptions has no option {unknown[0]!r}; it takes "
+                               f"{', '.join(EnqueueOptions.__annotations__)}.")
+    workflow = _workflows.get(options["workflow_name"])
+    if workflow is None:
+        raise DBOSException(f"Workflow function {options['workflow_name']!r} is not "
+                            "registered in this process; decorate it with @DBOS.workflow().")
+    delay = _duration(options.get("delay_seconds"), "delay_seconds", optional=True)
+    settings = _EnqueueSettings(
+        deduplication_id=options.get("deduplication_id"),
+        priority=_check_priority(options.get("priority")),
+        app_version=options.get("app_version"),
+        queue_partition_key=options.get("queue_partition_key"),
+        delay_until_ms=None if delay is None else _now_ms() + int(delay * 1000),
+        duplication_policy=options.get("duplication_policy"))
+    return workflow, options["queue_name"], settings
+
+
+def _options_context(options: EnqueueOptions) -> contextlib.ExitStack:
+    """The SetWorkflowID and SetWorkflowTimeout an EnqueueOptions asks for."""
+    stack = contextlib.ExitStack()
+    if options.get("workflow_id") is not None:
+        stack.enter_context(SetWorkflowID(options["workflow_id"]))
+    if "workflow_timeout" in options:
+        stack.enter_context(SetWorkflowTimeout(options["workflow_timeout"]))
+    return stack
 
 
 # ==== DBOSClient: looking at a journal from another process ====

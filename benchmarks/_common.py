@@ -48,6 +48,22 @@ def commit_insert(conn, workflow_id, function_id, output="1"):
     conn.execute("COMMIT")
 
 
+def fsync_cost_us(scratch, samples=50):
+    """The median cost of one fsync after a small write, on the disk the benchmarks use."""
+    path = scratch.file("fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    costs = []
+    try:
+        for i in range(samples):
+            os.pwrite(fd, b"x" * 4096, (i % 8) * 4096)
+            start = time.perf_counter()
+            os.fsync(fd)
+            costs.append((time.perf_counter() - start) * 1e6)
+    finally:
+        os.close(fd)
+    return statistics.median(costs)
+
+
 def best(samples):
     return min(samples)
 

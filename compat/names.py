@@ -43,7 +43,7 @@ DIFFERS = {
                   "own `sqlite_synchronous` and `busy_timeout_sec` (which DBOS ignores); DBOS's "
                   "other keys are ignored with a warning",
     "SetWorkflowID": "its argument may also be passed as `workflow_id=`, which DBOS refuses "
-                     "(DBOS: `wfid=`); no `workflow_id_reuse_policy` argument",
+                     "(DBOS: `wfid=`)",
     "WorkflowHandle": "`get_result()` raises RuntimeError while an event loop is running (DBOS "
                       "allows it); `get_status()` works there (DBOS raises RuntimeError)",
     "WorkflowStatus": "a frozen msgspec Struct",
@@ -74,6 +74,23 @@ DIFFERS = {
                               "Exception)",
     "DBOS.get_result": "an unknown workflow id raises DBOSNonExistentWorkflowError (DBOS waits "
                        "for ever); a finish wakes the wait at once (DBOS polls every second)",
+    "DBOS.register_queue": "also before `DBOS.launch()`; counts and limits must be at least 1 "
+                           "and an unknown `on_conflict` is refused (DBOS accepts 0, negative "
+                           "numbers and any string); `update_if_latest_version` updates "
+                           "always (dbos_lite has no registry of application versions)",
+    "Queue": "`global_concurrency` and partition limits hold across processes (counted and "
+             "claimed in one transaction); rate limits are rolling windows in milliseconds; "
+             "a workflow enqueued by a process that works the queue starts in the enqueuing "
+             "transaction; queued workflows of a process that died go back to their queue",
+    "DBOS.enqueue_workflow": "enqueuing onto a queue that is not in the journal, or onto a "
+                             "partitioned queue without a partition key, raises "
+                             "DBOSException and writes nothing (DBOS leaves the workflow "
+                             "ENQUEUED for ever)",
+    "DBOS.listen_queues": "also takes Queue objects",
+    "Debouncer": "keeps a DELAYED workflow and changes its inputs and delay in one transaction; "
+                 "`Debouncer(workflow_name, ...)` checks the name at once",
+    "SetEnqueueOptions": "an invalid priority raises DBOSException that is also a ValueError "
+                         "(DBOS: plain Exception)",
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
@@ -90,18 +107,14 @@ NO_FIELD_LIST = {"DBOSConfig"}
 
 #: Why a name is missing, for names dbos_lite does not have.
 _MISSING_GROUPS = {
-    "queues (not built yet)": [
-        "Queue", "EnqueueOptions", "SetEnqueueOptions", "DuplicationPolicy",
-        "DBOS.register_queue", "DBOS.enqueue_workflow", "DBOS.enqueue_workflow_with_options",
-        "DBOS.list_queued_workflows", "DBOS.list_queues", "DBOS.retrieve_queue",
-        "DBOS.delete_queue", "DBOS.listen_queues", "DBOS.set_workflow_delay"],
+    "a type alias of DBOS's (`\"reject\"` or `\"return-existing\"`)": ["DuplicationPolicy"],
+    "changing the delay of a DELAYED workflow": ["DBOS.set_workflow_delay"],
     "schedules (not built yet)": [
         "ScheduleInput", "WorkflowSchedule", "ClientScheduleInput", "DBOS.create_schedule",
         "DBOS.apply_schedules", "DBOS.backfill_schedule", "DBOS.delete_schedule",
         "DBOS.get_schedule", "DBOS.list_schedules", "DBOS.pause_schedule",
         "DBOS.resume_schedule", "DBOS.trigger_schedule"],
-    "a client for other processes (not built yet)": ["DBOSClient", "DebouncerClient"],
-    "debouncing workflow starts": ["Debouncer"],
+    "a client for other processes (not built yet)": ["DebouncerClient"],
     "DBOS's errors module: dbos_lite's errors are top-level names (see below)": ["error"],
     "Kafka consumer workflows": ["KafkaMessage", "DBOS.kafka_consumer"],
     "role-based access control": [
@@ -119,7 +132,7 @@ _MISSING_GROUPS = {
     "sharded system databases": ["SetShardKey", "DBOS.shard_key"],
     "entering a DBOS context explicitly": ["DBOSContextEnsure"],
     "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
-    "policies for reusing a workflow id": ["WorkflowIDReusePolicy"],
+    "a type alias of DBOS's (`\"return-existing\"` or `\"reject\"`)": ["WorkflowIDReusePolicy"],
     "sending many messages in one transaction": ["SendMessage", "DBOS.send_bulk"],
     "reserving a step id to run a step at later": ["StepReservation", "DBOS.reserve_step"],
     "the registry of application versions": [
@@ -148,6 +161,10 @@ LITE_ONLY = {
     "DBOSJournalError": "dbos_lite's journal failures (disk full, locked, deleted...)",
     "APPLICATION_ID": "the journal's `PRAGMA application_id`, for tools that read the file",
     "SCHEMA_VERSION": "the journal's `PRAGMA user_version`, for tools that read the file",
+    "QueueRateLimit": "DBOS has the same TypedDict as `dbos._queue.QueueRateLimit`; a limiter "
+                      "is a plain dict `{\"limit\": N, \"period\": seconds}` on both",
+    "DBOSQueueDeduplicatedError": "DBOS has it as `dbos.error.DBOSQueueDeduplicatedError`",
+    "DBOSWorkflowIDInUseError": "DBOS has it as `dbos.error.DBOSWorkflowIDInUseError`",
     "DBOS.backup": "a consistent copy of the journal while it runs (SQLite's online backup); "
                    "on Postgres, use the database's own backups",
 }

@@ -17,6 +17,7 @@ ON_DBOS = NAME == "dbos"
 
 if ON_DBOS:
     from dbos import DBOS, SetWorkflowID, SetWorkflowTimeout, WorkflowHandle, WorkflowHandleAsync
+    from dbos import Debouncer, Queue, SetEnqueueOptions
     from dbos import error  # a module attribute: `from dbos.error import` fails
 
     DBOSAwaitedWorkflowCancelledError = error.DBOSAwaitedWorkflowCancelledError
@@ -24,6 +25,7 @@ if ON_DBOS:
     DBOSException = error.DBOSException
     DBOSMaxStepRetriesExceeded = error.DBOSMaxStepRetriesExceeded
     DBOSNonExistentWorkflowError = error.DBOSNonExistentWorkflowError
+    DBOSQueueDeduplicatedError = error.DBOSQueueDeduplicatedError
     DBOSUnexpectedStepError = error.DBOSUnexpectedStepError
 else:
     from dbos_lite import (
@@ -33,7 +35,11 @@ else:
         DBOSException,
         DBOSMaxStepRetriesExceeded,
         DBOSNonExistentWorkflowError,
+        DBOSQueueDeduplicatedError,
         DBOSUnexpectedStepError,
+        Debouncer,
+        Queue,
+        SetEnqueueOptions,
         SetWorkflowID,
         SetWorkflowTimeout,
         WorkflowHandle,
@@ -42,7 +48,7 @@ else:
 
 __all__ = [
     "DBOS", "DBOSAwaitedWorkflowCancelledError", "DBOSConflictingWorkflowError", "DBOSException",
-    "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError", "DBOSUnexpectedStepError",
-    "NAME", "ON_DBOS", "SetWorkflowID", "SetWorkflowTimeout", "WorkflowHandle",
-    "WorkflowHandleAsync",
+    "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError", "DBOSQueueDeduplicatedError",
+    "DBOSUnexpectedStepError", "Debouncer", "NAME", "ON_DBOS", "Queue", "SetEnqueueOptions",
+    "SetWorkflowID", "SetWorkflowTimeout", "WorkflowHandle", "WorkflowHandleAsync",
 ]

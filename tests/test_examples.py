@@ -25,7 +25,8 @@ def run_example(name, tmp_path, *args, timeout=60):
 def test_every_example_is_tested():
     """A new example needs a test here; this list is the examples this file runs."""
     tested = {"01_hello.py", "02_retries.py", "03_crash_and_resume.py", "04_approval.py",
-              "05_progress.py", "06_cancel_resume_fork.py", "07_async_fanout.py"}
+              "05_progress.py", "06_cancel_resume_fork.py", "07_async_fanout.py",
+              "08_queue.py"}
     assert {n for n in os.listdir(EXAMPLES) if n.endswith(".py")} == tested
 
 
@@ -101,3 +102,14 @@ def test_async_fanout_killed_and_resumed(tmp_path):
     assert "Total items: 220" in second.stdout
     assert "fetching users" not in second.stdout and "fetching orders" not in second.stdout
     assert "replayed from the journal: ['users', 'orders']" in second.stdout
+
+
+@pytest.mark.slow
+def test_queue_worked_by_two_processes_one_killed(tmp_path):
+    result = run_example("08_queue.py", tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Killed worker A with SIGKILL while it resized a photo" in out
+    assert "All 12 photos resized, each exactly once: True" in out
+    assert "At most 2 photos resized at once: True" in out
+    assert "Rate limit held (at most 4 starts in any second): True" in out

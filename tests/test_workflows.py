@@ -549,3 +549,26 @@ def test_default_ids_are_time_ordered_uuid7_unique_across_processes(dbos, tmp_pa
             for _ in range(2)]
     others = [i for run in runs for i in run.stdout.split()]
     assert len(others) == 6000 and len(set(others) | set(ids)) == 6050
+
+
+def test_set_workflow_id_with_reject_refuses_an_id_in_use(dbos):
+    from dbos_lite import DBOSWorkflowIDInUseError
+
+    @DBOS.workflow()
+    def job(x):
+        return x
+
+    DBOS.launch()
+    with SetWorkflowID("taken", workflow_id_reuse_policy="reject"):
+        assert job(1) == 1
+    with pytest.raises(DBOSWorkflowIDInUseError, match="taken is already in use by workflow"):
+        with SetWorkflowID("taken", workflow_id_reuse_policy="reject"):
+            job(2)
+    with SetWorkflowID("taken", workflow_id_reuse_policy="return-existing"):
+        assert job(3) == 1
+    with pytest.raises(DBOSException, match="Invalid workflow_id_reuse_policy"):
+        SetWorkflowID("x", workflow_id_reuse_policy="sometimes")
+    queue = DBOS.register_queue("reuse")
+    with pytest.raises(DBOSWorkflowIDInUseError):
+        with SetWorkflowID("taken", workflow_id_reuse_policy="reject"):
+            queue.enqueue(job, 4)
