@@ -8134,6 +8134,514 @@ class _ClientHandleAsync(_Handle):
                                polling_interval_sec=polling_interval_sec)
 
 
+# ==== Live page: the workflows in a browser, read-only ====
+#
+# For teaching, and for devices without a cloud console: the list of a journal's workflows and
+# one workflow's timeline, in a browser, kept up to date as programs work. It is the stdlib's
+# HTTP server (imported only when the page is served), bound to 127.0.0.1 unless told
+# otherwise, answering GET only; the journal is opened read-only, as DBOSClient opens it.
+#
+# The server renders each page as HTML, escaping every text that comes from the journal (a
+# workflow's id, name, output or error is anyone's text), and sends a strict Content-Security-
+# Policy so that no script but the page's own can run. That script keeps the page live: /events
+# tells it whenever ``PRAGMA data_version`` moves (a commit by any process), and it fetches its
+# page's content again and swaps it in. An idle journal costs one PRAGMA per open page every
+# tenth of a second; no table is read and nothing is sent but a comment every 15 s.
+
+_LIVE_POLL_SEC = 0.1  # how often /events asks the journal's data_version
+_LIVE_KEEPALIVE_SEC = 15.0  # a comment on a quiet /events, which notices a closed page
+_LIVE_LIST_LIMIT = 200  # the newest workflows the list shows
+
+
+def _serve_live_page(journal_path: str, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve the live page of the journal at ``journal_path`` on http://host:port/ until
+    Ctrl-C. DBOSInitializationError if there is no readable journal there; OSError if the
+    address cannot be bound (the port is taken, say)."""
+    page = _LivePage(journal_path, host, port)
+    print(f"The live page of {page.journal.path} is at {page.url} (Ctrl-C stops it).",
+          flush=True)
+    try:
+        page.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page.close()
+
+
+class _LivePage:
+    """The live page's server over one journal, bound at once: ``serve_forever()`` (or
+    ``start()``, which serves in a background thread), then ``close()``. Port 0 binds a free
+    port; ``url`` says which."""
+
+    def __init__(self, journal_path: str, host: str = "127.0.0.1", port: int = 8080):
+        import http.server
+
+        self.journal = _Journal(os.path.abspath(journal_path), read_only=True)
+        self.management = _Management(self.journal)
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loopback = host in ("localhost", "::1") or host.startswith("127.")
+        try:
+            self.server = http.server.ThreadingHTTPServer((host, port), _live_page_handler(self))
+        except BaseException:
+            self.journal.close("The live page could not be served.")
+            raise
+        bound_host, bound_port = self.server.server_address[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        self.url = f"http://{shown}:{bound_port}/"
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> _LivePage:
+        self._thread = threading.Thread(target=self.serve_forever, name="dbos_lite live page",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving (open /events streams end within a poll) and close the journal."""
+        self._closing.set()
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join()
+        self.server.server_close()
+        self.journal.close("The live page was closed.")
+
+    def addressed_to_us(self, host_header: str | None) -> bool:
+        """A page bound to loopback answers only requests addressed to a loopback name: a
+        web site that points its own name at 127.0.0.1 (DNS rebinding) cannot read it."""
+        if not self._loopback or not host_header:
+            return True
+        name = host_header.lower()
+        if not name.endswith("]"):
+            name = name.rpartition(":")[0] or name
+        return name in ("localhost", "[::1]") or name.startswith("127.")
+
+    def respond(self, path: str, query: str) -> tuple[int, str, bytes]:
+        """The status, content type and body of GET ``path?query`` (all but /events)."""
+        import urllib.parse
+
+        params = {key: values[-1] for key, values in urllib.parse.parse_qs(query).items()}
+        try:
+            if path in _LIVE_ASSETS:
+                return 200, *_LIVE_ASSETS[path]
+            version = self.journal.data_version()  # before reading: no change is missed
+            if path == "/api/workflows":
+                return 200, "application/json", msgspec.json.encode(self.workflows(params))
+            if path == "/api/workflow":
+                return 200, "application/json", msgspec.json.encode(self.timeline(params))
+            if path == "/":
+                view = self.workflows(params)
+                title, top, main = "Workflows", _list_filters(params), _list_html(view)
+            elif path == "/workflow":
+                view = self.timeline(params)
+                title, top, main = f"Workflow {view['workflow_id']}", "", _timeline_html(view)
+            else:
+                return _live_problem(404, f"There is no page at {path}. The live page has the "
+                                          "workflow list at / and a workflow's timeline at "
+                                          "/workflow?id=ID.")
+        except _NoSuchWorkflow as exc:
+            return _live_problem(404, str(exc))
+        except _InvalidArgument as exc:
+            return _live_problem(400, str(exc))
+        except (DBOSException, _OwnershipLost) as exc:
+            return _live_problem(503, f"The journal cannot be read now: {exc}")
+        if params.get("part") == "main":
+            return 200, "text/html; charset=utf-8", main.encode()
+        return 200, "text/html; charset=utf-8", _live_html(
+            title, self.journal.path, version, top, main).encode()
+
+    def changes(self) -> Iterator[bytes]:
+        """What /events sends: the journal's data_version, at once and whenever it changes,
+        and a comment when quiet; it ends when the page closes or the journal fails."""
+        version, quiet = None, 0.0
+        yield b"retry: 1000\n\n"
+        while not self._closing.is_set():
+            try:
+                current = self.journal.data_version()
+            except (DBOSException, _OwnershipLost):
+                return
+            if current != version:
+                version, quiet = current, 0.0
+                yield b"data: %d\n\n" % current
+            elif quiet >= _LIVE_KEEPALIVE_SEC:
+                quiet = 0.0
+                yield b": quiet\n\n"
+            self._closing.wait(_LIVE_POLL_SEC)
+            quiet += _LIVE_POLL_SEC
+
+    def workflows(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """The list page's data: the newest workflows, filtered by status and name."""
+        status = params.get("status") or None
+        if status is not None and status not in _STATUSES:
+            raise _InvalidArgument(f"status {status!r} is not a workflow status; use one of "
+                                   f"{', '.join(_STATUSES)}, or none for all.")
+        query = _workflow_filter(status=status, name=params.get("name") or None,
+                                 limit=_LIVE_LIST_LIMIT, sort_desc=True)
+        return [_workflow_view(w) for w in self.management.list_workflows(query, False, False)]
+
+    def timeline(self, params: dict[str, str]) -> dict[str, Any]:
+        """The timeline page's data: one workflow, its steps and its children."""
+        workflow_id = params.get("id", "")
+        status = self.management.get_workflow_status(workflow_id)
+        if status is None:
+            raise _NoSuchWorkflow(f"There is no workflow {workflow_id!r} in this journal; the "
+                                  "list at / shows the workflows it has.")
+        children = self.management.list_workflows(
+            _workflow_filter(parent_workflow_id=workflow_id), False, False)
+        steps = self.management.list_workflow_steps(workflow_id)
+        return {
+            **_workflow_view(status),
+            "now": _now_ms(),
+            "output": None if status.output is None else _one_line(repr(status.output)),
+            "error": None if status.error is None else _error_line(status.error),
+            "steps": [{
+                "function_id": step["function_id"],
+                "function_name": step["function_name"],
+                "started_at_epoch_ms": step["started_at_epoch_ms"],
+                "completed_at_epoch_ms": step["completed_at_epoch_ms"],
+                "output": None if step["error"] is not None else _one_line(repr(step["output"])),
+                "error": None if step["error"] is None else _error_line(step["error"]),
+                "child_workflow_id": step["child_workflow_id"],
+            } for step in steps],
+            "children": [_workflow_view(child) for child in children],
+        }
+
+
+class _NoSuchWorkflow(DBOSException):
+    """The live page was asked for a workflow the journal does not have."""
+
+
+_STATUSES = tuple(v for k, v in vars(WorkflowStatusString).items() if not k.startswith("_"))
+
+
+def _workflow_view(status: WorkflowStatus) -> dict[str, Any]:
+    return {
+        "workflow_id": status.workflow_id, "name": status.name, "status": status.status,
+        "created_at": status.created_at, "updated_at": status.updated_at,
+        "executor_id": status.executor_id, "queue_name": status.queue_name,
+        "parent_workflow_id": status.parent_workflow_id,
+        "recovery_attempts": status.recovery_attempts,
+    }
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    """A text as one line of at most ``limit`` characters, for a glance."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _error_line(error: BaseException) -> str:
+    return _one_line(f"{type(error).__name__}: {error}")
+
+
+def _live_page_handler(page: _LivePage) -> type:
+    """The request handler class of ``page``'s server: GET only, every other method 405."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        server_version = "dbos_lite-live-page"
+
+        def do_GET(self) -> None:
+            if not page.addressed_to_us(self.headers.get("Host")):
+                self._send(*_live_problem(403, "This page answers requests to localhost only."))
+                return
+            path, _, query = self.path.partition("?")
+            if path != "/events":
+                self._send(*page.respond(path, query))
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the page was closed or left
+                for chunk in page.changes():
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("do_"):  # POST, PUT, DELETE, HEAD and any other method
+                return self._refuse
+            raise AttributeError(name)
+
+        def _refuse(self) -> None:
+            self._send(*_live_problem(405, f"The live page only shows the journal: it answers "
+                                           f"GET, not {self.command}."), allow="GET")
+
+        def _send(self, code: int, content_type: str, body: bytes, allow: str = "") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Content-Security-Policy", _LIVE_POLICY)
+            if allow:
+                self.send_header("Allow", allow)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            _logger.debug("live page: " + format, *args)
+
+    return Handler
+
+
+_LIVE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def _live_problem(code: int, message: str) -> tuple[int, str, bytes]:
+    return code, "text/plain; charset=utf-8", (message + "\n").encode()
+
+
+def _escape(value: Any) -> str:
+    import html
+
+    return html.escape(str(value), quote=True)
+
+
+def _workflow_link(workflow_id: str) -> str:
+    import urllib.parse
+
+    href = "/workflow?id=" + urllib.parse.quote(workflow_id, safe="")
+    return f'<a class="id" href="{_escape(href)}">{_escape(workflow_id)}</a>'
+
+
+def _status_badge(status: str) -> str:
+    known = status if status in _STATUSES else "other"
+    return f'<span class="status s-{known}">{_escape(status)}</span>'
+
+
+def _time_html(epoch_ms: int, now_ms: int) -> str:
+    """A moment as "5 s ago", kept current by the page's script; the date in its tooltip."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_ms / 1000))
+    return f'<time data-ms="{epoch_ms}" title="{when}">{_ago(epoch_ms, now_ms)}</time>'
+
+
+def _ago(epoch_ms: int, now_ms: int) -> str:
+    """As ``ago`` in the page's script, which redraws it every second."""
+    seconds = (now_ms - epoch_ms) / 1000
+    ahead, seconds = seconds < 0, abs(seconds)
+    if seconds < 1:
+        return "in under 1 s" if ahead else "just now"
+    size, unit = next((size, unit) for size, unit in _AGO_UNITS if seconds >= size)
+    amount = f"{int(seconds // size)} {unit}"
+    return f"in {amount}" if ahead else f"{amount} ago"
+
+
+_AGO_UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))
+
+
+def _span_text(ms: int) -> str:
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(ms // 1000, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _live_html(title: str, journal_path: str, version: int, top: str, main: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_escape(title)} · dbos_lite</title>"
+        '<link rel="stylesheet" href="/live.css"><script src="/live.js" defer></script>'
+        f'</head><body data-version="{version}"><header><a href="/">dbos_lite</a>'
+        f'<span class="journal">{_escape(journal_path)}</span>'
+        '<span id="state">loading</span></header>'
+        f'{top}<main id="live">{main}</main></body></html>'
+    )
+
+
+def _list_filters(params: dict[str, str]) -> str:
+    """The list page's filter form; outside the part that is redrawn, so typing survives."""
+    chosen = params.get("status", "")
+    options = "".join(
+        f'<option value="{_escape(value)}"{" selected" if value == chosen else ""}>'
+        f"{_escape(value or 'any status')}</option>" for value in ("", *_STATUSES))
+    return (
+        '<form class="filters" method="get" action="/">'
+        f'<select name="status">{options}</select>'
+        f'<input name="name" placeholder="workflow name" value="{_escape(params.get("name", ""))}">'
+        '<button>Filter</button></form>'
+    )
+
+
+def _list_html(workflows: list[dict[str, Any]]) -> str:
+    if not workflows:
+        return '<p class="muted">No workflow matches.</p>'
+    now = _now_ms()
+    rows = "".join(
+        f"<tr><td>{_workflow_link(w['workflow_id'])}</td><td>{_escape(w['name'])}</td>"
+        f"<td>{_status_badge(w['status'])}</td><td>{_time_html(w['created_at'], now)}</td>"
+        f"<td>{_time_html(w['updated_at'], now)}</td>"
+        f"<td>{_escape(w['executor_id'] or '')}</td><td>{_escape(w['queue_name'] or '')}</td>"
+        "</tr>" for w in workflows)
+    more = (f'<p class="muted">The newest {_LIVE_LIST_LIMIT} are shown; filter to see others.'
+            "</p>" if len(workflows) == _LIVE_LIST_LIMIT else "")
+    return ('<table class="workflows"><thead><tr><th>Workflow</th><th>Name</th><th>Status</th>'
+            "<th>Created</th><th>Updated</th><th>Executor</th><th>Queue</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{more}")
+
+
+def _timeline_html(view: dict[str, Any]) -> str:
+    now = view["now"]
+    start = view["created_at"]
+    end = view["updated_at"] if view["status"] in _FINISHED else max(now, view["updated_at"])
+    span = max(end - start, 1)
+    facts = [_status_badge(view["status"]), f"<b>{_escape(view['name'])}</b>",
+             f"started {_time_html(start, now)}",
+             ("took " if view["status"] in _FINISHED else "running for ") + _span_text(span)]
+    if view["executor_id"]:
+        facts.append(f"executor <code>{_escape(view['executor_id'])}</code>")
+    if view["recovery_attempts"] > 1:
+        facts.append(f"{view['recovery_attempts']} attempts (recovered after crashes)")
+    if view["parent_workflow_id"]:
+        facts.append(f"child of {_workflow_link(view['parent_workflow_id'])}")
+    if view["queue_name"]:
+        facts.append(f"queue <code>{_escape(view['queue_name'])}</code>")
+    html = [f"<h1>{_escape(view['workflow_id'])}</h1><p class=\"facts\">{' · '.join(facts)}</p>"]
+    if view["error"] is not None:
+        html.append(f'<p class="error">Error: <code>{_escape(view["error"])}</code></p>')
+    elif view["output"] is not None and view["status"] in _FINISHED:
+        html.append(f'<p>Output: <code>{_escape(view["output"])}</code></p>')
+    if view["status"] == WorkflowStatusString.PENDING:
+        html.append(f'<p class="waiting">Running or waiting: {len(view["steps"])} steps '
+                    "recorded so far.</p>")
+    html.append(_steps_html(view["steps"], start, span))
+    if view["children"]:
+        items = "".join(f"<li>{_workflow_link(c['workflow_id'])} {_escape(c['name'])} "
+                        f"{_status_badge(c['status'])}</li>" for c in view["children"])
+        html.append(f'<h2>Children</h2><ul class="children">{items}</ul>')
+    return "".join(html)
+
+
+def _steps_html(steps: list[dict[str, Any]], start: int, span: int) -> str:
+    if not steps:
+        return '<p class="muted">No step recorded yet.</p>'
+    rows = []
+    for step in steps:
+        began, ended = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
+        timing = bar = ""
+        if began is not None and ended is not None:
+            timing = f"<td>+{_span_text(began - start)}</td><td>{_span_text(ended - began)}</td>"
+            x = min(max((began - start) * 1000 // span, 0), 999)
+            width = min(max((ended - began) * 1000 // span, 3), 1000 - x)
+            bar = (f'<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none">'
+                   f'<rect x="{x}" y="0" width="{width}" height="10"></rect></svg>')
+        else:
+            timing = "<td></td><td></td>"
+        if step["error"] is not None:
+            outcome = f'<td class="error">{_escape(step["error"])}</td>'
+        elif step["child_workflow_id"] is not None:
+            outcome = f"<td>child {_workflow_link(step['child_workflow_id'])}</td>"
+        else:
+            outcome = f"<td><code>{_escape(step['output'])}</code></td>"
+        failed = ' class="failed"' if step["error"] is not None else ""
+        rows.append(f"<tr{failed}><td>{step['function_id']}</td>"
+                    f"<td>{_escape(step['function_name'])}</td>{timing}"
+                    f'<td class="track">{bar}</td>{outcome}</tr>')
+    return ('<table class="steps"><thead><tr><th>#</th><th>Step</th><th>Start</th>'
+            '<th>Duration</th><th class="track">Timeline</th><th>Outcome</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+_LIVE_SCRIPT = r"""'use strict';
+// Redraws the page's content whenever /events says the journal changed (no reload).
+const main = document.getElementById('live');
+const state = document.getElementById('state');
+let version = document.body.dataset.version, busy = false, again = false;
+
+async function redraw() {
+  if (busy) { again = true; return; }
+  busy = true;
+  try {
+    const url = new URL(location.href);
+    url.searchParams.set('part', 'main');
+    const response = await fetch(url, {cache: 'no-store'});
+    main.innerHTML = response.ok ? await response.text()
+      : '<p class="error">' + response.status + ' ' + response.statusText + '</p>';
+    tick();
+  } finally {
+    busy = false;
+    if (again) { again = false; redraw(); }
+  }
+}
+
+function ago(ms) {  // as _ago in dbos_lite.py
+  let seconds = (Date.now() - ms) / 1000;
+  const ahead = seconds < 0;
+  seconds = Math.abs(seconds);
+  if (seconds < 1) return ahead ? 'in under 1 s' : 'just now';
+  for (const [size, unit] of [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']]) {
+    if (seconds >= size) {
+      const amount = Math.floor(seconds / size) + ' ' + unit;
+      return ahead ? 'in ' + amount : amount + ' ago';
+    }
+  }
+}
+
+function tick() {
+  for (const t of document.querySelectorAll('time[data-ms]')) t.textContent = ago(+t.dataset.ms);
+}
+
+const events = new EventSource('/events');
+events.onopen = () => { state.textContent = 'live'; state.className = 'live'; };
+events.onerror = () => { state.textContent = 'reconnecting'; state.className = 'off'; };
+events.onmessage = (event) => {
+  if (event.data !== version) { version = event.data; redraw(); }
+};
+document.addEventListener('change', (event) => {
+  if (event.target.form && event.target.tagName === 'SELECT') event.target.form.submit();
+});
+setInterval(tick, 1000);
+"""
+
+_LIVE_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
+header { display: flex; gap: 1em; align-items: baseline; padding: .6em 1.2em;
+         background: #1d2330; color: #fff; }
+header a { color: #fff; font-weight: 600; text-decoration: none; }
+header .journal { color: #aab; font-family: ui-monospace, monospace; font-size: 12px; }
+#state { margin-left: auto; font-size: 12px; color: #aab; }
+#state.live::before { content: "● "; color: #4caf50; }
+#state.off::before { content: "● "; color: #e53935; }
+main, form.filters { padding: 0 1.2em; }
+form.filters { margin: .8em 0; display: flex; gap: .6em; }
+h1 { font-size: 18px; font-family: ui-monospace, monospace; margin: .8em 0 .2em; }
+h2 { font-size: 15px; margin: 1.2em 0 .3em; }
+table { border-collapse: collapse; width: 100%; background: #fff; margin-top: .6em; }
+th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e3e5ea;
+         vertical-align: middle; }
+th { font-weight: 600; color: #556; font-size: 12px; }
+code, .id { font-family: ui-monospace, monospace; font-size: 13px; }
+a { color: #1565c0; }
+.status { display: inline-block; padding: 0 .5em; border-radius: 3px; font-size: 12px;
+          font-weight: 600; color: #fff; background: #778; }
+.s-SUCCESS { background: #2e7d32; } .s-ERROR { background: #c62828; }
+.s-PENDING { background: #1565c0; } .s-ENQUEUED, .s-DELAYED { background: #8d6e00; }
+.s-CANCELLED { background: #616161; } .s-MAX_RECOVERY_ATTEMPTS_EXCEEDED { background: #6a1b9a; }
+td.track, th.track { width: 35%; }
+svg.bar { display: block; width: 100%; height: 10px; background: #eef0f4; }
+svg.bar rect { fill: #1565c0; }
+tr.failed svg.bar rect { fill: #c62828; }
+.error { color: #c62828; }
+.muted { color: #778; }
+.waiting { background: #e3f0ff; border-left: 3px solid #1565c0; padding: .4em .8em; }
+ul.children { padding-left: 1.2em; }
+"""
+
+_LIVE_ASSETS = {
+    "/live.js": ("text/javascript; charset=utf-8", _LIVE_SCRIPT.encode()),
+    "/live.css": ("text/css; charset=utf-8", _LIVE_STYLE.encode()),
+}
+
+
 # ==== Command line: python -m dbos_lite, the dbos-lite command ====
 #
 # DBOS Transact's ``dbos workflow ...`` commands and flags, and what it lacks (delete, show,
