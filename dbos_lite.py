@@ -8294,15 +8294,15 @@ class _LivePage:
         return {
             **_workflow_view(status),
             "now": _now_ms(),
-            "output": None if status.output is None else _one_line(repr(status.output)),
-            "error": None if status.error is None else _error_line(status.error),
+            "output": None if status.output is None else _page_line(repr(status.output)),
+            "error": None if status.error is None else _page_error_line(status.error),
             "steps": [{
                 "function_id": step["function_id"],
                 "function_name": step["function_name"],
                 "started_at_epoch_ms": step["started_at_epoch_ms"],
                 "completed_at_epoch_ms": step["completed_at_epoch_ms"],
-                "output": None if step["error"] is not None else _one_line(repr(step["output"])),
-                "error": None if step["error"] is None else _error_line(step["error"]),
+                "output": None if step["error"] is not None else _page_line(repr(step["output"])),
+                "error": None if step["error"] is None else _page_error_line(step["error"]),
                 "child_workflow_id": step["child_workflow_id"],
             } for step in steps],
             "children": [_workflow_view(child) for child in children],
@@ -8326,14 +8326,14 @@ def _workflow_view(status: WorkflowStatus) -> dict[str, Any]:
     }
 
 
-def _one_line(text: str, limit: int = 120) -> str:
+def _page_line(text: str, limit: int = 120) -> str:
     """A text as one line of at most ``limit`` characters, for a glance."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _error_line(error: BaseException) -> str:
-    return _one_line(f"{type(error).__name__}: {error}")
+def _page_error_line(error: BaseException) -> str:
+    return _page_line(f"{type(error).__name__}: {error}")
 
 
 def _live_page_handler(page: _LivePage) -> type:
@@ -8417,10 +8417,10 @@ def _status_badge(status: str) -> str:
 def _time_html(epoch_ms: int, now_ms: int) -> str:
     """A moment as "5 s ago", kept current by the page's script; the date in its tooltip."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_ms / 1000))
-    return f'<time data-ms="{epoch_ms}" title="{when}">{_ago(epoch_ms, now_ms)}</time>'
+    return f'<time data-ms="{epoch_ms}" title="{when}">{_page_ago(epoch_ms, now_ms)}</time>'
 
 
-def _ago(epoch_ms: int, now_ms: int) -> str:
+def _page_ago(epoch_ms: int, now_ms: int) -> str:
     """As ``ago`` in the page's script, which redraws it every second."""
     seconds = (now_ms - epoch_ms) / 1000
     ahead, seconds = seconds < 0, abs(seconds)
@@ -8573,7 +8573,7 @@ async function redraw() {
   }
 }
 
-function ago(ms) {  // as _ago in dbos_lite.py
+function ago(ms) {  // as _page_ago in dbos_lite.py
   let seconds = (Date.now() - ms) / 1000;
   const ahead = seconds < 0;
   seconds = Math.abs(seconds);
