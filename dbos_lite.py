@@ -4981,6 +4981,14 @@ class _Dispatcher:
             self._look.wait(max(0.0, min(poll, due - time.time())))
 
 
+def _utc_now() -> Any:
+    """The wall-clock time, aware, in UTC: what a schedule's times are compared with (read
+    from time.time(), the clock the scheduler sleeps by)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(time.time(), datetime.timezone.utc)
+
+
 def _schedule_zone(name: str | None) -> Any:
     """The zone a schedule's cron string is read in: UTC, or an IANA zone by name."""
     import datetime
@@ -5107,7 +5115,7 @@ class _Scheduler:
         ``automatic_backfill`` from its last fired time; a changed one keeps its place."""
         import datetime
 
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = _utc_now()
         tracked: dict[str, _Tracked] = {}
         for record in active:
             known = self._tracked.get(record.schedule_name)
@@ -5148,7 +5156,7 @@ class _Scheduler:
         import datetime
 
         executor = self._executor
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = _utc_now()
         up_since = now - datetime.timedelta(seconds=time.monotonic() - self._started_monotonic)
         fires: list[_Fire] = []
         handled: list[tuple[_Tracked, Any]] = []
@@ -7232,7 +7240,7 @@ def _trigger_fire(schedule: _ScheduleRecord, application_version: str | None) ->
     """A run of a schedule now (DBOS Transact's trigger id, with the UTC time)."""
     import datetime
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = _utc_now()
     return _schedule_fire(schedule, now,
                           f"sched-{schedule.schedule_name}-trigger-{now.isoformat()}",
                           application_version)
