@@ -1857,13 +1857,14 @@ _SQL_UPSERT_SCHEDULE = (
 )
 _SQL_GET_SCHEDULE = "SELECT " + _SCHEDULE_COLUMNS + " FROM schedules WHERE schedule_name = ?"
 # Each filter is a JSON list, or NULL for none; a name matches if it starts with any prefix.
+# In the order they were created (rowid: several are created in one millisecond), as DBOS's.
 _SQL_LIST_SCHEDULES = (
     "SELECT " + _SCHEDULE_COLUMNS + " FROM schedules"
     " WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))"
     " AND (?2 IS NULL OR workflow_name IN (SELECT value FROM json_each(?2)))"
     " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(?3)"
     "   WHERE substr(schedule_name, 1, length(value)) = value))"
-    " ORDER BY created_at, schedule_name"
+    " ORDER BY created_at, rowid"
 )
 _SQL_SET_SCHEDULE_STATUS = (
     "UPDATE schedules SET status = ?1, updated_at = ?2 WHERE schedule_name = ?3 AND status != ?1"
