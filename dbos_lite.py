@@ -5618,10 +5618,8 @@ class _Executor:
                 tokens.append((variable, variable.set(fresh_value)))
         try:
             args, kwargs = workflow_function.decode_inputs(workflow.inputs)
-            if workflow.schedule_name is not None and args and isinstance(args[0], str):
-                import datetime  # a run's time, for a parameter without an annotation
-
-                args = (msgspec.convert(args[0], datetime.datetime), *args[1:])
+            if workflow.schedule_name is not None and args:
+                args = (self._scheduled_time(workflow.schedule_name, args[0]), *args[1:])
             try:
                 value = yield _Call(workflow_function.func, args, kwargs)
                 output = _encode_value(value, lambda: "The return value of workflow "
@@ -5669,6 +5667,25 @@ class _Executor:
             self.wakeups.notify(("workflow", workflow_id))
             if workflow.queue_name is not None:
                 self.dispatcher.wake()  # a place in its queue is free
+
+    def _scheduled_time(self, schedule_name: str, value: Any) -> Any:
+        """A scheduled run's time as DBOS Transact passes it: aware, and in its schedule's
+        zone (a ZoneInfo, whose rules date arithmetic then follows) when it is that zone's
+        time; a trigger's time stays in UTC."""
+        import datetime
+
+        if isinstance(value, str):  # a parameter without an annotation
+            value = msgspec.convert(value, datetime.datetime)
+        if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+            return value
+        schedule = self._journal().get_schedule(schedule_name)
+        if schedule is None or schedule.cron_timezone is None:
+            return value
+        try:
+            local = value.astimezone(_schedule_zone(schedule.cron_timezone))
+        except Exception:  # a zone this machine does not know (any longer): the time as is
+            return value
+        return local if local.utcoffset() == value.utcoffset() else value
 
     def _finish_plan(self, workflow_id: str, status: str, output: str | None, error: str | None
         ) -> _Plan[bool]:

@@ -199,6 +199,7 @@ CREATE_ERRORS = [
     ({"schedule_name": ""}, r"schedule_name must be a non-empty string"),
     ({"automatic_backfill": "yes"}, r"automatic_backfill must be True or False"),
     ({"shard_key": "s1"}, r"shard_key"),
+    ({"context": object()}, r"context of schedule 's'"),
 ]
 
 
@@ -226,11 +227,11 @@ def test_an_error_at_create_creates_nothing(dbos, runs, journal_path, change, me
                 **change}
     settings["workflow_fn"] = {"step": st, "configured": reader.read}.get(
         settings["workflow_fn"], settings["workflow_fn"])
-    with pytest.raises(DBOSException, match=message) as caught:
+    with pytest.raises((DBOSException, TypeError), match=message) as caught:
         DBOS.create_schedule(**settings)
     assert "Traceback" not in str(caught.value)
     assert DBOS.list_schedules() == [] and schedule_rows(journal_path) == 0
-    with pytest.raises(DBOSException, match=message):
+    with pytest.raises((DBOSException, TypeError), match=message):  # TypeError: the context
         DBOS.apply_schedules([settings])
     assert DBOS.list_schedules() == [] and schedule_rows(journal_path) == 0
     time.sleep(0.05)
@@ -280,7 +281,7 @@ def test_live_runs_get_an_aware_utc_time_and_the_context(dbos, runs):
     wait_until(lambda: len(runs) >= 2, "two runs", timeout=15)
     DBOS.delete_schedule("tick")
     for workflow_id, when, got in list(runs):
-        assert when.utcoffset() == datetime.timedelta(0) and when.microsecond == 0
+        assert when.tzinfo == UTC and when.microsecond == 0
         assert when > created - datetime.timedelta(seconds=1)
         assert workflow_id == f"sched-tick-{when.isoformat()}"
         assert workflow_id.endswith("+00:00")
@@ -309,6 +310,48 @@ def test_a_cron_timezone_gives_its_offset_in_the_time_and_the_id(dbos, runs):
         assert (when.hour, when.minute) == (0, 0)
         assert when.utcoffset() == new_york.utcoffset(when.replace(tzinfo=None))
         assert workflow_id == f"sched-ny-{when.isoformat()}"
+        # The zone itself, as DBOS Transact passes it: date arithmetic follows its rules.
+        assert when.tzinfo == new_york
+        assert (when + datetime.timedelta(days=190)).utcoffset() != when.utcoffset()
+
+
+@both
+def test_daylight_saving_time_in_a_cron_timezone(dbos, runs):
+    """A time that repeats (fall back) runs twice, one id per offset; one that does not exist
+    (spring forward) runs at the next valid time: croniter's rule, as DBOS Transact."""
+    DBOS.launch()
+    DBOS.create_schedule(schedule_name="dst", workflow_fn=runs.workflow, schedule="30 1 * * *",
+                         cron_timezone="America/New_York")
+    DBOS.create_schedule(schedule_name="gap", workflow_fn=runs.workflow, schedule="30 2 * * *",
+                         cron_timezone="America/New_York")
+    fall = DBOS.backfill_schedule("dst", datetime.datetime(2024, 11, 3, 0, 0),
+                                  datetime.datetime(2024, 11, 3, 12, 0))
+    assert [h.workflow_id for h in fall] == ["sched-dst-2024-11-03T01:30:00-04:00",
+                                             "sched-dst-2024-11-03T01:30:00-05:00"]
+    spring = DBOS.backfill_schedule("gap", datetime.datetime(2024, 3, 10, 0, 0),
+                                    datetime.datetime(2024, 3, 10, 12, 0))
+    [gap] = [h.workflow_id for h in spring]
+    assert gap.startswith("sched-gap-2024-03-10T03:") and gap.endswith("-04:00")
+    for handle in fall + spring:
+        handle.get_result()
+    assert sorted(run_ids(runs)) == sorted([h.workflow_id for h in fall] + [gap])
+
+
+@both
+def test_an_async_workflow_as_a_target(dbos):
+    ran = []
+
+    @DBOS.workflow()
+    async def reading(scheduled_time, context):
+        ran.append((scheduled_time, context))
+
+    DBOS.launch()
+    DBOS.create_schedule(schedule_name="async", workflow_fn=reading, schedule="0 * * * *",
+                         context=[1, 2])
+    [handle] = DBOS.backfill_schedule("async", datetime.datetime(2024, 1, 1, 0, 30),
+                                      datetime.datetime(2024, 1, 1, 1, 30))
+    handle.get_result()
+    assert ran == [(datetime.datetime(2024, 1, 1, 1, 0, tzinfo=UTC), [1, 2])]
 
 
 def test_live_runs_in_a_cron_timezone(dbos, runs):
@@ -319,7 +362,7 @@ def test_live_runs_in_a_cron_timezone(dbos, runs):
     DBOS.delete_schedule("ny")
     workflow_id, when, _ = runs[0]
     offset = datetime.datetime.now(zoneinfo.ZoneInfo("America/New_York")).utcoffset()
-    assert when.utcoffset() == offset
+    assert when.utcoffset() == offset and when.tzinfo == zoneinfo.ZoneInfo("America/New_York")
     hours = -int(offset.total_seconds()) // 3600
     assert workflow_id == f"sched-ny-{when.isoformat()}" and workflow_id.endswith(f"-0{hours}:00")
 
@@ -529,14 +572,14 @@ def test_trigger_backfill_and_apply_are_refused_inside_a_workflow(dbos, runs):
 def test_trigger_runs_now_also_when_paused(dbos, runs):
     DBOS.launch()
     DBOS.create_schedule(schedule_name="t", workflow_fn=runs.workflow, schedule=NEVER_SOON,
-                         context="ctx")
+                         context="ctx", cron_timezone="America/New_York")
     DBOS.pause_schedule("t")
     before = datetime.datetime.now(UTC)
     handle = DBOS.trigger_schedule("t")
     handle.get_result()
     [(workflow_id, when, context)] = runs
     assert workflow_id == handle.workflow_id == f"sched-t-trigger-{when.isoformat()}"
-    assert when.tzinfo is not None and when.utcoffset() == datetime.timedelta(0)
+    assert when.tzinfo is not None and when.utcoffset() == datetime.timedelta(0)  # UTC now
     assert before - datetime.timedelta(seconds=1) <= when <= datetime.datetime.now(UTC)
     assert context == "ctx"
     assert DBOS.get_workflow_status(workflow_id).schedule_name == "t"
