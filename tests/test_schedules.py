@@ -104,6 +104,9 @@ def test_create_list_get_pause_resume_delete(dbos, runs):
                                                                  "hourly-reading"]
     assert names(workflow_name=report["workflow_name"]) == ["nightly-report"]
     assert names(status="PAUSED") == []
+    assert report["application_name"] == "test-app"
+    assert names(application_name="test-app") == ["nightly-report", "hourly-reading"]
+    assert names(application_name="another-app") == []
 
     DBOS.pause_schedule("nightly-report")
     assert DBOS.get_schedule("nightly-report")["status"] == "PAUSED"
@@ -126,6 +129,15 @@ def test_create_list_get_pause_resume_delete(dbos, runs):
                                                 datetime.datetime(2024, 1, 2))):
         with pytest.raises(DBOSException, match="Schedule 'no-such' does not exist"):
             call()
+
+
+@both
+def test_schedules_need_a_launched_dbos(dbos, runs):
+    with pytest.raises(DBOSException, match="launch"):
+        DBOS.create_schedule(schedule_name="early", workflow_fn=runs.workflow,
+                             schedule=NEVER_SOON)
+    DBOS.launch()
+    assert DBOS.list_schedules() == []
 
 
 def test_async_twins(dbos, runs):
@@ -444,6 +456,22 @@ def test_runs_go_on_the_schedules_queue(dbos, runs):
     assert DBOS.get_workflow_status(trigger.workflow_id).queue_name == "readings"
     assert [s.workflow_id for s in DBOS.list_workflows(queue_name="readings")] == [
         handle.workflow_id, trigger.workflow_id]
+
+
+def test_a_schedule_whose_queue_is_gone_says_so(dbos, runs, caplog):
+    DBOS.launch()
+    DBOS.register_queue("gone")
+    DBOS.create_schedule(schedule_name="g", workflow_fn=runs.workflow, schedule=EVERY_SECOND,
+                         queue_name="gone")
+    DBOS.delete_queue("gone")
+    wait_until(lambda: "Schedule 'g' cannot fire: its queue 'gone' is not in the journal"
+               in caplog.text, "the error log line")
+    with pytest.raises(DBOSException, match="Schedule 'g' cannot run: its queue 'gone' is "
+                                            "not in the journal. Register the queue again"):
+        DBOS.trigger_schedule("g")
+    assert DBOS.list_workflows(workflow_id_prefix="sched-g-") == []
+    DBOS.register_queue("gone")  # back: the schedule fires again
+    wait_until(lambda: runs, "a run")
 
 
 def test_a_run_is_recovered_like_any_workflow(dbos, config):
