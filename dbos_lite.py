@@ -6798,7 +6798,7 @@ def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
             waits.append(_TimelineWait(
                 "queue", f"in queue {place.queue_name!r}, {ahead}", since_ms=workflow.created_at,
                 queue_name=place.queue_name, queue_ahead=place.ahead))
-        nobody = _nobody_runs(workflow, live, place.queue_name if place else None)
+        nobody = _nobody_runs(workflow.name, live, place.queue_name if place else None)
         if nobody:
             waits.append(_TimelineWait("nobody", nobody))
         return waits
@@ -6808,7 +6808,7 @@ def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
         waits.append(_TimelineWait(
             "owner", "owned by no process: a process that registers "
             f"{workflow.name!r} takes it up at its launch or next heartbeat"))
-        nobody = _nobody_runs(workflow, live, None)
+        nobody = _nobody_runs(workflow.name, live, None)
         if nobody:
             waits.append(_TimelineWait("nobody", nobody))
         return waits
@@ -6817,7 +6817,7 @@ def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
         waits.append(_TimelineWait(
             "owner", f"its owner ({where}, executor {owner.executor_id}) is gone: a live "
             f"process that registers {workflow.name!r} recovers it"))
-        nobody = _nobody_runs(workflow, live, None)
+        nobody = _nobody_runs(workflow.name, live, None)
         if nobody:
             waits.append(_TimelineWait("nobody", nobody))
         return waits
@@ -6889,14 +6889,14 @@ def _blocking_wait(journal: _Journal, wait: _WaitRecord) -> _TimelineWait:
     return _TimelineWait(wait.kind, text, since_ms=since, until_ms=ends, workflow_ids=ids)
 
 
-def _nobody_runs(workflow: _WorkflowRecord, live: list[_ProcessRecord],
+def _nobody_runs(workflow_name: str, live: list[_ProcessRecord],
                  queue_name: str | None) -> str | None:
-    """Why no live process will run this workflow, or None if one may."""
+    """Why no live process will run a workflow of this function, or None if one may."""
     if not live:
         return "no process is running on this journal"
     names = [_any_decoder.decode(p.workflow_names) for p in live if p.workflow_names]
-    if len(names) == len(live) and not any(workflow.name in n for n in names):
-        return f"no live process registers workflow {workflow.name!r}"
+    if len(names) == len(live) and not any(workflow_name in n for n in names):
+        return f"no live process registers workflow {workflow_name!r}"
     if queue_name is not None:
         listened = [None if p.queue_names is None else _any_decoder.decode(p.queue_names)
                     for p in live]
@@ -8646,9 +8646,10 @@ class DBOSClient:
     script, a second terminal, a command-line tool (DBOS Transact's DBOSClient). It needs
     none of the workflow functions and never recovers, claims, runs or migrates anything.
     Reads use a read-only connection, so looking leaves the journal unchanged; a call that
-    writes (send, enqueue, cancel, resume, fork, delete) opens a writing connection at its
-    first use and writes only what it asks. A missing file is refused, never created; a
-    journal ``DBOS.launch()`` would refuse is refused too. Waiting calls (a handle's
+    writes (send, enqueue, cancel, resume, fork, delete, a queue's or a schedule's change,
+    a trigger, a backfill) opens a writing connection at its first use and writes only what
+    it asks. A missing file is refused, never created; a journal ``DBOS.launch()`` would
+    refuse is refused too. Waiting calls (a handle's
     ``get_result``, ``get_event``, ``read_stream``, ``wait_first``) wake at the next commit
     (``PRAGMA data_version``), not at a poll of a second. Values are decoded as the program
     decodes them: a client that imports the workflow's module gets its annotated types."""
@@ -8863,7 +8864,161 @@ class DBOSClient:
         ENQUEUED until a queue of that name is registered again."""
         self._steering().journal.delete_queue(name)
 
+    # -- schedules --
+
+    def create_schedule(self, *, schedule_name: str, workflow_name: str, schedule: str,
+                        context: Any = None, workflow_class_name: str | None = None,
+                        automatic_backfill: bool = False, cron_timezone: str | None = None,
+                        queue_name: str | None = None, application_name: str | None = None,
+                        shard_key: str | None = None) -> None:
+        """Create a cron schedule, as ``DBOS.create_schedule`` does (the same checks of the
+        cron string, the time zone and the queue; "Schedule 'x' already exists" for a name
+        in use), with the workflow named: it need not be registered here. Every program on
+        the journal fires it; a run of a workflow no live process registers waits ENQUEUED,
+        and ``python -m dbos_lite schedule list`` and ``workflow list`` say so."""
+        record = self._schedule_record(schedule_name, workflow_name, workflow_class_name,
+                                       schedule, context, automatic_backfill, cron_timezone,
+                                       queue_name, application_name, shard_key)
+        self._steering().journal.put_schedules([record], False, None, None)
+
+    def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
+        """Create or change several schedules at once (all or none), as
+        ``DBOS.apply_schedules``: one of that name that exists takes the new definition and
+        keeps its status and last fired time; schedules not in the list stay as they are."""
+        if not isinstance(schedules, (list, tuple)):
+            raise _InvalidArgument(f"schedules must be a list of ClientScheduleInput dicts, "
+                                   f"not {schedules!r}.")
+        records = []
+        for index, entry in enumerate(schedules):
+            for required in ("schedule_name", "workflow_name", "schedule"):
+                if not isinstance(entry, dict) or required not in entry:
+                    raise DBOSException(f"Schedule entry {index} is missing required field "
+                                        f"'{required}'")
+            records.append(self._schedule_record(
+                entry["schedule_name"], entry["workflow_name"],
+                entry.get("workflow_class_name"), entry["schedule"], entry.get("context"),
+                entry.get("automatic_backfill", False), entry.get("cron_timezone"),
+                entry.get("queue_name"), entry.get("application_name"),
+                entry.get("shard_key")))
+        if records:
+            self._steering().journal.put_schedules(records, True, None, None)
+
+    def _schedule_record(self, schedule_name: Any, workflow_name: Any,
+                         workflow_class_name: Any, schedule: Any, context: Any,
+                         automatic_backfill: Any, cron_timezone: Any, queue_name: Any,
+                         application_name: Any, shard_key: Any) -> _ScheduleRecord:
+        if not isinstance(workflow_name, str) or not workflow_name.strip():
+            raise _InvalidArgument(f"workflow_name must name a workflow function, not "
+                                   f"{workflow_name!r}.")
+        if workflow_class_name is not None and not isinstance(workflow_class_name, str):
+            raise _InvalidArgument(f"workflow_class_name must be a class's name or None, not "
+                                   f"{workflow_class_name!r}.")
+        owner = self._looking().journal.application_name()
+        if application_name is not None and application_name != owner:
+            raise _InvalidArgument(
+                f"This journal belongs to application {owner!r}: a schedule of application "
+                f"{application_name!r} would never fire here. Leave application_name None.")
+        return _schedule_record(schedule_name, workflow_name, workflow_class_name, schedule,
+                                context, automatic_backfill, cron_timezone, queue_name,
+                                shard_key)
+
+    def list_schedules(self, *, status: str | list[str] | None = None,
+                       workflow_name: str | list[str] | None = None,
+                       schedule_name_prefix: str | list[str] | None = None,
+                       application_name: str | list[str] | None = None
+                       ) -> list[WorkflowSchedule]:
+        """The schedules, oldest first, filtered as ``DBOS.list_schedules`` filters them."""
+        filters = (_name_list(status, "status"), _name_list(workflow_name, "workflow_name"),
+                   _name_list(schedule_name_prefix, "schedule_name_prefix"))
+        applications = _name_list(application_name, "application_name")
+        journal = self._looking().journal
+        owner = journal.application_name()
+        if applications is not None and owner not in applications:
+            return []
+        return [_schedule_view(record, owner) for record in journal.list_schedules(*filters)]
+
+    def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        """The schedule named ``name``, or None."""
+        journal = self._looking().journal
+        record = journal.get_schedule(name)
+        return None if record is None else _schedule_view(record, journal.application_name())
+
+    def pause_schedule(self, name: str) -> None:
+        """Stop firing a schedule until ``resume_schedule`` (nothing if there is none of that
+        name, as in DBOS Transact); the programs stop at their next look, at once."""
+        self._steering().journal.set_schedule_status(name, "PAUSED", None, None)
+
+    def resume_schedule(self, name: str) -> None:
+        """Fire a paused schedule again (with ``automatic_backfill``, the times it missed
+        while paused run first). Nothing if there is none of that name."""
+        self._steering().journal.set_schedule_status(name, "ACTIVE", None, None)
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule; its runs stay. Nothing if there is none of that name."""
+        self._steering().journal.delete_schedule(name, None, None)
+
+    def trigger_schedule(self, schedule_name: str) -> _ClientHandle:
+        """Put a run of a schedule's workflow on its queue now (also when it is paused), as
+        workflow ``sched-<name>-trigger-<now in UTC, ISO>``, for a program to run; its
+        handle. DBOSException if there is no such schedule."""
+        schedule = _schedule_or_raise(self._looking().journal, schedule_name)
+        fire = _trigger_fire(schedule, None)
+        self._fire_schedule([fire])
+        return _ClientHandle(self, fire.workflow.workflow_id)
+
+    def backfill_schedule(self, schedule_name: str, start: Any, end: Any
+                          ) -> list[_ClientHandle]:
+        """Put on its queue each time of a schedule strictly between ``start`` and ``end``
+        (naive datetimes are UTC) that has not run, with the id the scheduler gives it, for a
+        program to run; the handles of all the times in the window, in order (a time that
+        ran, or a second backfill of the window, runs nothing again). DBOSException if there
+        is no such schedule."""
+        ids, _ = self._backfill(schedule_name, start, end)
+        return [_ClientHandle(self, workflow_id) for workflow_id in ids]
+
+    def _backfill(self, schedule_name: str, start: Any, end: Any
+                  ) -> tuple[list[str], list[str]]:
+        """The ids of the times in the window, and those of the runs it created."""
+        schedule = _schedule_or_raise(self._looking().journal, schedule_name)
+        ids: list[str] = []
+        created: list[str] = []
+        for batch in _batched(_backfill_fires(schedule, start, end, None), 500):
+            created += self._fire_schedule(batch)
+            ids += [fire.workflow.workflow_id for fire in batch]
+        return ids, created
+
+    def _fire_schedule(self, fires: list[_Fire]) -> list[str]:
+        """Put runs on their queue (those whose id exists excepted), claiming nothing; the
+        ids of the runs created."""
+        fired = self._steering().journal.fire_schedules(fires, False, None, [])
+        if fired.unqueued:
+            raise DBOSException(
+                f"Schedule {fired.unqueued[0]!r} cannot run: its queue "
+                f"{fires[0].entry.queue_name!r} is not in the journal. Register the queue "
+                "again, or give the schedule another queue with apply_schedules.")
+        return fired.created
+
     # -- for async code: the same calls, run off the event loop --
+
+    async def create_schedule_async(self, **settings: Any) -> None:
+        """``create_schedule`` for async code."""
+        await _off_loop(self.create_schedule, **settings)
+
+    async def apply_schedules_async(self, schedules: list[ClientScheduleInput]) -> None:
+        """``apply_schedules`` for async code."""
+        await _off_loop(self.apply_schedules, schedules)
+
+    async def list_schedules_async(self, **filters: Any) -> list[WorkflowSchedule]:
+        """``list_schedules`` for async code."""
+        return await _off_loop(self.list_schedules, **filters)
+
+    async def get_schedule_async(self, name: str) -> WorkflowSchedule | None:
+        """``get_schedule`` for async code."""
+        return await _off_loop(self.get_schedule, name)
+
+    async def delete_schedule_async(self, name: str) -> None:
+        """``delete_schedule`` for async code."""
+        await _off_loop(self.delete_schedule, name)
 
     async def register_queue_async(self, name: str, **settings: Any) -> Queue:
         """``register_queue`` for async code."""
@@ -9649,15 +9804,30 @@ def _command_parser() -> Any:
     queues = groups.add_parser("queue", help="queues").add_subparsers(
         title="queue commands", metavar="COMMAND")
     command(queues, "list", _cli_queues, "the queues, their settings and what is on them")
-    schedules = groups.add_parser("schedule", help="schedules").add_subparsers(
+    schedules = groups.add_parser("schedule", help="cron schedules").add_subparsers(
         title="schedule commands", metavar="COMMAND")
-    for name in ("list", "pause", "resume", "trigger", "backfill"):
-        sub = command(schedules, name, _cli_schedule, f"{name} schedules")
-        if name != "list":
-            sub.add_argument("schedule_name", metavar="SCHEDULE_NAME")
+    sub = command(schedules, "list", _cli_schedules,
+                  "the schedules: cron, zone, status, when each fired and fires next")
+    sub.add_argument("-S", "--status", choices=("ACTIVE", "PAUSED"), default=None,
+                     help="only schedules with this status")
+    sub.add_argument("-n", "--name", default=None,
+                     help="only schedules of this workflow function")
+    sub.add_argument("-p", "--prefix", default=None,
+                     help="only schedules whose name starts with this")
+    for name, run, text in (
+            ("get", _cli_schedule_get, "a schedule's definition and next time"),
+            ("pause", _cli_schedule_pause, "stop firing a schedule until it is resumed"),
+            ("resume", _cli_schedule_resume, "fire a paused schedule again"),
+            ("trigger", _cli_schedule_trigger,
+             "run a schedule's workflow now (also when paused); prints the new workflow"),
+            ("backfill", _cli_schedule_backfill,
+             "run the times of a schedule strictly between START and END that have not run"),
+            ("delete", _cli_schedule_delete, "delete a schedule (its runs stay)")):
+        sub = command(schedules, name, run, text)
+        sub.add_argument("schedule_name", metavar="SCHEDULE_NAME")
         if name == "backfill":
-            sub.add_argument("start", metavar="START", help="ISO 8601 time")
-            sub.add_argument("end", metavar="END", help="ISO 8601 time")
+            sub.add_argument("start", metavar="START", help="ISO 8601 time (no offset: UTC)")
+            sub.add_argument("end", metavar="END", help="ISO 8601 time (no offset: UTC)")
     sub = command(groups, "events", _cli_events, "the events a workflow published")
     sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
     sub = command(groups, "stream", _cli_stream,
@@ -9778,7 +9948,7 @@ def _cli_status(workflow: _WorkflowRecord, live: list[_ProcessRecord]) -> str:
     orphan = workflow.status == WorkflowStatusString.PENDING and \
         workflow.owner not in {p.process_id for p in live}
     if waiting or orphan:
-        nobody = _nobody_runs(workflow, live, workflow.queue_name if waiting else None)
+        nobody = _nobody_runs(workflow.name, live, workflow.queue_name if waiting else None)
         if nobody:
             return f"{workflow.status} ({nobody})"
     return workflow.status
@@ -10063,8 +10233,189 @@ def _or_dash(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _cli_schedule(args: Any) -> None:
-    raise _CommandError("schedules are not in this version of dbos_lite yet; nothing was done.")
+def _cli_schedules(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        schedules = client.list_schedules(status=args.status, workflow_name=args.name,
+                                          schedule_name_prefix=args.prefix)
+        if _wants_json(args):
+            _print_json(schedules)
+            return
+        journal = client._looking().journal
+        now = _now_ms()
+        live = [p for p in journal.list_processes() if _process_is_alive(p, now)]
+        rows = [[s["schedule_name"], s["workflow_name"], s["schedule"],
+                 s["cron_timezone"] or "UTC", _cli_schedule_status(s, live),
+                 "never" if s["last_fired_at"] is None
+                 else _ago(_iso_epoch_ms(s["last_fired_at"]), now),
+                 _cli_next_time(s, now)[1], s["queue_name"] or "-"] for s in schedules]
+        _print_table(["SCHEDULE", "WORKFLOW", "CRON", "ZONE", "STATUS", "LAST FIRED", "NEXT",
+                      "QUEUE"], rows, status_column=4)
+        if not rows:
+            print("No schedule matches." if args.status or args.name or args.prefix else
+                  "No schedule in this journal (a program creates them with "
+                  "DBOS.create_schedule).")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_status(schedule: WorkflowSchedule, live: list[_ProcessRecord]) -> str:
+    """A schedule's status for a table, saying when no live process will run its runs."""
+    if schedule["status"] != "ACTIVE":
+        return schedule["status"]
+    nobody = _nobody_runs(schedule["workflow_name"], live, schedule["queue_name"])
+    return f"ACTIVE ({nobody})" if nobody else "ACTIVE"
+
+
+def _iso_epoch_ms(text: str) -> int:
+    import datetime
+
+    return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def _cli_next_time(schedule: WorkflowSchedule, now_ms: int) -> tuple[str | None, str]:
+    """When an ACTIVE schedule fires next: the time in its zone (ISO) and relative to now."""
+    import datetime
+
+    if schedule["status"] != "ACTIVE":
+        return None, "- (paused)"
+    try:
+        cron = _parse_cron(schedule["schedule"])
+        zone = _schedule_zone(schedule["cron_timezone"])
+    except Exception:  # a row another tool wrote: the scheduler logs why it cannot fire
+        return None, "- (invalid)"
+    now = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.timezone.utc)
+    when = cron.next_after(now.astimezone(zone))
+    return when.isoformat(), _ago(int(when.timestamp() * 1000), now_ms)
+
+
+def _cli_schedule_or_fail(client: DBOSClient, schedule_name: str) -> WorkflowSchedule:
+    schedule = client.get_schedule(schedule_name)
+    if schedule is None:
+        raise _CommandError(f"Schedule {schedule_name!r} does not exist in this journal; "
+                            f"'{_CLI} schedule list' shows the schedules it has.")
+    return schedule
+
+
+def _cli_schedule_get(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        schedule = _cli_schedule_or_fail(client, args.schedule_name)
+        if _wants_json(args):
+            _print_json(schedule)
+            return
+        now = _now_ms()
+        for key, value in schedule.items():
+            if key == "context":
+                value = _one_line(repr(value))
+            elif key == "last_fired_at" and value is not None:
+                value = f"{value} ({_ago(_iso_epoch_ms(value), now)})"
+            elif value is None:
+                value = "-"
+            print(f"{key + ':':<22} {value}")
+        when, relative = _cli_next_time(schedule, now)
+        print(f"{'next time:':<22} {relative if when is None else f'{when} ({relative})'}")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_pause(args: Any) -> None:
+    _cli_schedule_set_status(args, "PAUSED")
+
+
+def _cli_schedule_resume(args: Any) -> None:
+    _cli_schedule_set_status(args, "ACTIVE")
+
+
+def _cli_schedule_set_status(args: Any, status: str) -> None:
+    client = _cli_client(args)
+    try:
+        name = args.schedule_name
+        if _cli_schedule_or_fail(client, name)["status"] == status:
+            _cli_said(args, f"Schedule {name!r} is {status} already: left as it is.")
+            return
+        if status == "PAUSED":
+            client.pause_schedule(name)
+            _cli_said(args, f"Paused schedule {name!r}: no program fires it until "
+                            f"'{_CLI} schedule resume {name}'.")
+            return
+        client.resume_schedule(name)
+        schedule = _cli_schedule_or_fail(client, name)
+        when, relative = _cli_next_time(schedule, _now_ms())
+        missed = " (first the times it missed while paused: automatic_backfill)" \
+            if schedule["automatic_backfill"] and schedule["last_fired_at"] else ""
+        next_time = f"at {when} ({relative})" if when else relative
+        _cli_said(args, f"Resumed schedule {name!r}: it fires next {next_time}{missed}.")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_trigger(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        schedule = _cli_schedule_or_fail(client, args.schedule_name)
+        handle = client.trigger_schedule(args.schedule_name)
+        if _wants_json(args):
+            journal = client._looking().journal
+            _print_json(_statuses_json(journal, [_cli_existing(client, handle.workflow_id)])[0])
+            return
+        print(f"Triggered schedule {args.schedule_name!r}: workflow {handle.workflow_id} is "
+              f"ENQUEUED on {schedule['queue_name'] or _INTERNAL_QUEUE_NAME}, for a program "
+              f"that registers {schedule['workflow_name']!r}.")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_backfill(args: Any) -> None:
+    start = _cli_utc_time(args.start, "START")
+    end = _cli_utc_time(args.end, "END")
+    if end <= start:
+        raise _CommandError(f"END {args.end!r} is not after START {args.start!r}: the window "
+                            "is empty, nothing was enqueued.")
+    client = _cli_client(args)
+    try:
+        name = args.schedule_name
+        _cli_schedule_or_fail(client, name)
+        ids, created = client._backfill(name, start, end)
+        if _wants_json(args):
+            made = set(created)
+            _print_json({"workflow_ids": ids, "enqueued": created,
+                         "existed": [workflow_id for workflow_id in ids
+                                     if workflow_id not in made]})
+            return
+        if not ids:
+            print(f"Schedule {name!r} has no time strictly between {start.isoformat()} and "
+                  f"{end.isoformat()}: nothing was enqueued.")
+            return
+        print(f"Backfilled schedule {name!r} between {start.isoformat()} and "
+              f"{end.isoformat()}: {len(created)} times enqueued, "
+              f"{len(ids) - len(created)} already existed.")
+    finally:
+        client.destroy()
+
+
+def _cli_utc_time(text: str, which: str) -> Any:
+    """An ISO 8601 time given on the command line, aware (without an offset: UTC)."""
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise _CommandError(f"{which} {text!r} is not an ISO 8601 time; write it as, for "
+                            "example, 2026-01-31 or 2026-01-31T12:00:00+02:00 (a time "
+                            "without an offset is UTC).") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def _cli_schedule_delete(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_schedule_or_fail(client, args.schedule_name)
+        client.delete_schedule(args.schedule_name)
+        _cli_said(args, f"Deleted schedule {args.schedule_name!r}; its runs stay in the "
+                        "journal.")
+    finally:
+        client.destroy()
 
 
 def _cli_events(args: Any) -> None:
@@ -10155,7 +10506,7 @@ def _statuses_json(journal: _Journal, records: list[_WorkflowRecord]) -> list[di
             "delay_until_epoch_ms": status.delay_until_epoch_ms,
             "was_forked_from": workflow.workflow_id in forked,
             "completed_at": status.completed_at, "attributes": None,
-            "schedule_name": None, "application_name": application, "shard_key": None,
+            "schedule_name": status.schedule_name, "application_name": application, "shard_key": None,
             "parent_shard_key": None, "input": status.input, "output": status.output,
             "error": None if status.error is None else str(status.error),
         })
@@ -10204,7 +10555,8 @@ def _table_lines(headers: list[str], rows: list[list[str]], status_column: int =
 
 
 _STATUS_COLOURS = {"SUCCESS": "32", "ERROR": "31", "MAX_RECOVERY_ATTEMPTS_EXCEEDED": "31",
-                   "PENDING": "33", "ENQUEUED": "36", "DELAYED": "36", "CANCELLED": "90"}
+                   "PENDING": "33", "ENQUEUED": "36", "DELAYED": "36", "CANCELLED": "90",
+                   "ACTIVE": "32", "PAUSED": "90"}
 
 
 def _colours_on() -> bool:
