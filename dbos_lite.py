@@ -7218,6 +7218,19 @@ def _schedule_view(record: _ScheduleRecord, application_name: str | None) -> Wor
         application_name=application_name, shard_key=None)
 
 
+def _schedule_entries(schedules: Any, kind: str, workflow_field: str) -> list[dict]:
+    """The entries of an ``apply_schedules`` list, each with its required fields (DBOS
+    Transact's messages)."""
+    if not isinstance(schedules, (list, tuple)):
+        raise _InvalidArgument(f"schedules must be a list of {kind} dicts, not {schedules!r}.")
+    for index, entry in enumerate(schedules):
+        for required in ("schedule_name", workflow_field, "schedule"):
+            if not isinstance(entry, dict) or required not in entry:
+                raise DBOSException(f"Schedule entry {index} is missing required field "
+                                    f"'{required}'")
+    return list(schedules)
+
+
 def _name_list(value: Any, parameter: str) -> list[str] | None:
     """A filter given as one string or a list of them, as a list (None: no filter)."""
     if value is None:
@@ -8100,15 +8113,8 @@ class DBOS:
         if _recording_context() is not None or _current_step.get() is not None:
             raise DBOSException("DBOS.apply_schedules cannot be called from within a workflow")
         executor = _launched()
-        if not isinstance(schedules, (list, tuple)):
-            raise _InvalidArgument(f"schedules must be a list of ScheduleInput dicts, not "
-                                   f"{schedules!r}.")
         records = []
-        for index, entry in enumerate(schedules):
-            for required in ("schedule_name", "workflow_fn", "schedule"):
-                if not isinstance(entry, dict) or required not in entry:
-                    raise DBOSException(f"Schedule entry {index} is missing required field "
-                                        f"'{required}'")
+        for entry in _schedule_entries(schedules, "ScheduleInput", "workflow_fn"):
             workflow = _scheduled_workflow(entry["workflow_fn"])
             records.append(_schedule_record(
                 entry["schedule_name"], workflow.name, workflow.class_name, entry["schedule"],
@@ -8885,15 +8891,8 @@ class DBOSClient:
         """Create or change several schedules at once (all or none), as
         ``DBOS.apply_schedules``: one of that name that exists takes the new definition and
         keeps its status and last fired time; schedules not in the list stay as they are."""
-        if not isinstance(schedules, (list, tuple)):
-            raise _InvalidArgument(f"schedules must be a list of ClientScheduleInput dicts, "
-                                   f"not {schedules!r}.")
         records = []
-        for index, entry in enumerate(schedules):
-            for required in ("schedule_name", "workflow_name", "schedule"):
-                if not isinstance(entry, dict) or required not in entry:
-                    raise DBOSException(f"Schedule entry {index} is missing required field "
-                                        f"'{required}'")
+        for entry in _schedule_entries(schedules, "ClientScheduleInput", "workflow_name"):
             records.append(self._schedule_record(
                 entry["schedule_name"], entry["workflow_name"],
                 entry.get("workflow_class_name"), entry["schedule"], entry.get("context"),
