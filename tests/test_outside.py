@@ -16,7 +16,7 @@ import apsw
 import pytest
 
 import dbos_lite
-from conftest import wait_until
+from conftest import journal_of_schema, wait_until
 from dbos_lite import (DBOSClient, DBOSException, DBOSInitializationError,
                        DBOSNonExistentWorkflowError, SetWorkflowID)
 
@@ -670,14 +670,7 @@ def test_schedule_commands_not_found_and_bad_input(app, capsys):
 
 def test_schedules_on_a_journal_older_than_schedules(tmp_path, capsys):
     path = str(tmp_path / "old.sqlite")
-    conn = apsw.Connection(path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    for migration in dbos_lite._MIGRATIONS[:6]:
-        for statement in migration:
-            conn.execute(statement)
-    conn.execute(f"PRAGMA application_id = {dbos_lite.APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 6")
-    conn.close()
+    journal_of_schema(path, 6)
     code, out, _ = cli(capsys, "schedule", "list", "--journal", path)
     assert (code, out) == (0, "No schedule in this journal (a program creates them with "
                               "DBOS.create_schedule).\n")
