@@ -36,8 +36,11 @@ DIFFERS = {
                   "write (never migrating); a missing file is refused, not created; resume "
                   "and fork go onto `_dbos_internal_queue` as in DBOS; enqueue refuses a queue "
                   "the journal lacks; its queues are read and changed through it (their "
-                  "`enqueue` refuses, as DBOS); no schedule calls, transactions, application "
-                  "versions or send_bulk yet; refuses calls after `destroy()`",
+                  "`enqueue` refuses, as DBOS); its schedule calls check as `DBOS`'s do (cron "
+                  "fields, a cron that never fires, the queue; a workflow name is taken as "
+                  "given, as DBOS) and refuse an `application_name` not the journal's; no "
+                  "transactions, application versions or send_bulk yet; refuses calls after "
+                  "`destroy()`",
     "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
             "first silently)",
     "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "
