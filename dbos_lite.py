@@ -10387,7 +10387,7 @@ def _cli_schedule_backfill(args: Any) -> None:
                   f"{end.isoformat()}: nothing was enqueued.")
             return
         print(f"Backfilled schedule {name!r} between {start.isoformat()} and "
-              f"{end.isoformat()}: {len(created)} times enqueued, "
+              f"{end.isoformat()}: {len(created)} time{'s' * (len(created) != 1)} enqueued, "
               f"{len(ids) - len(created)} already existed.")
     finally:
         client.destroy()
