@@ -10505,8 +10505,9 @@ def _statuses_json(journal: _Journal, records: list[_WorkflowRecord]) -> list[di
             "delay_until_epoch_ms": status.delay_until_epoch_ms,
             "was_forked_from": workflow.workflow_id in forked,
             "completed_at": status.completed_at, "attributes": None,
-            "schedule_name": status.schedule_name, "application_name": application, "shard_key": None,
-            "parent_shard_key": None, "input": status.input, "output": status.output,
+            "schedule_name": status.schedule_name, "application_name": application,
+            "shard_key": None, "parent_shard_key": None, "input": status.input,
+            "output": status.output,
             "error": None if status.error is None else str(status.error),
         })
     return shaped
