@@ -9693,9 +9693,10 @@ _LIVE_ASSETS = {
 # ==== Command line: python -m dbos_lite, the dbos-lite command ====
 #
 # DBOS Transact's ``dbos workflow ...`` commands and flags, and what it lacks (delete, show,
-# queues, events, streams, send, backup, a live page), over a DBOSClient: reading commands
-# write nothing. Tables for people (relative times; colours only on a terminal), --json in
-# DBOS Transact's shape for scripts. An error is one line on stderr and exit status 1.
+# queues, schedules, events, streams, send, backup, a live page), over a DBOSClient: reading
+# commands write nothing. Tables for people (relative times; colours only on a terminal),
+# --json in DBOS Transact's shape for scripts. An error is one line on stderr and exit
+# status 1.
 
 _CLI = "dbos-lite"
 _CLI_STATUSES = ("PENDING", "SUCCESS", "ERROR", "ENQUEUED", "DELAYED", "CANCELLED",
