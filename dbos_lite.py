@@ -3903,8 +3903,15 @@ def _run_plan(plan: _Plan[_T]) -> _T:
         effect = plan.send(None)
         while True:
             try:
-                value = effect.func(*effect.args) if type(effect) is _Write \
-                    else _run_effect(effect)
+                kind = type(effect)
+                if kind is _Write:
+                    value = effect.func(*effect.args)
+                elif kind is _Call:
+                    value = effect.func(*effect.args, **effect.kwargs)
+                    if hasattr(type(value), "__await__"):
+                        _refuse_awaitable(effect.func, value)
+                else:
+                    value = _run_wait(effect)
             except BaseException as exc:
                 effect = plan.throw(exc)
             else:
@@ -3928,17 +3935,17 @@ def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException
     return exc if inside else DBOSException(str(exc))
 
 
-def _run_effect(effect: _Call | _Wait) -> Any:
-    if isinstance(effect, _Call):
-        result = effect.func(*effect.args, **effect.kwargs)
-        if hasattr(type(result), "__await__"):
-            if hasattr(result, "close"):
-                result.close()
-            raise DBOSException(
-                f"{_qualname(effect.func)} is async; await it from an async workflow instead of "
-                "calling it from sync code."
-            )
-        return result
+def _refuse_awaitable(func: Callable, result: Any) -> typing.NoReturn:
+    """Sync code called an async function as a step or workflow: it cannot await the result."""
+    if hasattr(result, "close"):
+        result.close()
+    raise DBOSException(
+        f"{_qualname(func)} is async; await it from an async workflow instead of calling it "
+        "from sync code."
+    )
+
+
+def _run_wait(effect: _Wait) -> None:
     with _lend_pool_place():
         effect.watch.event.wait(effect.seconds)
     effect.watch.event.clear()
