@@ -54,15 +54,18 @@ user. The sections, each behind a ``# ==== ... ====`` banner:
 3. processes (who owns a workflow, and whether that process lives), context (which workflow and
    step the running code is in), the registry of workflow and step functions, and of the
    classes and configured instances whose methods are workflows;
-4. plans: the replay-or-run logic as generators, driven by a sync or an async driver;
-5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, and the plans
-   of steps, workflows, waiting, messages, events, streams and management;
-6. schedules: a cron parser (pure; the scheduler is to come); then management: what needs a
-   journal but no executor (statuses, listings, steps, the timeline of one workflow, and the
-   few writes a tool outside the program may ask for), shared by the facade and by tools;
-7. handles, the DBOS facade, and DBOSConfiguredInstance;
+4. plans: the replay-or-run logic as generators, driven by a sync or an async driver; and the
+   cron parser (pure computation on datetimes);
+5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, the queue
+   worker, the scheduler, and the plans of steps, workflows, waiting, messages, events,
+   streams, queues, schedules and management;
+6. management: what needs a journal but no executor (statuses, listings, steps, the timeline of
+   one workflow, schedules, and the few writes a tool outside the program may ask for), shared
+   by the facade and by tools;
+7. handles, the DBOS facade, Queue, Debouncer and DBOSConfiguredInstance;
 8. DBOSClient, which works on a journal from another process;
-9. the command line (``python -m dbos_lite``), over a DBOSClient.
+9. the live page (``python -m dbos_lite ui``) and the command line (``python -m dbos_lite``),
+   over a DBOSClient.
 """
 
 from __future__ import annotations
