@@ -5362,13 +5362,33 @@ class _Executor:
         self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
-    def resume(self, workflow_id: str) -> None:
-        """Continue a cancelled, dead-lettered or orphaned workflow from its last completed
-        step, in this process (or, if this process lacks its function, in one that has it)."""
+    def resume(self, workflow_ids: list[str], queue_name: str | None = None) -> None:
+        """Continue cancelled, dead-lettered or orphaned workflows from their last completed
+        step, in this process (or, if this process lacks a function, in one that has it); with
+        ``queue_name``, ENQUEUED on that queue instead. Nothing is resumed if one is absent."""
+        journal = self._journal()
+        _refuse_missing(journal, workflow_ids)
+        if queue_name is None:
+            for workflow_id in workflow_ids:
+                self._resume_here(workflow_id)
+            return
+        queue = journal.get_queue(queue_name)
+        if queue is None:
+            raise DBOSException(f"Nothing was resumed: no queue is named {queue_name!r} in the "
+                                f"journal. Register it first with "
+                                f"DBOS.register_queue({queue_name!r}).")
+        now = _now_ms()
+        live = [p.process_id for p in journal.list_processes() if _process_is_alive(p, now)]
+        for workflow_id in workflow_ids:
+            if journal.requeue_workflow(workflow_id, queue, live) is not None:
+                self.wakeups.notify(("workflow", workflow_id))
+        self.dispatcher.wake()
+
+    def _resume_here(self, workflow_id: str) -> None:
         journal = self._journal()
         workflow = journal.get_workflow(workflow_id)
         if workflow is None:
-            raise DBOSNonExistentWorkflowError(workflow_id)
+            return  # deleted since
         if workflow.status in (WorkflowStatusString.SUCCESS, WorkflowStatusString.ERROR):
             return
         if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None \
@@ -5413,11 +5433,11 @@ class _Executor:
             self.submit(function, fork)
         return new_id
 
-    def delete(self, workflow_id: str, delete_children: bool) -> None:
+    def delete(self, workflow_ids: list[str], delete_children: bool) -> None:
         journal = self._journal()
-        ids = [workflow_id]
+        ids = list(workflow_ids)
         if delete_children:
-            ids += journal.list_descendants(workflow_id)
+            ids += [child for w in workflow_ids for child in journal.list_descendants(w)]
         journal.delete_workflows(ids)
         self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
@@ -5443,6 +5463,19 @@ class _Executor:
         context.function_id = function_id
         yield from self._record_plan(context, function_id, marker)
         return True
+
+
+def _refuse_missing(journal: _Journal, workflow_ids: list[str]) -> None:
+    """DBOSNonExistentWorkflowError naming every id of ``workflow_ids`` not in the journal
+    (DBOS Transact checks them all before resuming any)."""
+    missing = [w for w in workflow_ids if journal.get_workflow(w) is None]
+    if len(missing) == 1:
+        raise DBOSNonExistentWorkflowError(missing[0])
+    if missing:
+        error = DBOSNonExistentWorkflowError(", ".join(missing))
+        error._message = ("Workflows {workflow_id} do not exist in the journal; nothing was "
+                          "resumed.")
+        raise error
 
 
 # The executor of the process's DBOS instance: set by DBOS(config=...), cleared by destroy().
@@ -6437,15 +6470,16 @@ class _Steering:
             ids += [child for w in workflow_ids for child in self.journal.list_descendants(w)]
         return ids
 
-    def resume(self, workflow_id: str, queue_name: str | None) -> None:
-        """Put a workflow that did not succeed or fail on a queue (DBOS Transact's internal
-        one by default), unless a live process runs it; a process that can run it continues
-        it from its last completed step."""
-        if self.journal.get_workflow(workflow_id) is None:
-            raise DBOSNonExistentWorkflowError(workflow_id)
+    def resume(self, workflow_ids: list[str], queue_name: str | None) -> None:
+        """Put workflows that did not succeed or fail on a queue (DBOS Transact's internal
+        one by default), unless a live process runs them; a process that can run one
+        continues it from its last completed step. Nothing is resumed if one is absent."""
+        _refuse_missing(self.journal, workflow_ids)
+        queue = self._queue(queue_name)
         now = _now_ms()
         live = [p.process_id for p in self.journal.list_processes() if _process_is_alive(p, now)]
-        self.journal.requeue_workflow(workflow_id, self._queue(queue_name), live)
+        for workflow_id in workflow_ids:
+            self.journal.requeue_workflow(workflow_id, queue, live)
 
     def fork(self, workflow_id: str, start_step: int, application_version: str | None,
              queue_name: str | None) -> str:
@@ -6633,6 +6667,15 @@ def _handles_by_id(handles: list[Any]) -> dict[str, Any]:
     if len(by_id) != len(handles):
         raise ValueError("handles must not contain duplicate workflow IDs")
     return by_id
+
+
+def _workflow_ids(workflow_ids: Any) -> list[str]:
+    """The list of ids a call on many workflows takes: a string alone is refused (it would
+    be read as one id per character)."""
+    if isinstance(workflow_ids, str) or not all(isinstance(w, str) for w in workflow_ids):
+        raise _InvalidArgument(f"workflow_ids must be a list of workflow ids (strings), not "
+                               f"{workflow_ids!r}.")
+    return list(workflow_ids)
 
 
 # ==== The DBOS facade ====
@@ -7379,17 +7422,57 @@ class DBOS:
                                  cancel_children=cancel_children)
 
     @classmethod
-    def resume_workflow(cls, workflow_id: str) -> WorkflowHandle:
+    def cancel_workflows(cls, workflow_ids: list[str], *, cancel_children: bool = False
+                         ) -> None:
+        """``DBOS.cancel_workflow`` for several workflows, in one transaction; ids not in the
+        journal, and workflows that have finished, are left as they are."""
+        _refuse_running_loop("cancel_workflows")
+        _launched().cancel(_workflow_ids(workflow_ids), cancel_children)
+
+    @classmethod
+    async def cancel_workflows_async(cls, workflow_ids: list[str], *,
+                                     cancel_children: bool = False) -> None:
+        """``DBOS.cancel_workflows`` for async code."""
+        await _in_journal_thread(cls.cancel_workflows, workflow_ids,
+                                 cancel_children=cancel_children)
+
+    @classmethod
+    def resume_workflow(cls, workflow_id: str, *, queue_name: str | None = None
+                        ) -> WorkflowHandle:
         """Continue a cancelled or dead-lettered workflow from its last completed step (its
-        recovery attempts and deadline are reset). A finished workflow is left as it is."""
+        recovery attempts and deadline are reset), here, or ENQUEUED on ``queue_name`` (a
+        queue of the journal) if given. A finished workflow is left as it is;
+        DBOSNonExistentWorkflowError for an unknown id."""
         _refuse_running_loop("resume_workflow")
-        _launched().resume(workflow_id)
+        _launched().resume([workflow_id], queue_name)
         return cls.retrieve_workflow(workflow_id)
 
     @classmethod
-    async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
+    async def resume_workflow_async(cls, workflow_id: str, *, queue_name: str | None = None
+                                    ) -> WorkflowHandleAsync:
         """``DBOS.resume_workflow`` for async code."""
-        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id))
+        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id,
+                                                      queue_name=queue_name))
+
+    @classmethod
+    def resume_workflows(cls, workflow_ids: list[str], *, queue_name: str | None = None
+                         ) -> list[WorkflowHandle]:
+        """``DBOS.resume_workflow`` for several workflows; their handles, in order. If one is
+        not in the journal: DBOSNonExistentWorkflowError naming all those absent, and none is
+        resumed."""
+        _refuse_running_loop("resume_workflows")
+        workflow_ids = _workflow_ids(workflow_ids)
+        _launched().resume(workflow_ids, queue_name)
+        return [cls.retrieve_workflow(w) for w in workflow_ids]
+
+    @classmethod
+    async def resume_workflows_async(cls, workflow_ids: list[str], *,
+                                     queue_name: str | None = None
+                                     ) -> list[WorkflowHandleAsync]:
+        """``DBOS.resume_workflows`` for async code."""
+        handles = await _in_journal_thread(cls.resume_workflows, workflow_ids,
+                                           queue_name=queue_name)
+        return [_async_handle(handle) for handle in handles]
 
     @classmethod
     def fork_workflow(cls, workflow_id: str, start_step: int, *,
@@ -7413,13 +7496,28 @@ class DBOS:
         """Delete a workflow from the journal, with its operations, messages, events and
         streams (and its descendants' with ``delete_children``)."""
         _refuse_running_loop("delete_workflow")
-        _launched().delete(workflow_id, delete_children)
+        _launched().delete([workflow_id], delete_children)
 
     @classmethod
     async def delete_workflow_async(cls, workflow_id: str, *,
                                     delete_children: bool = False) -> None:
         """``DBOS.delete_workflow`` for async code."""
         await _in_journal_thread(cls.delete_workflow, workflow_id,
+                                 delete_children=delete_children)
+
+    @classmethod
+    def delete_workflows(cls, workflow_ids: list[str], *, delete_children: bool = False
+                         ) -> None:
+        """``DBOS.delete_workflow`` for several workflows, in one transaction; ids not in the
+        journal are skipped."""
+        _refuse_running_loop("delete_workflows")
+        _launched().delete(_workflow_ids(workflow_ids), delete_children)
+
+    @classmethod
+    async def delete_workflows_async(cls, workflow_ids: list[str], *,
+                                     delete_children: bool = False) -> None:
+        """``DBOS.delete_workflows`` for async code."""
+        await _in_journal_thread(cls.delete_workflows, workflow_ids,
                                  delete_children=delete_children)
 
     @classmethod
@@ -7896,7 +7994,7 @@ class DBOSClient:
     def cancel_workflows(self, workflow_ids: list[str], *,
                          cancel_children: bool = False) -> None:
         """``cancel_workflow`` for several workflows."""
-        self._steering().cancel(list(workflow_ids), cancel_children)
+        self._steering().cancel(_workflow_ids(workflow_ids), cancel_children)
 
     def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None
                         ) -> _ClientHandle:
@@ -7904,13 +8002,16 @@ class DBOSClient:
         step: it goes ENQUEUED onto ``queue_name`` (DBOS Transact's internal queue by default)
         for a process that can run it. A finished or running workflow is left as it is;
         DBOSNonExistentWorkflowError for an unknown id."""
-        self._steering().resume(workflow_id, queue_name)
+        self._steering().resume([workflow_id], queue_name)
         return self.retrieve_workflow(workflow_id)
 
     def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None
                          ) -> list[_ClientHandle]:
-        """``resume_workflow`` for several workflows."""
-        return [self.resume_workflow(w, queue_name=queue_name) for w in workflow_ids]
+        """``resume_workflow`` for several workflows; if one is not in the journal,
+        DBOSNonExistentWorkflowError naming all those absent, and none is resumed."""
+        workflow_ids = _workflow_ids(workflow_ids)
+        self._steering().resume(workflow_ids, queue_name)
+        return [self.retrieve_workflow(w) for w in workflow_ids]
 
     def fork_workflow(self, workflow_id: str, start_step: int, *,
                       application_version: str | None = None,
@@ -7930,7 +8031,7 @@ class DBOSClient:
     def delete_workflows(self, workflow_ids: list[str], *,
                          delete_children: bool = False) -> None:
         """``delete_workflow`` for several workflows."""
-        self._steering().delete(list(workflow_ids), delete_children)
+        self._steering().delete(_workflow_ids(workflow_ids), delete_children)
 
     # -- queues --
 

@@ -26,6 +26,14 @@ DBOS_VERSION = "3.4.0"
 # Arguments that nearly every DBOS call takes, said once above the table instead of on each row.
 COMMON_ARGUMENTS = {"shard_key", "serialization_type"}
 
+_NOT_A_STEP = ("inside a workflow it is not recorded as an operation (DBOS records a `{step}` "
+               "step, so the operation ids after it differ)")
+_NOT_A_STRING = "; a string alone for `workflow_ids` is refused (DBOS fails in SQLAlchemy)"
+_RESUME = (_NOT_A_STEP.format(step="DBOS.resumeWorkflow") + "; without `queue_name=` the "
+           "workflow continues in this process at once (DBOS puts it on its internal queue); "
+           "`queue_name=` must name a queue of the journal (DBOS leaves the workflow ENQUEUED on "
+           "a queue nobody works)")
+
 #: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
 #: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
 DIFFERS = {
@@ -94,6 +102,11 @@ DIFFERS = {
                  "`Debouncer(workflow_name, ...)` checks the name at once",
     "SetEnqueueOptions": "an invalid priority raises DBOSException that is also a ValueError "
                          "(DBOS: plain Exception)",
+    "DBOS.resume_workflow": _RESUME,
+    "DBOS.cancel_workflow": _NOT_A_STEP.format(step="DBOS.cancelWorkflow"),
+    "DBOS.cancel_workflows": _NOT_A_STEP.format(step="DBOS.cancelWorkflow") + _NOT_A_STRING,
+    "DBOS.delete_workflow": _NOT_A_STEP.format(step="DBOS.deleteWorkflow"),
+    "DBOS.delete_workflows": _NOT_A_STEP.format(step="DBOS.deleteWorkflow") + _NOT_A_STRING,
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
@@ -147,8 +160,6 @@ _MISSING_GROUPS = {
     "a durable `asyncio.wait`": ["DBOS.asyncio_wait"],
     "reading one offset of a stream": ["DBOS.read_stream_offset"],
     "rewinding a workflow to a step": ["DBOS.rewind_workflow"],
-    "cancelling, resuming or deleting many workflows in one call": [
-        "DBOS.cancel_workflows", "DBOS.resume_workflows", "DBOS.delete_workflows"],
 }
 MISSING = {name: why for why, names in _MISSING_GROUPS.items() for name in names}
 
