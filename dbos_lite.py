@@ -85,6 +85,7 @@ __all__ = [
     "WorkflowStatusString",
     "StepInfo",
     "StepOptions",
+    "SendMessage",
     "StepStatus",
     "DBOSConfig",
     "EnqueueOptions",
@@ -641,6 +642,15 @@ class StepStatus(msgspec.Struct, frozen=True):
     step_id: int
     current_attempt: int | None
     max_attempts: int | None
+
+
+class SendMessage(msgspec.Struct, frozen=True):
+    """One message of ``DBOS.send_bulk``: the same as ``DBOS.send``'s arguments."""
+
+    destination_id: str
+    message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
 
 
 class StepOptions(TypedDict, total=False):
@@ -2585,21 +2595,27 @@ class _Journal(_JournalFile):
     # -- messages, events, streams --
 
     @_transaction
-    def send_message(cursor: apsw.Cursor, message: _MessageRecord,
-                     operation: _OperationRecord | None, owner: str) -> bool:
-        """Queue a message (a repeated idempotency key is a no-op), recording the sender's
-        operation in the same transaction; False if the sender lost its workflow."""
+    def send_messages(cursor: apsw.Cursor, messages: list[_MessageRecord],
+                      operation: _OperationRecord | None, owner: str) -> bool:
+        """Queue messages, all or none (a repeated idempotency key is a no-op), recording the
+        sender's operation in the same transaction; False if the sender lost its workflow.
+        DBOSNonExistentWorkflowError names every destination that is not in the journal."""
         if not _record_if_owner(cursor, operation, owner):
             return False
-        try:
-            if message.idempotency_key is not None:
-                cursor.execute(_SQL_INSERT_MESSAGE_KEY,
-                               (message.destination_id, message.idempotency_key))
-                if cursor.connection.changes() == 0:
-                    return True  # sent before with this key
-            cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
-        except apsw.ConstraintError:
-            raise DBOSNonExistentWorkflowError(message.destination_id) from None
+        missing = []
+        for message in messages:
+            try:
+                if message.idempotency_key is not None:
+                    cursor.execute(_SQL_INSERT_MESSAGE_KEY,
+                                   (message.destination_id, message.idempotency_key))
+                    if cursor.connection.changes() == 0:
+                        continue  # sent before with this key
+                cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
+            except apsw.ConstraintError:
+                if message.destination_id not in missing:
+                    missing.append(message.destination_id)
+        if missing:  # the transaction rolls back: nothing is sent
+            raise DBOSNonExistentWorkflowError(", ".join(missing))
         return True
 
     def has_message(self, workflow_id: str, topic: str) -> bool:
@@ -3799,6 +3815,23 @@ def _workflow_result(workflow: _WorkflowRecord, return_type: Any) -> Any:
 
 def _topic(topic: str | None) -> str:
     return "__null__topic__" if topic is None else topic
+
+
+def _message_records(messages: list[SendMessage]) -> list[_MessageRecord]:
+    """The journal's rows for ``send``/``send_bulk`` (DBOS Transact's checks: SendMessages, no
+    idempotency key twice in one call)."""
+    if isinstance(messages, (str, bytes, SendMessage)) or not all(
+            isinstance(m, SendMessage) for m in messages):
+        raise _InvalidArgument(f"messages must be a list of SendMessage, not {messages!r}.")
+    keys = [m.idempotency_key for m in messages if m.idempotency_key]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise DBOSException(f"send_bulk received duplicate idempotency keys: "
+                            f"{', '.join(repeated)}; nothing was sent.")
+    now = _now_ms()
+    return [_MessageRecord(m.destination_id, _topic(m.topic),
+                           _encode_value(m.message, f"The message to {m.destination_id!r}"),
+                           m.idempotency_key, now) for m in messages]
 
 
 def _inside_step(what: str) -> DBOSException:
@@ -5171,33 +5204,31 @@ class _Executor:
 
     # -- messages --
 
-    def send_plan(self, destination_id: str, message: Any, topic: str | None,
-                  idempotency_key: str | None) -> _Plan[None]:
-        """Queue a message for a workflow; inside a workflow it is recorded (``DBOS.send``)
-        and not sent again on replay."""
+    def send_plan(self, records: list[_MessageRecord], name: str = "DBOS.send"
+                  ) -> _Plan[None]:
+        """Queue messages for workflows, all in one transaction; inside a workflow they are
+        recorded as one operation (``DBOS.send``, or ``DBOS.send_bulk``) and not sent again
+        on replay."""
         journal = self._journal()
         context = _recording_context()
-        record = _MessageRecord(destination_id, _topic(topic),
-                                _encode_value(message, f"The message to {destination_id!r}"),
-                                idempotency_key, _now_ms())
         if context is None:
-            yield _Write(journal.send_message, record, None, self.process_id)
+            yield _Write(journal.send_messages, records, None, self.process_id)
         else:
             function_id = context.next_function_id()
-            recorded = self._replayed(context, function_id, "DBOS.send")
+            recorded = self._replayed(context, function_id, name)
             if recorded is not None:
                 _value_or_raise(None, recorded.error, Any)
                 return
-            operation = self._operation(context, function_id, "DBOS.send")
+            operation = self._operation(context, function_id, name)
             try:
-                sent = yield _Write(journal.send_message, record, operation, self.process_id)
+                sent = yield _Write(journal.send_messages, records, operation, self.process_id)
             except DBOSNonExistentWorkflowError as exc:
-                yield from self._record_plan(context, function_id, "DBOS.send",
+                yield from self._record_plan(context, function_id, name,
                                              error=_encode_error(exc))
                 raise
             if not sent:
                 raise self._why_stopped(context.workflow_id)
-        self.wakeups.notify(("message", destination_id))
+        self.wakeups.notify(*[("message", record.destination_id) for record in records])
 
     def recv_plan(self, topic: str | None, timeout_seconds: float | None) -> _Plan[Any]:
         """``DBOS.recv``: the oldest message of the topic, taken and recorded in one transaction
@@ -6451,12 +6482,8 @@ class _Steering:
     def __init__(self, journal: _Journal):
         self.journal = journal
 
-    def send(self, destination_id: str, message: Any, topic: str | None,
-             idempotency_key: str | None) -> None:
-        record = _MessageRecord(destination_id, _topic(topic),
-                                _encode_value(message, f"The message to {destination_id!r}"),
-                                idempotency_key, _now_ms())
-        self.journal.send_message(record, None, "")
+    def send(self, messages: list[SendMessage]) -> None:
+        self.journal.send_messages(_message_records(messages), None, "")
 
     def cancel(self, workflow_ids: list[str], children: bool) -> None:
         self.journal.cancel_workflows(self._with_descendants(workflow_ids, children))
@@ -7132,14 +7159,31 @@ class DBOS:
         makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
         no such workflow."""
         _refuse_running_loop("send")
-        _run_plan(_launched().send_plan(destination_id, message, topic, idempotency_key))
+        records = _message_records([SendMessage(destination_id, message, topic, idempotency_key)])
+        _run_plan(_launched().send_plan(records))
 
     @classmethod
     async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
                          idempotency_key: str | None = None) -> None:
         """``DBOS.send`` for async code."""
-        await _run_plan_async(
-            _launched().send_plan(destination_id, message, topic, idempotency_key))
+        records = _message_records([SendMessage(destination_id, message, topic, idempotency_key)])
+        await _run_plan_async(_launched().send_plan(records))
+
+    @classmethod
+    def send_bulk(cls, messages: list[SendMessage]) -> None:
+        """Send many messages (SendMessage: ``destination_id``, ``message``, ``topic``,
+        ``idempotency_key``) in one transaction: all are sent, or none. From a workflow they
+        are recorded as one operation (``DBOS.send_bulk``) and sent once, even across a crash.
+        DBOSNonExistentWorkflowError names every destination not in the journal; an
+        idempotency key given twice in one call is refused."""
+        _refuse_running_loop("send_bulk")
+        _run_plan(_launched().send_plan(_message_records(messages), "DBOS.send_bulk"))
+
+    @classmethod
+    async def send_bulk_async(cls, messages: list[SendMessage]) -> None:
+        """``DBOS.send_bulk`` for async code."""
+        await _run_plan_async(_launched().send_plan(_message_records(messages),
+                                                    "DBOS.send_bulk"))
 
     @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
@@ -7974,7 +8018,11 @@ class DBOSClient:
         """Send a message to a workflow, for its ``DBOS.recv(topic)``; a repeated
         ``idempotency_key`` sends nothing more. DBOSNonExistentWorkflowError if there is no
         such workflow."""
-        self._steering().send(destination_id, message, topic, idempotency_key)
+        self._steering().send([SendMessage(destination_id, message, topic, idempotency_key)])
+
+    def send_bulk(self, messages: list[SendMessage]) -> None:
+        """Send many messages in one transaction, all or none, as ``DBOS.send_bulk``."""
+        self._steering().send(messages)
 
     def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> _ClientHandle:
         """Enqueue a workflow by name onto a queue of the journal; its handle. ``options``:
@@ -8131,6 +8179,10 @@ class DBOSClient:
                          idempotency_key: str | None = None) -> None:
         """``send`` for async code."""
         await _off_loop(self.send, destination_id, message, topic, idempotency_key)
+
+    async def send_bulk_async(self, messages: list[SendMessage]) -> None:
+        """``send_bulk`` for async code."""
+        await _off_loop(self.send_bulk, messages)
 
     async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any
                             ) -> _ClientHandleAsync:

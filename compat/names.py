@@ -44,8 +44,8 @@ DIFFERS = {
                   "write (never migrating); a missing file is refused, not created; resume "
                   "and fork go onto `_dbos_internal_queue` as in DBOS; enqueue refuses a queue "
                   "the journal lacks; its queues are read and changed through it (their "
-                  "`enqueue` refuses, as DBOS); no schedule calls, transactions, application "
-                  "versions or send_bulk yet; refuses calls after `destroy()`",
+                  "`enqueue` refuses, as DBOS); no schedule calls, transactions or application "
+                  "versions yet; refuses calls after `destroy()`",
     "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
             "first silently)",
     "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "
@@ -107,6 +107,9 @@ DIFFERS = {
     "DBOS.cancel_workflows": _NOT_A_STEP.format(step="DBOS.cancelWorkflow") + _NOT_A_STRING,
     "DBOS.delete_workflow": _NOT_A_STEP.format(step="DBOS.deleteWorkflow"),
     "DBOS.delete_workflows": _NOT_A_STEP.format(step="DBOS.deleteWorkflow") + _NOT_A_STRING,
+    "SendMessage": "a frozen msgspec Struct (DBOS: a dataclass)",
+    "DBOS.send_bulk": "DBOSNonExistentWorkflowError names the destinations not in the journal "
+                      "(DBOS names every destination of the call)",
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
@@ -149,7 +152,6 @@ _MISSING_GROUPS = {
     "entering a DBOS context explicitly": ["DBOSContextEnsure"],
     "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
     "a type alias of DBOS's (`\"return-existing\"` or `\"reject\"`)": ["WorkflowIDReusePolicy"],
-    "sending many messages in one transaction": ["SendMessage", "DBOS.send_bulk"],
     "reserving a step id to run a step at later": ["StepReservation", "DBOS.reserve_step"],
     "the registry of application versions": [
         "VersionInfo", "DBOS.list_application_versions", "DBOS.get_latest_application_version",
