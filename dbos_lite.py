@@ -100,6 +100,7 @@ __all__ = [
     "DBOSConflictingWorkflowError",
     "DBOSQueueDeduplicatedError",
     "DBOSWorkflowIDInUseError",
+    "DBOSStreamTimeoutError",
     "DBOSWorkflowFunctionNotFoundError",
     "DBOSWorkflowCancelledError",
     "DBOSAwaitedWorkflowCancelledError",
@@ -339,6 +340,20 @@ class DBOSWorkflowIDInUseError(DBOSException):
     _fields = ("workflow_id", "workflow_status", "workflow_name")
     _message = ("Workflow ID {workflow_id} is already in use by workflow {workflow_name} with "
                 "status {workflow_status}.")
+
+
+class DBOSStreamTimeoutError(DBOSException):
+    """No value arrived on a stream within the timeout given, or (without one) the stream
+    ended before the offset asked for."""
+
+    _fields = ("workflow_id", "key", "timeout_seconds")
+
+    def __str__(self) -> str:
+        if getattr(self, "timeout_seconds", None) is None:
+            return (f"Stream {self.key!r} of workflow {self.workflow_id!r} ended before the "
+                    "value asked for: no value will arrive there.")
+        return (f"No value arrived on stream {self.key!r} of workflow {self.workflow_id!r} "
+                f"within {self.timeout_seconds} seconds; read again to wait longer.")
 
 
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
@@ -3817,6 +3832,37 @@ def _topic(topic: str | None) -> str:
     return "__null__topic__" if topic is None else topic
 
 
+def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
+    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
+    it, or _STREAM_END (closed, or its workflow finished without writing it);
+    DBOSNonExistentWorkflowError if there is no such workflow."""
+    rows = journal.read_stream(workflow_id, key, offset)
+    if not rows:
+        workflow = journal.get_workflow(workflow_id)
+        if workflow is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        if workflow.status not in _FINISHED:
+            return _NOT_YET
+        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
+    if not rows or rows[0][1] is None:
+        return _STREAM_END
+    return rows[0][1]
+
+
+def _stream_reading(offset: Any, polling_interval_sec: Any, timeout_seconds: Any
+                    ) -> tuple[int, float | None]:
+    """The offset and the timeout of a stream read, checked (DBOS Transact's limits)."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _InvalidArgument(f"offset must be a position in the stream (an int from 0), "
+                               f"not {offset!r}.")
+    if polling_interval_sec is not None:
+        _duration(polling_interval_sec, "polling_interval_sec")
+        if polling_interval_sec < 0.001:
+            raise _InvalidArgument(f"polling_interval_sec must be at least 0.001 seconds, "
+                                   f"got {polling_interval_sec!r}.")
+    return offset, _duration(timeout_seconds, "timeout_seconds", optional=True)
+
+
 def _message_records(messages: list[SendMessage]) -> list[_MessageRecord]:
     """The journal's rows for ``send``/``send_bulk`` (DBOS Transact's checks: SendMessages, no
     idempotency key twice in one call)."""
@@ -5349,35 +5395,39 @@ class _Executor:
             raise self._why_stopped(context.workflow_id)
         self.wakeups.notify(("stream", context.workflow_id))
 
-    def read_stream_plan(self, workflow_id: str, key: str, offset: int) -> _Plan[Any]:
+    def read_stream_plan(self, workflow_id: str, key: str, offset: int,
+                         timeout_seconds: float | None = None, name: str = "DBOS.readStream"
+                         ) -> _Plan[Any]:
         """The stream's value at ``offset`` (JSON text), waiting for it; _STREAM_END once the
-        stream is closed, or its workflow finished without writing more. Inside a workflow
-        each value read is recorded (``DBOS.readStream``; the end as a row without output)."""
+        stream is closed, or its workflow finished without writing more;
+        DBOSStreamTimeoutError once ``timeout_seconds`` passed without it. Inside a workflow
+        each value read is recorded (``name``; the end as a row without output, a timeout as
+        its error)."""
         journal = self._journal()
-
-        def next_value() -> Any:
-            rows = journal.read_stream(workflow_id, key, offset)
-            if not rows:
-                workflow = journal.get_workflow(workflow_id)
-                if workflow is not None and workflow.status not in _FINISHED:
-                    return _NOT_YET
-                rows = journal.read_stream(workflow_id, key, offset)  # written just before end
-            if not rows or rows[0][1] is None:
-                return _STREAM_END
-            return rows[0][1]
-
+        next_value = functools.partial(_next_stream_value, journal, workflow_id, key, offset)
         keys = [("stream", workflow_id), ("workflow", workflow_id)]
+        timed_out = DBOSStreamTimeoutError(workflow_id, key, timeout_seconds)
         context = _recording_context()
         if context is None:
-            return (yield from self._wait_plan(keys, next_value, None))
+            value = yield from self._wait_plan(keys, next_value, None,
+                                               for_seconds=timeout_seconds)
+            if value is _NOT_YET:
+                raise timed_out
+            return value
         function_id = context.next_function_id()
-        recorded = self._replayed(context, function_id, "DBOS.readStream")
+        recorded = self._replayed(context, function_id, name)
         if recorded is not None:
+            if recorded.error is not None:
+                _value_or_raise(None, recorded.error, Any)
             return _STREAM_END if recorded.output is None else recorded.output
         value = yield from self._wait_plan(
-            keys, next_value, None, context,
+            keys, next_value, None, context, for_seconds=timeout_seconds,
             note=(function_id, "stream", {"workflow_id": workflow_id, "key": key}))
-        yield from self._record_plan(context, function_id, "DBOS.readStream",
+        if value is _NOT_YET:
+            yield from self._record_plan(context, function_id, name,
+                                         error=_encode_error(timed_out))
+            raise timed_out
+        yield from self._record_plan(context, function_id, name,
                                      output=None if value is _STREAM_END else value)
         return value
 
@@ -6460,20 +6510,6 @@ def _wait_on_commits(journal: _Journal, check: Callable[[], Any],
             time.sleep(interval_sec)
 
 
-def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
-    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
-    it, or _STREAM_END (closed, or its workflow finished without writing it)."""
-    rows = journal.read_stream(workflow_id, key, offset)
-    if not rows:
-        workflow = journal.get_workflow(workflow_id)
-        if workflow is not None and workflow.status not in _FINISHED:
-            return _NOT_YET
-        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
-    if not rows or rows[0][1] is None:
-        return _STREAM_END
-    return rows[0][1]
-
-
 class _Steering:
     """Write-side verbs for tools outside the program (DBOSClient, the command line). They
     write only what is asked and never run, claim or recover a workflow: what a program must
@@ -6694,6 +6730,14 @@ def _handles_by_id(handles: list[Any]) -> dict[str, Any]:
     if len(by_id) != len(handles):
         raise ValueError("handles must not contain duplicate workflow IDs")
     return by_id
+
+
+def _stream_value(workflow_id: str, key: str, value: Any) -> Any:
+    """What ``read_stream_offset`` returns for a value read: the value, decoded; past the
+    stream's end, DBOSStreamTimeoutError (no value will ever arrive there)."""
+    if value is _STREAM_END:
+        raise DBOSStreamTimeoutError(workflow_id, key, None)
+    return _decode_value(value)
 
 
 def _workflow_ids(workflow_ids: Any) -> list[str]:
@@ -7259,30 +7303,61 @@ class DBOS:
         await _run_plan_async(_launched().write_stream_plan(key, None, True))
 
     @classmethod
-    def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
-        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
-        the stream is closed or the workflow has finished."""
+    def read_stream(cls, workflow_id: str, key: str, *, offset: int = 0,
+                    polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order from ``offset``, waiting for new
+        ones; ends when the stream is closed or the workflow has finished. With
+        ``timeout_seconds``, waiting longer than that for one value raises
+        DBOSStreamTimeoutError. DBOSNonExistentWorkflowError if there is no such workflow.
+        A commit wakes the wait: ``polling_interval_sec`` is checked and otherwise unused."""
         _refuse_running_loop("read_stream")
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         executor = _launched()
-        offset = 0
         while True:
-            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset))
+            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset, timeout))
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
 
     @classmethod
-    async def read_stream_async(cls, workflow_id: str, key: str) -> typing.AsyncIterator[Any]:
+    async def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None,
+                                timeout_seconds: float | None = None
+                                ) -> typing.AsyncIterator[Any]:
         """``DBOS.read_stream`` for async code: an async generator."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         executor = _launched()
-        offset = 0
         while True:
-            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset))
+            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset,
+                                                                    timeout))
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
+
+    @classmethod
+    def read_stream_offset(cls, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None,
+                           timeout_seconds: float | None = None) -> Any:
+        """The value at ``offset`` of a workflow's stream, waiting for it to be written (for
+        ever by default). DBOSStreamTimeoutError if ``timeout_seconds`` pass first, or if the
+        stream ends before ``offset``. Inside a workflow the value read is recorded
+        (``DBOS.readStreamOffset``)."""
+        _refuse_running_loop("read_stream_offset")
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, _run_plan(_launched().read_stream_plan(
+            workflow_id, key, offset, timeout, "DBOS.readStreamOffset")))
+
+    @classmethod
+    async def read_stream_offset_async(cls, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """``DBOS.read_stream_offset`` for async code."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, await _run_plan_async(_launched().read_stream_plan(
+            workflow_id, key, offset, timeout, "DBOS.readStreamOffset")))
 
     # -- queues --
 
@@ -7976,18 +8051,38 @@ class DBOSClient:
         found = _wait_on_commits(journal, value, timeout)
         return None if found is _NOT_YET else _decode_value(found)
 
-    def read_stream(self, workflow_id: str, key: str) -> Iterator[Any]:
-        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
-        the stream is closed or the workflow has finished."""
-        journal = self._looking().journal
-        offset = 0
+    def read_stream(self, workflow_id: str, key: str, *, offset: int = 0,
+                    polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order from ``offset``, waiting for new
+        ones, as ``DBOS.read_stream``; commits are looked for every ``polling_interval_sec``
+        (default 0.01)."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         while True:
-            value = _wait_on_commits(journal, functools.partial(
-                _next_stream_value, journal, workflow_id, key, offset))
+            value = self._stream_value_at(workflow_id, key, offset, timeout,
+                                          polling_interval_sec)
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
+
+    def read_stream_offset(self, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None,
+                           timeout_seconds: float | None = None) -> Any:
+        """The value at ``offset`` of a workflow's stream, waiting for it, as
+        ``DBOS.read_stream_offset``."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, self._stream_value_at(
+            workflow_id, key, offset, timeout, polling_interval_sec))
+
+    def _stream_value_at(self, workflow_id: str, key: str, offset: int,
+                         timeout: float | None, interval: float | None) -> Any:
+        journal = self._looking().journal
+        value = _wait_on_commits(journal, functools.partial(
+            _next_stream_value, journal, workflow_id, key, offset), timeout, interval or 0.01)
+        if value is _NOT_YET:
+            raise DBOSStreamTimeoutError(workflow_id, key, timeout)
+        return value
 
     def wait_first(self, handles: list[_ClientHandle], *,
                    polling_interval_sec: float = 1.0) -> _ClientHandle:
@@ -8158,15 +8253,27 @@ class DBOSClient:
         """``get_event`` for async code."""
         return await _off_loop(self.get_event, workflow_id, key, timeout_seconds)
 
-    async def read_stream_async(self, workflow_id: str, key: str
+    async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None,
+                                timeout_seconds: float | None = None
                                 ) -> typing.AsyncIterator[Any]:
         """``read_stream`` for async code: an async generator."""
-        values = self.read_stream(workflow_id, key)
+        values = self.read_stream(workflow_id, key, offset=offset,
+                                  polling_interval_sec=polling_interval_sec,
+                                  timeout_seconds=timeout_seconds)
         while True:
             value = await _off_loop(next, values, _STREAM_END)
             if value is _STREAM_END:
                 return
             yield value
+
+    async def read_stream_offset_async(self, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """``read_stream_offset`` for async code."""
+        return await _off_loop(self.read_stream_offset, workflow_id, key, offset,
+                               polling_interval_sec=polling_interval_sec,
+                               timeout_seconds=timeout_seconds)
 
     async def wait_first_async(self, handles: list[_ClientHandleAsync], *,
                                polling_interval_sec: float = 1.0) -> _ClientHandleAsync:

@@ -34,6 +34,10 @@ _RESUME = (_NOT_A_STEP.format(step="DBOS.resumeWorkflow") + "; without `queue_na
            "`queue_name=` must name a queue of the journal (DBOS leaves the workflow ENQUEUED on "
            "a queue nobody works)")
 
+_STREAM_WAIT = ("a write in this process wakes the wait at once, one in another process within "
+                "the config's `notification_listener_polling_interval_sec`, so "
+                "`polling_interval_sec=` is checked and unused; a negative `offset=` is refused")
+
 #: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
 #: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
 DIFFERS = {
@@ -110,6 +114,8 @@ DIFFERS = {
     "SendMessage": "a frozen msgspec Struct (DBOS: a dataclass)",
     "DBOS.send_bulk": "DBOSNonExistentWorkflowError names the destinations not in the journal "
                       "(DBOS names every destination of the call)",
+    "DBOS.read_stream": _STREAM_WAIT,
+    "DBOS.read_stream_offset": _STREAM_WAIT,
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
@@ -160,7 +166,6 @@ _MISSING_GROUPS = {
         "pydantic_args_validator", "make_pydantic_args_validator"],
     "alerts from DBOS Conductor": ["DBOS.alert_handler"],
     "a durable `asyncio.wait`": ["DBOS.asyncio_wait"],
-    "reading one offset of a stream": ["DBOS.read_stream_offset"],
     "rewinding a workflow to a step": ["DBOS.rewind_workflow"],
 }
 MISSING = {name: why for why, names in _MISSING_GROUPS.items() for name in names}

@@ -26,6 +26,7 @@ if ON_DBOS:
     DBOSMaxStepRetriesExceeded = error.DBOSMaxStepRetriesExceeded
     DBOSNonExistentWorkflowError = error.DBOSNonExistentWorkflowError
     DBOSQueueDeduplicatedError = error.DBOSQueueDeduplicatedError
+    DBOSStreamTimeoutError = error.DBOSStreamTimeoutError
     DBOSUnexpectedStepError = error.DBOSUnexpectedStepError
 else:
     from dbos_lite import (
@@ -37,6 +38,7 @@ else:
         DBOSMaxStepRetriesExceeded,
         DBOSNonExistentWorkflowError,
         DBOSQueueDeduplicatedError,
+        DBOSStreamTimeoutError,
         DBOSUnexpectedStepError,
         Debouncer,
         Queue,
@@ -51,7 +53,7 @@ else:
 __all__ = [
     "DBOS", "DBOSAwaitedWorkflowCancelledError", "DBOSClient", "DBOSConflictingWorkflowError",
     "DBOSException", "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError",
-    "DBOSQueueDeduplicatedError", "DBOSUnexpectedStepError", "Debouncer", "NAME", "ON_DBOS",
-    "Queue", "SendMessage", "SetEnqueueOptions", "SetWorkflowID", "SetWorkflowTimeout",
-    "WorkflowHandle", "WorkflowHandleAsync",
+    "DBOSQueueDeduplicatedError", "DBOSStreamTimeoutError", "DBOSUnexpectedStepError",
+    "Debouncer", "NAME", "ON_DBOS", "Queue", "SendMessage", "SetEnqueueOptions", "SetWorkflowID",
+    "SetWorkflowTimeout", "WorkflowHandle", "WorkflowHandleAsync",
 ]
