@@ -762,6 +762,7 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     delay_until_epoch_ms: int | None = None
     dequeued_at: int | None = None
     completed_at: int | None = None
+    was_forked_from: bool = False
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
@@ -964,7 +965,8 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #   recovery_attempts      1 when started, +1 each time a process takes it over after a crash
 #   max_recovery_attempts  past this many recoveries it becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED
 #   parent_workflow_id     the workflow that started it, if any
-#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact
+#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact (a partial
+#                          index on forked_from finds the workflows that were forked from)
 #   class_name             for a method of a class (@DBOS.dbos_class), the class's registered
 #                          name; NULL for a plain function and a staticmethod
 #   config_name            for a method of a DBOSConfiguredInstance, its config_name: recovery
@@ -1281,6 +1283,12 @@ _MIGRATIONS.append((  # 6: what a timeline shows beyond outcomes: failed attempt
     END""",
 ))
 
+_MIGRATIONS.append((  # 8: which workflows were forked from, found without reading them all
+    # Partial: a workflow that is not a fork (nearly all) adds nothing to it.
+    "CREATE INDEX workflow_status_forked_from ON workflow_status (forked_from)"
+    " WHERE forked_from IS NOT NULL",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -1302,6 +1310,7 @@ _OPERATION_COLUMNS = (
 # queries that recovery runs every few seconds would scan every workflow ever run.
 _ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
 _ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
+_FINISHED_SQL = "status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
@@ -1673,6 +1682,14 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?10 IS NULL OR queue_name = ?10)"
     " AND (?11 IS NULL OR forked_from = ?11)"
     " AND (?14 = 0 OR queue_name IS NOT NULL)"
+    # Finished: completed_at is updated_at (as WorkflowStatus says).
+    " AND (?15 IS NULL OR (updated_at >= ?15 AND " + _FINISHED_SQL + "))"
+    " AND (?16 IS NULL OR (updated_at <= ?16 AND " + _FINISHED_SQL + "))"
+    " AND (?17 IS NULL OR dequeued_at >= ?17) AND (?18 IS NULL OR dequeued_at <= ?18)"
+    " AND (?19 IS NULL OR (parent_workflow_id IS NOT NULL) = ?19)"
+    " AND (?20 IS NULL OR (forked_from IS NOT NULL) = ?20)"
+    " AND (?21 IS NULL OR (workflow_id IN (SELECT forked_from FROM workflow_status"
+    "   WHERE forked_from IS NOT NULL)) = ?21)"
 )
 # Listed in the order they were created (workflows created in the same millisecond by id). No
 # index on created_at: it would cost every workflow start a page write, so listing every
@@ -1717,6 +1734,13 @@ class _WorkflowFilter(msgspec.Struct, frozen=True):
     offset: int | None = None
     sort_desc: bool = False
     queued_only: bool = False
+    completed_after_ms: int | None = None
+    completed_before_ms: int | None = None
+    dequeued_after_ms: int | None = None
+    dequeued_before_ms: int | None = None
+    has_parent: bool | None = None
+    is_fork: bool | None = None
+    was_forked_from: bool | None = None
 
 
 class _Claimed(msgspec.Struct, frozen=True):
@@ -2463,7 +2487,9 @@ class _Journal(_JournalFile):
             query.start_ms, query.end_ms, query.application_version, query.executor_id,
             query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
             query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
-            query.queued_only,
+            query.queued_only, query.completed_after_ms, query.completed_before_ms,
+            query.dequeued_after_ms, query.dequeued_before_ms, query.has_parent, query.is_fork,
+            query.was_forked_from,
         ))
         return [_WorkflowRecord(*row) for row in rows]
 
@@ -6043,7 +6069,9 @@ class _Management:
 
     def get_workflow_status(self, workflow_id: str) -> WorkflowStatus | None:
         workflow = self.journal.get_workflow(workflow_id)
-        return None if workflow is None else _status_from_record(workflow)
+        if workflow is None:
+            return None
+        return _status_from_record(workflow, forked=self.journal.forked_from_any([workflow_id]))
 
     def return_type(self, workflow_id: str) -> Any:
         """The return type of an existing workflow's function (Any if this process lacks it);
@@ -6055,8 +6083,10 @@ class _Management:
 
     def list_workflows(self, query: _WorkflowFilter, load_input: bool = True,
                        load_output: bool = True) -> list[WorkflowStatus]:
-        return [_status_from_record(w, load_input, load_output)
-                for w in self.journal.list_workflows(query)]
+        records = self.journal.list_workflows(query)
+        forked = self.journal.forked_from_any([w.workflow_id for w in records]) \
+            if records else set()
+        return [_status_from_record(w, load_input, load_output, forked) for w in records]
 
     def backup(self, path: str) -> None:
         self.journal.backup(os.path.abspath(path))
@@ -6417,7 +6447,9 @@ def _nobody_runs(workflow: _WorkflowRecord, live: list[_ProcessRecord],
 
 
 def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
-                        load_output: bool = True) -> WorkflowStatus:
+                        load_output: bool = True, forked: set[str] = frozenset()
+                        ) -> WorkflowStatus:
+    """The public status of a journal row; ``forked``: the ids some workflow was forked from."""
     function = _workflows.get(workflow.name)
     inputs = None
     if load_input:
@@ -6453,6 +6485,7 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         delay_until_epoch_ms=workflow.delay_until_epoch_ms,
         dequeued_at=workflow.dequeued_at,
         completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
+        was_forked_from=workflow.workflow_id in forked,
     )
 
 
@@ -6464,8 +6497,19 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
                      parent_workflow_id: str | None = None, queue_name: str | None = None,
                      forked_from: str | None = None, limit: int | None = None,
                      offset: int | None = None, sort_desc: bool = False,
-                     queued_only: bool = False) -> _WorkflowFilter:
-    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's)."""
+                     queued_only: bool = False, completed_after: Any = None,
+                     completed_before: Any = None, dequeued_after: Any = None,
+                     dequeued_before: Any = None, has_parent: bool | None = None,
+                     is_fork: bool | None = None, was_forked_from: bool | None = None
+                     ) -> _WorkflowFilter:
+    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's); a
+    listing of queued workflows without ``status`` lists those not finished."""
+    for parameter, value in (("has_parent", has_parent), ("is_fork", is_fork),
+                             ("was_forked_from", was_forked_from)):
+        if value is not None and not isinstance(value, bool):
+            raise _InvalidArgument(f"{parameter} must be True, False or None, not {value!r}.")
+    if queued_only and status is None:
+        status = list(_ACTIVE_STATUSES)
     return _WorkflowFilter(
         workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
         start_ms=_as_epoch_ms(start_time), end_ms=_as_epoch_ms(end_time),
@@ -6473,6 +6517,11 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
         workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
         queue_name=queue_name, forked_from=forked_from, limit=limit or None,
         offset=offset or None, sort_desc=sort_desc, queued_only=queued_only,
+        completed_after_ms=_as_epoch_ms(completed_after),
+        completed_before_ms=_as_epoch_ms(completed_before),
+        dequeued_after_ms=_as_epoch_ms(dequeued_after),
+        dequeued_before_ms=_as_epoch_ms(dequeued_before),
+        has_parent=has_parent, is_fork=is_fork, was_forked_from=was_forked_from,
     )
 
 
@@ -7144,18 +7193,28 @@ class DBOS:
         workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
         queue_name: str | None = None, forked_from: str | None = None,
         limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
-        load_input: bool = True, load_output: bool = True,
+        load_input: bool = True, load_output: bool = True, completed_after: Any = None,
+        completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
+        has_parent: bool | None = None, is_fork: bool | None = None,
+        was_forked_from: bool | None = None, queues_only: bool = False,
     ) -> list[WorkflowStatus]:
         """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
-        ``start_time``/``end_time`` bound ``created_at`` (ISO 8601 strings, datetimes or epoch
-        ms)."""
+        Times are ISO 8601 strings, datetimes or epoch ms: ``start_time``/``end_time`` bound
+        ``created_at``, ``completed_after``/``completed_before`` ``completed_at`` (so they list
+        finished workflows only), ``dequeued_after``/``dequeued_before`` ``dequeued_at``.
+        ``has_parent``: children only (True) or none (False); ``is_fork``: forks only, or none;
+        ``was_forked_from``: the workflows some fork was made from, or the others;
+        ``queues_only``: as ``list_queued_workflows``."""
         _refuse_running_loop("list_workflows")
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
             queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
-            sort_desc=sort_desc)
+            sort_desc=sort_desc, queued_only=queues_only, completed_after=completed_after,
+            completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork,
+            was_forked_from=was_forked_from)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod
@@ -7502,20 +7561,21 @@ class DBOS:
         workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
         queue_name: str | None = None, forked_from: str | None = None,
         limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
-        load_input: bool = True, load_output: bool = True,
+        load_input: bool = True, load_output: bool = True, completed_after: Any = None,
+        completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
+        has_parent: bool | None = None, is_fork: bool | None = None,
     ) -> list[WorkflowStatus]:
         """The workflows on queues, with ``list_workflows``' filters; without ``status``,
         those not finished (ENQUEUED, DELAYED, PENDING)."""
         _refuse_running_loop("list_queued_workflows")
-        if status is None:
-            status = [WorkflowStatusString.ENQUEUED, WorkflowStatusString.DELAYED,
-                      WorkflowStatusString.PENDING]
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
             queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
-            sort_desc=sort_desc, queued_only=True)
+            sort_desc=sort_desc, queued_only=True, completed_after=completed_after,
+            completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod
@@ -8022,8 +8082,6 @@ class DBOSClient:
                               **filters: Any) -> list[WorkflowStatus]:
         """As ``DBOS.list_queued_workflows``: workflows on queues; without ``status``, those
         not finished."""
-        if filters.get("status") is None:
-            filters["status"] = list(_ACTIVE_STATUSES)
         return self._looking().list_workflows(_workflow_filter(**filters, queued_only=True),
                                               load_input, load_output)
 

@@ -38,6 +38,9 @@ _STREAM_WAIT = ("a write in this process wakes the wait at once, one in another 
                 "the config's `notification_listener_polling_interval_sec`, so "
                 "`polling_interval_sec=` is checked and unused; a negative `offset=` is refused")
 
+_ONE_STRING = ("`app_version`, `executor_id`, `forked_from`, `parent_workflow_id`, `queue_name` "
+               "and `workflow_id_prefix` take one string each (DBOS: a string or a list)")
+
 #: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
 #: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
 DIFFERS = {
@@ -61,7 +64,9 @@ DIFFERS = {
                      "(DBOS: `wfid=`)",
     "WorkflowHandle": "`get_result()` raises RuntimeError while an event loop is running (DBOS "
                       "allows it); `get_status()` works there (DBOS raises RuntimeError)",
-    "WorkflowStatus": "a frozen msgspec Struct",
+    "WorkflowStatus": "a msgspec Struct; `was_forked_from` is true while a fork of the "
+                      "workflow is in the journal (DBOS: from its first fork on, even once that "
+                      "fork is deleted)",
     "WorkflowStatusString": "a class of `str` constants, not an Enum: "
                             "`WorkflowStatusString.SUCCESS == \"SUCCESS\"` is true here, false on "
                             "DBOS; compare `status.status` with a string to be portable",
@@ -70,7 +75,8 @@ DIFFERS = {
                    "also those of live processes)",
     "DBOS.executor_id": "unique to the process by default (DBOS: `\"local\"`)",
     "DBOS.list_workflows": "lists by creation time, and workflows created in the same "
-                           "millisecond by id",
+                           "millisecond by id; " + _ONE_STRING,
+    "DBOS.list_queued_workflows": _ONE_STRING,
     "DBOS.recv": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.get_event": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.run_step": "its first parameter is named `options` (DBOS: `dbos_step_options`)",
