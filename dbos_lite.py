@@ -90,6 +90,9 @@ __all__ = [
     "DBOSConfig",
     "EnqueueOptions",
     "QueueRateLimit",
+    "WorkflowSchedule",
+    "ScheduleInput",
+    "ClientScheduleInput",
     # Errors
     "DBOSException",
     "DBOSInitializationError",
@@ -159,6 +162,10 @@ _DEFAULT_POLLING_INTERVAL_SEC = 0.1
 _DEFAULT_BUSY_TIMEOUT_SEC = 10.0
 _DEFAULT_MAX_EXECUTOR_THREADS = 64
 _DEFAULT_MAX_RECOVERY_ATTEMPTS = 100
+
+# The queue of the workflows that name none: a Debouncer's, a schedule's, a client's resume
+# (the name DBOS Transact uses).
+_INTERNAL_QUEUE_NAME = "_dbos_internal_queue"
 
 
 class _Logger:
@@ -509,6 +516,7 @@ class _WorkflowRecord(msgspec.Struct, frozen=True):
     deduplication_id: str | None = None
     delay_until_epoch_ms: int | None = None
     dequeued_at: int | None = None
+    schedule_name: str | None = None
 
 
 class _QueueRecord(msgspec.Struct, frozen=True):
@@ -544,6 +552,33 @@ class _QueueEntry(msgspec.Struct, frozen=True):
     deduplication_id: str | None
     not_before_ms: int | None
     app_version: str | None
+
+
+class _ScheduleRecord(msgspec.Struct, frozen=True):
+    """One row of ``schedules``: a cron schedule (DBOS.create_schedule), shared by every
+    process on the journal. ``last_fired_at`` is the ISO time of the latest scheduled time
+    fired; ``context`` is JSON."""
+
+    schedule_name: str
+    schedule_id: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    status: str
+    context: str
+    last_fired_at: str | None
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
+    created_at: int
+    updated_at: int
+
+    def same_definition(self, other: _ScheduleRecord) -> bool:
+        """Whether both fire the same workflow at the same times with the same context."""
+        return (self.schedule_id, self.workflow_name, self.workflow_class_name, self.schedule,
+                self.context, self.cron_timezone, self.queue_name) == (
+            other.schedule_id, other.workflow_name, other.workflow_class_name, other.schedule,
+            other.context, other.cron_timezone, other.queue_name)
 
 
 class _Claimant(msgspec.Struct, frozen=True):
@@ -705,6 +740,57 @@ class EnqueueOptions(TypedDict, total=False):
     instance_name: str
 
 
+class WorkflowSchedule(TypedDict):
+    """A cron schedule, as ``DBOS.get_schedule`` and ``list_schedules`` return it: its runs
+    call workflow ``workflow_name`` with ``(scheduled_time, context)``. ``status`` is
+    ``"ACTIVE"`` or ``"PAUSED"``; ``last_fired_at`` the ISO time of the latest scheduled time
+    fired (None before the first). ``shard_key`` is always None (DBOS Transact's field)."""
+
+    schedule_id: str
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    status: str
+    context: Any
+    last_fired_at: str | None
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
+    application_name: str | None
+    shard_key: str | None
+
+
+class ScheduleInput(TypedDict, total=False):
+    """One schedule for ``DBOS.apply_schedules``: ``schedule_name``, ``workflow_fn`` and
+    ``schedule`` are required, the rest as ``DBOS.create_schedule`` takes them."""
+
+    schedule_name: str
+    workflow_fn: Callable[..., Any]
+    schedule: str
+    context: Any
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
+    shard_key: str | None
+
+
+class ClientScheduleInput(TypedDict, total=False):
+    """One schedule for ``DBOSClient.apply_schedules``: as ScheduleInput, with the workflow
+    named (``workflow_name``, and ``workflow_class_name`` for a classmethod)."""
+
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    context: Any
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
+    application_name: str | None
+    shard_key: str | None
+
+
 class StepInfo(TypedDict):
     """One recorded operation of a workflow, as ``DBOS.list_workflow_steps`` returns it."""
 
@@ -762,6 +848,7 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     delay_until_epoch_ms: int | None = None
     dequeued_at: int | None = None
     completed_at: int | None = None
+    schedule_name: str | None = None
     was_forked_from: bool = False
 
 
@@ -976,6 +1063,7 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #                          of a queued workflow (priority 0: none; the deduplication id is
 #                          cleared when the workflow finishes, freeing it for another)
 #   dequeued_at            epoch ms when a process took the queued workflow from its queue
+#   schedule_name          for a run of a schedule, the schedule's name
 #
 # operation_outputs: one row per completed durable operation (step, sleep, child workflow...),
 #   stored in the order of its primary key (WITHOUT ROWID).
@@ -1051,6 +1139,14 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 # processes also name, for tools that look, what each process can run: workflow_names (JSON
 #   list of its registered workflow functions) and queue_names (JSON list of the queues it
 #   works, NULL for all).
+#
+# schedules: one row per cron schedule (DBOS.create_schedule), fired by every process's
+#   scheduler; a scheduled time runs once because its workflow id is derived from it.
+#   schedule_name, schedule_id (a uuid), workflow_name, workflow_class_name, schedule (the cron
+#   string), status ('ACTIVE' or 'PAUSED'), context (JSON, the runs' second argument),
+#   last_fired_at (ISO time of the latest scheduled time fired), automatic_backfill (1: run
+#   the times missed while no process ran, at launch and on resume), cron_timezone (IANA
+#   name; NULL: UTC), queue_name (NULL: _dbos_internal_queue), created_at, updated_at
 #
 # journal_settings: facts about the journal as a whole, one row each.
 #   key, value   'application_name': the config name of the application the journal belongs to
@@ -1283,6 +1379,25 @@ _MIGRATIONS.append((  # 6: what a timeline shows beyond outcomes: failed attempt
     END""",
 ))
 
+_MIGRATIONS.append((  # 7: cron schedules
+    """CREATE TABLE schedules (
+        schedule_name TEXT PRIMARY KEY,
+        schedule_id TEXT NOT NULL,
+        workflow_name TEXT NOT NULL,
+        workflow_class_name TEXT,
+        schedule TEXT NOT NULL,
+        status TEXT NOT NULL,
+        context TEXT NOT NULL,
+        last_fired_at TEXT,
+        automatic_backfill INTEGER NOT NULL,
+        cron_timezone TEXT,
+        queue_name TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )""",
+    "ALTER TABLE workflow_status ADD COLUMN schedule_name TEXT",
+))
+
 _MIGRATIONS.append((  # 8: which workflows were forked from, found without reading them all
     # Partial: a workflow that is not a fork (nearly all) adds nothing to it.
     "CREATE INDEX workflow_status_forked_from ON workflow_status (forked_from)"
@@ -1298,8 +1413,11 @@ _WORKFLOW_COLUMNS = (
     "workflow_id, status, name, inputs, output, error, executor_id, owner, application_version,"
     " created_at, updated_at, recovery_attempts, max_recovery_attempts, parent_workflow_id,"
     " queue_name, timeout_ms, deadline_epoch_ms, forked_from, class_name, config_name,"
-    " priority, queue_partition_key, deduplication_id, delay_until_epoch_ms, dequeued_at"
+    " priority, queue_partition_key, deduplication_id, delay_until_epoch_ms, dequeued_at,"
+    " schedule_name"
 )
+# The column of schema 7 that reads of an older journal (only looked at, never migrated) skip.
+_SCHEDULE_NAME_COLUMN = " schedule_name"
 _OPERATION_COLUMNS = (
     "workflow_id, function_id, function_name, output, error, child_workflow_id,"
     " started_at_epoch_ms, completed_at_epoch_ms"
@@ -1314,7 +1432,7 @@ _FINISHED_SQL = "status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEM
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
-    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
+    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (workflow_id) DO NOTHING"
 )
 _SQL_GET_WORKFLOW = "SELECT " + _WORKFLOW_COLUMNS + " FROM workflow_status WHERE workflow_id = ?"
 _SQL_INSERT_OPERATION_IF_ABSENT = (
@@ -1769,6 +1887,64 @@ class _EnqueueOutcome(msgspec.Struct, frozen=True):
     dispatch: _Dispatch | None
 
 
+_SCHEDULE_COLUMNS = (
+    "schedule_name, schedule_id, workflow_name, workflow_class_name, schedule, status, context,"
+    " last_fired_at, automatic_backfill, cron_timezone, queue_name, created_at, updated_at"
+)
+_SQL_INSERT_SCHEDULE = (
+    "INSERT INTO schedules (" + _SCHEDULE_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (schedule_name) DO NOTHING"
+)
+# DBOS.apply_schedules: a schedule that exists keeps its id, status and last fired time.
+_SQL_UPSERT_SCHEDULE = (
+    "INSERT INTO schedules (" + _SCHEDULE_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (schedule_name) DO UPDATE SET workflow_name = excluded.workflow_name,"
+    " workflow_class_name = excluded.workflow_class_name, schedule = excluded.schedule,"
+    " context = excluded.context, automatic_backfill = excluded.automatic_backfill,"
+    " cron_timezone = excluded.cron_timezone, queue_name = excluded.queue_name,"
+    " updated_at = excluded.updated_at"
+)
+_SQL_GET_SCHEDULE = "SELECT " + _SCHEDULE_COLUMNS + " FROM schedules WHERE schedule_name = ?"
+# Each filter is a JSON list, or NULL for none; a name matches if it starts with any prefix.
+_SQL_LIST_SCHEDULES = (
+    "SELECT " + _SCHEDULE_COLUMNS + " FROM schedules"
+    " WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))"
+    " AND (?2 IS NULL OR workflow_name IN (SELECT value FROM json_each(?2)))"
+    " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(?3)"
+    "   WHERE substr(schedule_name, 1, length(value)) = value))"
+    " ORDER BY created_at, schedule_name"
+)
+_SQL_SET_SCHEDULE_STATUS = (
+    "UPDATE schedules SET status = ?1, updated_at = ?2 WHERE schedule_name = ?3 AND status != ?1"
+)
+_SQL_SCHEDULE_FIRED = "UPDATE schedules SET last_fired_at = ? WHERE schedule_name = ?"
+_SQL_DELETE_SCHEDULE = "DELETE FROM schedules WHERE schedule_name = ?"
+_SQL_COUNT_SCHEDULES = "SELECT count(*) FROM schedules"
+
+
+class _Fire(msgspec.Struct, frozen=True):
+    """One run of a schedule to put on its queue: the scheduled time (ISO), the run's row and
+    its place in the queue."""
+
+    schedule_name: str
+    schedule_id: str
+    scheduled_at: str
+    workflow: _WorkflowRecord
+    entry: _QueueEntry
+
+
+class _Fired(msgspec.Struct, frozen=True):
+    """What ``_Journal.fire_schedules`` did: the ids of the runs it created (a run whose id
+    existed is not created again), the schedules it skipped (gone, paused or redefined since
+    the fires were planned) or could not fire (their queue is not in the journal), and what
+    the firing process took from the queues at once."""
+
+    created: list[str]
+    skipped: list[str]
+    unqueued: list[str]
+    dispatches: list[_Dispatch]
+
+
 class _StartOutcome(msgspec.Struct, frozen=True):
     """What ``_Journal.start_workflow`` found: the workflow's row, and whether this call made it."""
 
@@ -2218,6 +2394,8 @@ class _JournalFile:
                 cursor.execute("ROLLBACK")
 
     def _read(self, sql: str, bindings: Any = ()) -> list[tuple]:
+        if self.schema_version < 7:  # an older journal, only looked at: no schedule_name yet
+            sql = sql.replace(_SCHEDULE_NAME_COLUMN, " NULL")
         with self._read_lock:
             self._connection()  # not closed, nor replaced
             try:
@@ -2440,8 +2618,9 @@ class _Journal(_JournalFile):
                       targets: list[tuple[str, str | None]], running: list[str]
                       ) -> list[_WorkflowRecord]:
         """Release the workflows of processes that are gone, take back the ones ``owner`` is
-        still ``running``, give queued ones back to their queues, then claim every PENDING workflow owned by nobody whose function is
-        in ``names`` and, for a method, whose (class_name, config_name) is in ``targets``."""
+        still ``running``, give queued ones back to their queues, then claim every PENDING
+        workflow owned by nobody whose function is in ``names`` and, for a method, whose
+        (class_name, config_name) is in ``targets``."""
         if running:
             cursor.execute(_SQL_READOPT_RUNNING, (owner, _as_json(running)))
         requeued = [row[0] for row in cursor.execute(_SQL_REQUEUE_ORPHANS, (_now_ms(),))]
@@ -2818,6 +2997,120 @@ class _Journal(_JournalFile):
             return _Dispatch([])
         return _take_from_queue(cursor, _QueueRecord(*rows[0]), claimant, _now_ms())
 
+    # -- schedules --
+
+    @_transaction
+    def put_schedules(cursor: apsw.Cursor, schedules: list[_ScheduleRecord], replace: bool,
+                      operation: _OperationRecord | None, owner: str | None) -> bool:
+        """Store schedules in one transaction; a schedule naming a queue that is not in the
+        journal raises DBOSException and nothing is stored. Without ``replace``, so does a
+        name that exists; with it, an existing schedule takes the new definition and keeps
+        its id, status and last fired time. Inside a workflow, ``operation`` is recorded in
+        the same transaction (False, and nothing written, if ``owner`` no longer runs it)."""
+        for schedule in schedules:
+            queue = schedule.queue_name
+            if queue not in (None, _INTERNAL_QUEUE_NAME) \
+                    and not cursor.execute(_SQL_GET_QUEUE, (queue,)).fetchall():
+                raise DBOSException(f"Queue '{queue}' is not declared. Please create the queue "
+                                    "before using it in a schedule.")
+        if not _record_if_owner(cursor, operation, owner or ""):
+            return False
+        for schedule in schedules:
+            cursor.execute(_SQL_UPSERT_SCHEDULE if replace else _SQL_INSERT_SCHEDULE,
+                           msgspec.structs.astuple(schedule))
+            if not replace and cursor.connection.changes() == 0:
+                raise DBOSException(f"Schedule '{schedule.schedule_name}' already exists")
+        return True
+
+    def get_schedule(self, name: str) -> _ScheduleRecord | None:
+        if self.schema_version < 7:
+            return None
+        rows = self._read(_SQL_GET_SCHEDULE, (name,))
+        return _ScheduleRecord(*rows[0]) if rows else None
+
+    def list_schedules(self, statuses: list[str] | None = None,
+                       workflow_names: list[str] | None = None,
+                       prefixes: list[str] | None = None) -> list[_ScheduleRecord]:
+        if self.schema_version < 7:
+            return []
+        return [_ScheduleRecord(*row) for row in self._read(_SQL_LIST_SCHEDULES, (
+            None if statuses is None else _as_json(statuses),
+            None if workflow_names is None else _as_json(workflow_names),
+            None if prefixes is None else _as_json(prefixes)))]
+
+    def has_schedules(self) -> bool:
+        if self.schema_version < 7:
+            return False
+        return self._read(_SQL_COUNT_SCHEDULES)[0][0] > 0
+
+    @_transaction
+    def set_schedule_status(cursor: apsw.Cursor, name: str, status: str,
+                            operation: _OperationRecord | None, owner: str | None) -> bool:
+        """Pause or resume a schedule (nothing if there is none of that name), recording
+        ``operation`` as ``put_schedules`` does."""
+        if not _record_if_owner(cursor, operation, owner or ""):
+            return False
+        cursor.execute(_SQL_SET_SCHEDULE_STATUS, (status, _now_ms(), name))
+        return True
+
+    @_transaction
+    def delete_schedule(cursor: apsw.Cursor, name: str, operation: _OperationRecord | None,
+                        owner: str | None) -> bool:
+        """Delete a schedule, its runs staying (nothing if there is none of that name),
+        recording ``operation`` as ``put_schedules`` does."""
+        if not _record_if_owner(cursor, operation, owner or ""):
+            return False
+        cursor.execute(_SQL_DELETE_SCHEDULE, (name,))
+        return True
+
+    @_transaction
+    def fire_schedules(cursor: apsw.Cursor, fires: list[_Fire], live: bool,
+                       claimant: _Claimant | None, claim_from: list[str]) -> _Fired:
+        """Put scheduled runs on their queues, each unless its id exists. ``live`` (the
+        scheduler's own fires): only for a schedule still ACTIVE with the same id, and its
+        last fired time advances. A schedule whose queue is not in the journal fires nothing
+        (the internal queue is created when missing). With a ``claimant``, take from the
+        queues in ``claim_from`` in the same transaction what it may run now."""
+        import datetime
+
+        created: list[str] = []
+        skipped: list[str] = []
+        unqueued: list[str] = []
+        queues: dict[str, _QueueRecord | None] = {}
+        now = _now_ms()
+        for fire in fires:
+            rows = cursor.execute(_SQL_GET_SCHEDULE, (fire.schedule_name,)).fetchall()
+            schedule = _ScheduleRecord(*rows[0]) if rows else None
+            if live and (schedule is None or schedule.status != "ACTIVE"
+                         or schedule.schedule_id != fire.schedule_id):
+                skipped.append(fire.schedule_name)
+                continue
+            name = fire.entry.queue_name
+            if name not in queues:
+                if name == _INTERNAL_QUEUE_NAME:
+                    cursor.execute(_SQL_INSERT_QUEUE, msgspec.structs.astuple(
+                        _QueueRecord(name, created_at=now, updated_at=now)))
+                found = cursor.execute(_SQL_GET_QUEUE, (name,)).fetchall()
+                queues[name] = _QueueRecord(*found[0]) if found else None
+            if queues[name] is None:
+                unqueued.append(fire.schedule_name)
+                continue
+            cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(fire.workflow))
+            if cursor.connection.changes() == 1:
+                cursor.execute(_SQL_INSERT_QUEUE_ENTRY, msgspec.structs.astuple(fire.entry))
+                created.append(fire.workflow.workflow_id)
+            if live and schedule is not None and (
+                    schedule.last_fired_at is None
+                    or datetime.datetime.fromisoformat(schedule.last_fired_at)
+                    < datetime.datetime.fromisoformat(fire.scheduled_at)):
+                cursor.execute(_SQL_SCHEDULE_FIRED, (fire.scheduled_at, fire.schedule_name))
+        dispatches = []
+        if created and claimant is not None:
+            dispatches = [_take_from_queue(cursor, queue, claimant, now)
+                          for name, queue in queues.items()
+                          if queue is not None and name in claim_from]
+        return _Fired(created, skipped, unqueued, dispatches)
+
     # -- processes --
 
     @_transaction
@@ -2844,7 +3137,8 @@ class _Journal(_JournalFile):
     @_transaction
     def release_process(cursor: apsw.Cursor, process_id: str) -> None:
         """A process stops cleanly: forget it and give back the workflows it owns (queued ones
-        to their queues), without counting the recovery attempt of the next process that takes them up."""
+        to their queues), without counting the recovery attempt of the next process that
+        takes them up."""
         cursor.execute(_SQL_DELETE_PROCESS, (process_id,))
         requeued = [row[0] for row in cursor.execute(_SQL_REQUEUE_OWNED,
                                                      (process_id, _now_ms()))]
@@ -3851,6 +4145,457 @@ def _workflow_result(workflow: _WorkflowRecord, return_type: Any) -> Any:
     return _value_or_raise(workflow.output, workflow.error, return_type)
 
 
+# ==== Schedules: a cron parser (pure: no journal, no threads) ====
+# Cron expressions, parsed once and then asked for fire times; the scheduler (_Scheduler, in
+# the executor) is built on `_parse_cron` and `_Cron.next_after`. Everything here is plain
+# computation on datetimes.
+#
+# The grammar is what DBOS Transact 3.4 accepts, which is croniter's called with
+# ``second_at_beginning=True``: five fields (minute hour day-of-month month day-of-week) or six
+# with seconds first; ``*``, ``N``, ``A-B``, ``*/S``, ``A-B/S``, ``N/S`` and comma lists; month
+# and weekday names in any case; weekday 0-7 with 0 and 7 both Sunday; ``?`` for a day field;
+# ``L``, ``NW`` and ``WN`` in day of month; ``D#K`` and ``LD`` in day of week; the ``@hourly``
+# family of aliases. A range whose end is below its start wraps around (``fri-mon``, ``22-2``).
+# When both day fields are restricted a day that matches either one fires, as in Vixie cron.
+#
+# Where it differs from croniter, on purpose:
+# * An equal range (``5-5``, ``7-0``) is that one value, as in cron; croniter takes the whole cycle.
+# * A wrapping range with a step (``22-3/3``, ``dec-feb/2``) steps along the wrapped values
+#   (22, 1; Dec, Feb); croniter steps differently (2, 22; Dec only).
+# * ``R`` and ``H`` (random and hashed values) are refused: every process must compute the same
+#   times. So is a seventh (year) field.
+# * A ``W`` day of month, or a ``#``/``L`` day of week, with the other day field restricted too is
+#   refused; croniter quietly ignores one of the two or never fires.
+# * An expression that can never fire (``0 0 30 2 *``) is refused when parsed, not at first use.
+# The import stays cheap: datetime, calendar and re are imported by the functions that use them,
+# and the patterns are compiled on first use.
+
+_MONTH_NAMES = {name: number for number, name in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_WEEKDAY_NAMES = {name: number for number, name in enumerate("sun mon tue wed thu fri sat".split())}
+
+# (name in messages, lowest, highest, names) in the order of a six-field expression.
+_FIELDS = (
+    ("second", 0, 59, {}),
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTH_NAMES),
+    ("day of week", 0, 7, _WEEKDAY_NAMES),
+)
+_DAY_OF_MONTH, _DAY_OF_WEEK = 3, 5
+
+_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+# Patterns for `_compiled`. ASCII (``(?a)``) so that \s, \w and \d take no other script's
+# spaces, letters or digits.
+_FIELD = r"(?a)\S+"
+_ELEMENT = r"(?a)(?:\*|(\w+)(?:-(\w+))?)(?:/(\d+))?"
+_NEAREST_WEEKDAY = r"(?a)(\d+)w|w(\d+)"
+_LAST_WEEKDAY = r"(?a)l(\w+)"
+_RANGE_TO_LAST = r"-l(?=/|$)"
+
+
+class _Cron:
+    """A parsed cron expression; its fire times are wall-clock times in the moment's zone.
+
+    Made by `_parse_cron`, which guarantees the schedule fires at least once every
+    few decades, so `next_after` always has an answer.
+    """
+
+    __slots__ = ("expression", "seconds", "minutes", "hours", "months", "days_of_month",
+                 "last_day_of_month", "nearest_weekday", "weekdays", "nth_weekdays",
+                 "either_day", "every_hour", "_second_from", "_minute_from", "_hour_from",
+                 "_month_from", "_days_by_month")
+
+    def __init__(self, expression, seconds, minutes, hours, months, days_of_month,
+                 last_day_of_month, nearest_weekday, weekdays, nth_weekdays, either_day):
+        self.expression = expression
+        self.seconds, self.minutes, self.hours, self.months = seconds, minutes, hours, months
+        self.days_of_month = days_of_month
+        self.last_day_of_month = last_day_of_month
+        self.nearest_weekday = nearest_weekday
+        self.weekdays = weekdays
+        self.nth_weekdays = nth_weekdays  # (weekday, week of month), week -1 meaning the last
+        self.either_day = either_day
+        # A wall time lost to a spring-forward gap is skipped when every hour fires but
+        # moved to the gap's end otherwise: croniter's rule, kept so schedules fire as under DBOS.
+        self.every_hour = len(hours) == 24
+        # Each table reaches one past its field's highest value (second 60, hour 24) and holds
+        # None there, so that a field that has overflowed carries into the next larger one.
+        self._second_from = _first_at_least_table(seconds, 61)
+        self._minute_from = _first_at_least_table(minutes, 61)
+        self._hour_from = _first_at_least_table(hours, 25)
+        self._month_from = _first_at_least_table(months, 14)
+        self._days_by_month = {}
+
+    def __repr__(self):
+        return f"_parse_cron({self.expression!r})"
+
+    def next_after(self, moment: "datetime.datetime") -> "datetime.datetime":
+        """The first fire time strictly after `moment`, in `moment`'s zone.
+
+        A naive `moment` is taken as UTC, as DBOS does. A wall time that a
+        spring-forward gap skips fires once at the end of the gap, shifted by whole
+        minutes (or not at all when the hour field is every hour); a wall time that
+        a fall-back repeats fires on both passes. Needs a zoneinfo or fixed-offset
+        tzinfo, not pytz.
+        """
+        import datetime
+
+        utc = datetime.timezone.utc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=utc)
+        zone = moment.tzinfo
+        # Read a wall time the clock skips or repeats as the instant it names, so fold is reliable.
+        moment = moment.astimezone(utc).astimezone(zone)
+        wall = moment.replace(tzinfo=None)
+        found = self._first_existing_after(wall, zone, moment.timestamp())
+        second_pass = moment.replace(fold=1)
+        if moment.fold == 0 and second_pass.utcoffset() != moment.utcoffset():
+            # `moment` is on the first pass of a repeated stretch, so the walls of the
+            # second pass up to its own wall time are still to come.
+            start = _first_second_with_new_offset(zone, moment.timestamp(), second_pass.timestamp())
+            repeated = self._next_wall(start - datetime.timedelta(seconds=1))
+            if repeated <= wall:
+                repeated = repeated.replace(tzinfo=zone, fold=1)
+                if repeated.timestamp() < found.timestamp():
+                    return repeated
+        return found
+
+    def times_between(self, start: "datetime.datetime", end: "datetime.datetime"
+                      ) -> Iterator["datetime.datetime"]:
+        """Yield the fire times strictly between `start` and `end`, in order, in `start`'s zone."""
+        import datetime
+
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=datetime.timezone.utc)
+        moment = self.next_after(start)
+        while moment.timestamp() < end.timestamp():
+            yield moment
+            moment = self.next_after(moment)
+
+    def _first_existing_after(self, wall, zone, timestamp):
+        """The first instant after `timestamp` shown by the zone's clock at a matching wall
+        time after `wall`."""
+        while True:
+            wall = self._next_wall(wall)
+            plain, folded = wall.replace(tzinfo=zone), wall.replace(tzinfo=zone, fold=1)
+            if plain.utcoffset() == folded.utcoffset():
+                return plain
+            if plain.utcoffset() > folded.utcoffset():  # repeated: fold 0 is the first pass
+                return plain if plain.timestamp() > timestamp else folded
+            import datetime
+
+            # In a gap fold 1 reads the wall with the later offset, so it is the earlier instant.
+            gap_end = _first_second_with_new_offset(zone, folded.timestamp(), plain.timestamp())
+            if not self.every_hour:
+                minute = datetime.timedelta(minutes=1)
+                minutes = -(-(gap_end - wall) // minute)
+                return (wall + minutes * minute).replace(tzinfo=zone)
+            wall = gap_end - datetime.timedelta(seconds=1)
+
+    def _next_wall(self, after, last_year=None):
+        """The first matching wall time strictly after naive `after`, or None past `last_year`."""
+        import datetime
+
+        default_horizon = last_year is None
+        if default_horizon:
+            last_year = min(after.year + 400, 9998)
+        year, month, day = after.year, after.month, after.day
+        # One second on: second 60 is an overflow like any other, carried by the loop below.
+        hour, minute, second = after.hour, after.minute, after.second + 1
+        # Each field either holds, moves forward within its range (resetting the
+        # smaller fields), or overflows and carries into the next larger field.
+        while year <= last_year:
+            found = self._month_from[month]
+            if found is None:
+                year, month, day, hour, minute, second = year + 1, 1, 1, 0, 0, 0
+                continue
+            if found != month:
+                month, day, hour, minute, second = found, 1, 0, 0, 0
+            found = self._day_from(year, month)[day]
+            if found is None:
+                month, day, hour, minute, second = month + 1, 1, 0, 0, 0
+                continue
+            if found != day:
+                day, hour, minute, second = found, 0, 0, 0
+            found = self._hour_from[hour]
+            if found is None:
+                day, hour, minute, second = day + 1, 0, 0, 0
+                continue
+            if found != hour:
+                hour, minute, second = found, 0, 0
+            found = self._minute_from[minute]
+            if found is None:
+                hour, minute, second = hour + 1, 0, 0
+                continue
+            if found != minute:
+                minute, second = found, 0
+            found = self._second_from[second]
+            if found is None:
+                minute, second = minute + 1, 0
+                continue
+            return datetime.datetime(year, month, day, hour, minute, found)
+        if default_horizon:
+            raise ValueError(f"cron expression '{self.expression}' has no fire time "
+                             f"between {after} and the end of {last_year}")
+        return None
+
+    def _day_from(self, year, month):
+        """The days of this month that the day-of-month and day-of-week fields allow.
+
+        As a `_first_at_least_table`, so that `_next_wall` finds the next one by indexing.
+        """
+        days = self._days_by_month.get((year, month))
+        if days is None:
+            if len(self._days_by_month) > 512:
+                self._days_by_month.clear()
+            # Day 32 overflows every month; a shorter month's table ends in None before it.
+            days = _first_at_least_table(self._compute_days(year, month), 33)
+            self._days_by_month[(year, month)] = days
+        return days
+
+    def _compute_days(self, year: int, month: int) -> Iterator[int]:
+        """Yield the matching days of a month, computed afresh."""
+        import calendar
+
+        monday_based, length = calendar.monthrange(year, month)
+        nearest = self.nearest_weekday and _nearest_weekday(year, month, self.nearest_weekday)
+        for day in range(1, length + 1):
+            weekday = (monday_based + day) % 7  # cron counts from Sunday
+            on_day = (day in self.days_of_month or day == nearest
+                      or (self.last_day_of_month and day == length))
+            on_weekday = (weekday in self.weekdays
+                          or (weekday, (day - 1) // 7 + 1) in self.nth_weekdays
+                          or (day + 7 > length and (weekday, -1) in self.nth_weekdays))
+            if (on_day or on_weekday) if self.either_day else (on_day and on_weekday):
+                yield day
+
+
+def _first_at_least_table(values, size):
+    """A tuple of `size` entries whose entry N is the smallest of `values` at least N, or None.
+
+    Built once per field (and per month for days), so that `_next_wall` indexes instead of
+    searching.
+    """
+    table, following, allowed = [None] * size, None, set(values)
+    for number in range(size - 1, -1, -1):
+        if number in allowed:
+            following = number
+        table[number] = following
+    return tuple(table)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern):
+    """`pattern` compiled, once; re is imported here, on first use, not with the module."""
+    import re
+
+    return re.compile(pattern)
+
+
+def _first_second_with_new_offset(zone, before, after):
+    """Naive wall time of the first whole second in (before, after] whose UTC offset differs
+    from `before`'s."""
+    import datetime
+
+    from_timestamp = datetime.datetime.fromtimestamp
+    offset = from_timestamp(before, zone).utcoffset()
+    low, high = int(before // 1), -int(-after // 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if from_timestamp(middle, zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return from_timestamp(high, zone).replace(tzinfo=None)
+
+
+def _nearest_weekday(year, month, day):
+    """The weekday (Mon-Fri) nearest to `day`, never leaving the month, as croniter picks it."""
+    import calendar
+
+    length = calendar.monthrange(year, month)[1]
+    day = min(day, length)
+    weekday = calendar.weekday(year, month, day)
+    if weekday == 5:
+        return day - 1 if day > 1 else day + 2
+    if weekday == 6:
+        return day + 1 if day < length else day - 2
+    return day
+
+
+def _parse_cron(expression: str) -> _Cron:
+    """Parse a cron expression as DBOS Transact accepts it.
+
+    Raises ValueError naming the faulty field and what to write instead, also for
+    an expression that can never fire (such as the 30th of February).
+    """
+    import datetime
+
+    text = expression.strip().lower()
+    if text.startswith("@"):
+        if text not in _ALIASES:
+            raise ValueError(f"cron alias '{expression}' is unknown; use one of "
+                             + ", ".join(_ALIASES))
+        text = _ALIASES[text]
+    fields = _compiled(_FIELD).findall(text)
+    if len(fields) == 5:
+        fields.insert(0, "0")
+    elif len(fields) != 6:
+        raise ValueError(f"cron expression '{expression}' has {len(fields)} fields; write 5 "
+                         "(minute hour day-of-month month day-of-week) or 6 (seconds first)")
+    for index, field in enumerate(fields):
+        if "?" in field and (field != "?" or index not in (_DAY_OF_MONTH, _DAY_OF_WEEK)):
+            _fail(expression, index, "'?' may only stand alone in day of month or day of week")
+    seconds, minutes, hours, months = (_parse_values(expression, index, fields[index])
+                                       for index in (0, 1, 2, 4))
+    days_of_month, last_day_of_month, nearest_weekday = _parse_days_of_month(expression, fields[3])
+    weekdays, nth_weekdays = _parse_weekdays(expression, fields[5])
+    # croniter's rule for "unrestricted": a '*' (or '?') element, or every value listed
+    # while the other day field contains a '*' somewhere.
+    every_day_of_month = (fields[3] == "?" or "*" in fields[3].split(",")
+                          or (len(days_of_month) == 31 and "*" in fields[5]))
+    every_weekday = (fields[5] == "?" or "*" in fields[5].split(",")
+                     or (len(weekdays) == 7 and "*" in fields[3]))
+    if nearest_weekday and not every_weekday:
+        _fail(expression, _DAY_OF_WEEK, "cannot be restricted together with a 'W' day of month; "
+              "set it to '*' or '?'")
+    if nth_weekdays and not every_day_of_month:
+        _fail(expression, _DAY_OF_MONTH, "cannot be restricted together with a '#' or 'L' day "
+              "of week; set it to '*' or '?'")
+    cron = _Cron(expression, seconds, minutes, hours, months, days_of_month, last_day_of_month,
+                 nearest_weekday, weekdays, nth_weekdays,
+                 either_day=not every_day_of_month and not every_weekday)
+    # Month lengths and weekdays repeat every 28 years between 1901 and 2099, so a
+    # schedule without a day in 2001-2028 never has one.
+    if cron._next_wall(datetime.datetime(2000, 12, 31, 23, 59, 59), last_year=2028) is None:
+        raise ValueError(f"cron expression '{expression}' can never fire: no date has the day "
+                         "of month and day of week it asks for in the months it allows")
+    return cron
+
+
+def _fail(expression, index, problem):
+    """Raise the ValueError for a faulty field."""
+    raise ValueError(f"cron field '{_FIELDS[index][0]}' in '{expression}': {problem}")
+
+
+def _parse_values(expression, index, field):
+    """The sorted values of a field without special characters."""
+    return tuple(sorted({value for element in field.split(",")
+                         for value in _expand(expression, index, element)}))
+
+
+def _parse_days_of_month(expression, field):
+    """Split the day-of-month field into plain days, the 'L' flag and a 'W' day."""
+    days, last, nearest = set(), False, None
+    for element in field.split(","):
+        nearest_match = _compiled(_NEAREST_WEEKDAY).fullmatch(element)
+        if element == "l":
+            last = True
+        elif nearest_match:
+            if "," in field:
+                _fail(expression, _DAY_OF_MONTH, f"'{element.upper()}' must stand alone")
+            nearest = _number(expression, _DAY_OF_MONTH, nearest_match[1] or nearest_match[2])
+        elif element == "?":
+            days.update(range(1, 32))
+        elif element.startswith("l"):
+            _fail(expression, _DAY_OF_MONTH, f"'{element.upper()}' is not supported; 'L' may stand "
+                  "alone or end a range, as in '15-L'")
+        else:
+            # croniter reads 'L' as the end of a range as the 31st.
+            element = _compiled(_RANGE_TO_LAST).sub("-31", element)
+            days.update(_expand(expression, _DAY_OF_MONTH, element))
+    return frozenset(days), last, nearest
+
+
+def _parse_weekdays(expression, field):
+    """Split the day-of-week field into plain weekdays and (weekday, week) pairs."""
+    weekdays, nth = set(), set()
+    for element in field.split(","):
+        last_match = _compiled(_LAST_WEEKDAY).fullmatch(element)
+        if last_match:
+            nth.add((_number(expression, _DAY_OF_WEEK, last_match[1]) % 7, -1))
+        elif element == "l" or element.endswith("l"):
+            _fail(expression, _DAY_OF_WEEK, f"'{element.upper()}' is not supported; write 'L' "
+                  "before the weekday, as in 'L5' for the last Friday of the month")
+        elif "#" in element:
+            days, _, week = element.partition("#")
+            if "/" in days or "*" in days or not week.isdigit() or not 1 <= int(week) <= 5:
+                _fail(expression, _DAY_OF_WEEK, f"'{element}' must be a weekday or weekday range, "
+                      "'#' and a week from 1 to 5, as in 'mon#2'")
+            nth.update((day, int(week)) for day in _expand(expression, _DAY_OF_WEEK, days))
+        elif element == "?":
+            weekdays.update(range(7))
+        else:
+            weekdays.update(_expand(expression, _DAY_OF_WEEK, element))
+    if nth and weekdays:
+        _fail(expression, _DAY_OF_WEEK, "cannot mix plain weekdays with '#' or 'L' weekdays; "
+              "write every weekday in the '#' or 'L' form")
+    return frozenset(weekdays), frozenset(nth)
+
+
+def _expand(expression, index, element):
+    """The values one list element ('*', N, A-B, */S, A-B/S or N/S) stands for."""
+    _, lowest, highest, _ = _FIELDS[index]
+    match = _compiled(_ELEMENT).fullmatch(element)
+    if not match:
+        _fail(expression, index, f"'{element}' is not a value, range or step; "
+              "write N, A-B, */S, A-B/S or N/S")
+    first_text, last_text, step_text = match.groups()
+    step = int(step_text or 1)
+    if step == 0:
+        _fail(expression, index, f"'{element}' has step 0; use a step of 1 or more")
+    top = 6 if index == _DAY_OF_WEEK else highest  # Sunday is 0 or 7 but counted once
+    if first_text is None:
+        first, last = lowest, top
+    else:
+        first = _number(expression, index, first_text)
+        if last_text is not None:
+            last = _number(expression, index, last_text)
+        elif step_text is not None:
+            last = top
+        else:
+            last = first
+    if index == _DAY_OF_WEEK and first == 7 and last < 7:
+        first = 0
+    if first <= last:
+        values = range(first, last + 1, step)
+    else:
+        # A range that ends below its start wraps around the end of the field.
+        size = top - lowest + 1
+        values = [lowest + (first - lowest + offset) % size
+                  for offset in range((last - first) % size + 1)[::step]]
+    return [value % 7 for value in values] if index == _DAY_OF_WEEK else list(values)
+
+
+def _number(expression, index, text):
+    """One value of a field, written as a number or a name, checked against the field's range."""
+    name, lowest, highest, names = _FIELDS[index]
+    if text.isdigit():
+        value = int(text)
+    elif text in names:
+        value = names[text]
+    elif text in ("h", "r"):
+        _fail(expression, index, f"'{text.upper()}' (a hashed or random value) is not supported, "
+              "since every process must compute the same times; write the value")
+    else:
+        kind = f"a number or a {name} name like '{next(iter(names))}'" if names else "a number"
+        _fail(expression, index, f"'{text}' is not {kind}")
+    if not lowest <= value <= highest:
+        _fail(expression, index, f"{value} is out of range {lowest}-{highest}")
+    return value
+
+
 # ==== Executor: steps, workflows, waiting and recovery ====
 
 
@@ -3914,7 +4659,7 @@ def _inside_step(what: str) -> DBOSException:
 
 
 # Where a Debouncer created without a queue puts its workflows (DBOS Transact's name).
-_INTERNAL_QUEUE = _QueueRecord("_dbos_internal_queue")
+_INTERNAL_QUEUE = _QueueRecord(_INTERNAL_QUEUE_NAME)
 
 
 def _refuse_debounce_settings(settings: _EnqueueSettings | None) -> None:
@@ -4192,10 +4937,10 @@ class _LocalRuns:
 
 
 class _Housekeeper:
-    """The background loop of a launched process: it wakes waiters when another process
-    commits, stops local workflows that another process cancelled or took, cancels those past
-    their deadline, renews this process's lease and recovers the workflows of processes that
-    die while this one runs."""
+    """The background loop of a launched process: it wakes waiters (and the scheduler) when
+    another process commits, stops local workflows that another process cancelled or took,
+    cancels those past their deadline, renews this process's lease and recovers the workflows
+    of processes that die while this one runs."""
 
     def __init__(self, executor: _Executor):
         self._executor = executor
@@ -4219,16 +4964,23 @@ class _Housekeeper:
         next_heartbeat = time.monotonic() + _HEARTBEAT_SEC
         next_fault_log = 0.0
         version = journal.data_version()
+        clock_offset = time.time() - time.monotonic()
         while not self._stopping.wait(executor.polling_interval_sec):
             try:
                 if not journal.check_file():
                     return  # the file is gone: there is nothing left to look after
-                if executor.runs or not executor.wakeups.idle():
+                scheduling = executor.scheduler.started
+                if executor.runs or not executor.wakeups.idle() or scheduling:
                     current = journal.data_version()
                     if current != version:
                         version = current
                         self._stop_runs_stopped_elsewhere()
                         executor.wakeups.notify_all()
+                        if scheduling:
+                            executor.scheduler.look()  # a schedule may have changed
+                if scheduling and abs(time.time() - time.monotonic() - clock_offset) > 0.5:
+                    executor.scheduler.look()  # the wall clock was set
+                clock_offset = time.time() - time.monotonic()
                 overdue = executor.runs.overdue(_now_ms())
                 if overdue:
                     _logger.info("Workflows %s passed their deadline; cancelling them.", overdue)
@@ -4240,6 +4992,8 @@ class _Housekeeper:
                     executor.recover()
                     if not executor.dispatcher.started and journal.list_queues():
                         executor.dispatcher.start()  # another process registered a queue
+                    if not executor.scheduler.started and journal.has_schedules():
+                        executor.scheduler.start()  # another process created a schedule
             except _OwnershipLost:
                 return
             except Exception:
@@ -4332,6 +5086,221 @@ class _Dispatcher:
             self._look.wait(max(0.0, min(poll, due - time.time())))
 
 
+def _utc_now() -> Any:
+    """The wall-clock time, aware, in UTC: what a schedule's times are compared with (read
+    from time.time(), the clock the scheduler sleeps by)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(time.time(), datetime.timezone.utc)
+
+
+def _schedule_zone(name: str | None) -> Any:
+    """The zone a schedule's cron string is read in: UTC, or an IANA zone by name."""
+    import datetime
+
+    if name is None:
+        return datetime.timezone.utc
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
+
+
+def _scheduled_workflow_id(schedule_name: str, when: Any) -> str:
+    """The id of a schedule's run at a scheduled time (DBOS Transact's form): every process
+    derives the same one, so the journal's uniqueness makes each time run once."""
+    return f"sched-{schedule_name}-{when.isoformat()}"
+
+
+def _schedule_fire(schedule: _ScheduleRecord, when: Any, workflow_id: str,
+                   application_version: str | None) -> _Fire:
+    """One run of a schedule: its workflow, ENQUEUED on the schedule's queue, called with
+    ``(when, context)``."""
+    function = _workflows.get(schedule.workflow_name)
+    inputs = '{"args":[' + _encoder.encode(when).decode() + "," + schedule.context \
+        + '],"kwargs":{}}'
+    queue_name = schedule.queue_name or _INTERNAL_QUEUE_NAME
+    now = _now_ms()
+    row = _WorkflowRecord(
+        workflow_id, WorkflowStatusString.ENQUEUED, schedule.workflow_name, inputs, None, None,
+        None, None, application_version, now, now, 0,
+        function.max_recovery_attempts if function else _DEFAULT_MAX_RECOVERY_ATTEMPTS,
+        None, queue_name, None, None, None, schedule.workflow_class_name, None,
+        schedule_name=schedule.schedule_name)
+    entry = _QueueEntry(workflow_id, queue_name, 0, None, None, None, None)
+    return _Fire(schedule.schedule_name, schedule.schedule_id, when.isoformat(), row, entry)
+
+
+class _Tracked:
+    """A schedule the scheduler fires: its cron, its zone, the latest time handled
+    (``after``), and while it catches up, the time before which missed times still run."""
+
+    __slots__ = ("record", "cron", "zone", "after", "backfill_until")
+
+    def __init__(self, record: _ScheduleRecord, cron: _Cron, zone: Any, after: Any,
+                 backfill_until: Any):
+        self.record, self.cron, self.zone = record, cron, zone
+        self.after, self.backfill_until = after, backfill_until
+
+
+class _Scheduler:
+    """The cron worker of a launched process: it fires the schedules in the journal, each
+    scheduled time once however many processes fire them (a run's id is derived from its
+    time, and the journal keeps ids unique). It sleeps until the next time is due; it looks
+    at the schedules again when this process changes one, and when the housekeeper sees
+    another process commit or the wall clock jump.
+
+    A time is fired if it falls while this process was up; a time missed while no process
+    ran (or while paused) runs only with ``automatic_backfill``, from the schedule's last
+    fired time. "Up" is measured on the monotonic clock, so a wall clock set forward (NTP,
+    a device without a battery-backed clock) runs only the times this process was really up
+    for, and one set back runs nothing twice (those ids exist)."""
+
+    _BATCH = 500  # fires per transaction while catching up
+    _MAX_SLEEP_SEC = 60.0
+
+    def __init__(self, executor: _Executor):
+        self._executor = executor
+        self._stopping = False
+        self._look = threading.Event()
+        self._starting = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._tracked: dict[str, _Tracked] = {}
+        self._started_monotonic = 0.0
+        self._reported: dict[str, float] = {}  # schedule name -> when its fault was logged
+
+    def start(self) -> None:
+        """Start the thread, once: at launch if the journal has schedules, else when this
+        process creates one, or the housekeeper sees one another process created."""
+        with self._starting:
+            if self._thread is None and not self._stopping:
+                self._started_monotonic = time.monotonic()
+                self._look.set()
+                self._thread = threading.Thread(target=self._run, name="dbos_lite-schedules",
+                                                daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._starting:
+            self._stopping = True
+        self._look.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def look(self) -> None:
+        """Read the schedules again (they may have changed, or the clock jumped)."""
+        self.start()
+        self._look.set()
+
+    def _run(self) -> None:
+        journal = self._executor.journal
+        assert journal is not None
+        next_fault_log = 0.0
+        while not self._stopping:
+            wait = 1.0  # after a fault
+            try:
+                if self._look.is_set():
+                    self._look.clear()
+                    self._follow(journal.list_schedules(["ACTIVE"]))
+                wait = self._fire_due(journal)
+            except _OwnershipLost:
+                return
+            except Exception:
+                if time.monotonic() >= next_fault_log:
+                    next_fault_log = time.monotonic() + 60.0
+                    _logger.exception("dbos_lite could not fire its schedules; it retries "
+                                      "(this message repeats at most once a minute)")
+            self._look.wait(max(0.0, min(wait, self._MAX_SLEEP_SEC)))
+
+    def _follow(self, active: list[_ScheduleRecord]) -> None:
+        """Track the ACTIVE schedules. One new here (or resumed) starts from now, or with
+        ``automatic_backfill`` from its last fired time; a changed one keeps its place."""
+        import datetime
+
+        now = _utc_now()
+        tracked: dict[str, _Tracked] = {}
+        for record in active:
+            known = self._tracked.get(record.schedule_name)
+            if known is not None and known.record.schedule_id == record.schedule_id:
+                if not known.record.same_definition(record):
+                    known = self._track(record, known.after, None)
+                if known is not None:
+                    known.record = record
+                    tracked[record.schedule_name] = known
+                continue
+            after, until = now, None
+            if record.automatic_backfill and record.last_fired_at is not None:
+                last = datetime.datetime.fromisoformat(record.last_fired_at)
+                if last < now:
+                    after, until = last, now
+            fresh = self._track(record, after, until)
+            if fresh is not None:
+                tracked[record.schedule_name] = fresh
+        self._tracked = tracked
+
+    def _track(self, record: _ScheduleRecord, after: Any, until: Any) -> _Tracked | None:
+        try:
+            return _Tracked(record, _parse_cron(record.schedule),
+                            _schedule_zone(record.cron_timezone), after, until)
+        except Exception as exc:  # a row written by hand, or by another tool
+            self._report(record.schedule_name, f"its cron string or time zone is invalid "
+                         f"({exc}); fix it with DBOS.apply_schedules")
+            return None
+
+    def _report(self, schedule_name: str, why: str) -> None:
+        """Log, at most once a minute per schedule, why it cannot fire."""
+        if time.monotonic() >= self._reported.get(schedule_name, 0.0):
+            self._reported[schedule_name] = time.monotonic() + 60.0
+            _logger.error("Schedule %r cannot fire: %s.", schedule_name, why)
+
+    def _fire_due(self, journal: _Journal) -> float:
+        """Fire what is due; the seconds until the next time is."""
+        import datetime
+
+        executor = self._executor
+        now = _utc_now()
+        up_since = now - datetime.timedelta(seconds=time.monotonic() - self._started_monotonic)
+        fires: list[_Fire] = []
+        handled: list[tuple[_Tracked, Any]] = []
+        next_due = float("inf")
+        for tracked in self._tracked.values():
+            when = tracked.cron.next_after(tracked.after.astimezone(tracked.zone))
+            last = None
+            while when <= now and len(fires) < self._BATCH:
+                if when >= up_since or (tracked.backfill_until is not None
+                                        and when < tracked.backfill_until):
+                    workflow_id = _scheduled_workflow_id(tracked.record.schedule_name, when)
+                    fires.append(_schedule_fire(tracked.record, when, workflow_id,
+                                                executor.application_version))
+                last = when
+                when = tracked.cron.next_after(when)
+            if last is not None:
+                handled.append((tracked, last))
+            next_due = min(next_due, when.timestamp())
+        if fires:
+            queues = sorted({fire.entry.queue_name for fire in fires})
+            claim_from = [name for name in queues if executor.listens(name)]
+            fired = journal.fire_schedules(fires, True, executor.claimant() if claim_from
+                                           else None, claim_from)
+            executor.started_scheduled(fired)
+            if fired.skipped:
+                self._look.set()  # paused, deleted or changed elsewhere: read them again
+            for name in set(fired.unqueued):
+                queue = self._tracked[name].record.queue_name
+                self._report(name, f"its queue {queue!r} is not in the journal; register it "
+                             "again, or give the schedule another queue")
+        for tracked, last in handled:
+            tracked.after = last
+            if tracked.backfill_until is not None and last >= tracked.backfill_until:
+                tracked.backfill_until = None
+        if len(fires) >= self._BATCH:
+            return 0.0
+        return next_due - time.time()
+
+
 def _default_executor_id() -> str:
     """Unique to the process: the host, the pid and a random part (a pid may be reused)."""
     return f"{_host_name()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -4362,6 +5331,7 @@ class _Executor:
         self._pool: _Pool | None = None
         self._housekeeper = _Housekeeper(self)
         self.dispatcher = _Dispatcher(self)
+        self.scheduler = _Scheduler(self)
         self.listened: set[str] | None = None  # DBOS.listen_queues; None: every queue
         self._has_internal_queue = False  # the queue of Debouncers given none
         self._tasks: set[Any] = set()  # async workflows started on the caller's event loop
@@ -4397,6 +5367,8 @@ class _Executor:
         self._housekeeper.start()
         if _declared_queues or journal.list_queues():
             self.dispatcher.start()
+        if journal.has_schedules():
+            self.scheduler.start()
         import atexit
 
         atexit.register(self._release_at_exit)
@@ -4415,6 +5387,7 @@ class _Executor:
             return  # inherited by a fork: the locks and connections are the parent's
         self._housekeeper.stop()
         self.dispatcher.stop()
+        self.scheduler.stop()
         deadline = time.monotonic() + workflow_completion_timeout_sec
         while self.runs and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -4432,6 +5405,7 @@ class _Executor:
         if self.pid == os.getpid():
             self._housekeeper.stop()
             self.dispatcher.stop()
+            self.scheduler.stop()
             if self.journal is not None:
                 # An exit does not wait long for another process's lock (say after a Ctrl-C
                 # that ended such a wait): unreleased, the workflows count one recovery.
@@ -4519,8 +5493,10 @@ class _Executor:
     # -- queues --
 
     def listens(self, queue_name: str) -> bool:
-        """Whether this process works the queue (DBOS.listen_queues; all queues if not set)."""
-        return self.listened is None or queue_name in self.listened
+        """Whether this process works the queue (DBOS.listen_queues; all queues if not set).
+        Every process works the internal queue, as in DBOS Transact."""
+        return self.listened is None or queue_name in self.listened \
+            or queue_name == _INTERNAL_QUEUE_NAME
 
     def claimant(self) -> _Claimant:
         """This process, asking for queued workflows: the functions it has, and the places
@@ -4541,6 +5517,79 @@ class _Executor:
                 self._journal().release_workflow(workflow.workflow_id, self.process_id)
                 continue
             self.submit(function, workflow, taken.fresh)
+
+    # -- schedules --
+
+    def schedule_write_plan(self, operation_name: str, verb: Callable[..., bool], *args: Any
+                            ) -> _Plan[None]:
+        """A schedule change (``verb(*args, operation, owner)``: create, pause, resume,
+        delete). Inside a workflow it is operation N, written in the transaction that records
+        it, so that replay changes nothing again (and raises again an error it raised)."""
+        if _current_step.get() is not None:
+            raise _inside_step(operation_name)
+        context = _recording_context()
+        operation = function_id = None
+        if context is not None:
+            function_id = context.next_function_id()
+            recorded = self._replayed(context, function_id, operation_name)
+            if recorded is not None:
+                _value_or_raise(recorded.output, recorded.error, Any)
+                return
+            operation = self._operation(context, function_id, operation_name)
+        try:
+            done = yield _Write(verb, *args, operation, self.process_id)
+        except DBOSException as error:
+            if context is not None:
+                assert function_id is not None
+                yield from self._record_plan(context, function_id, operation_name,
+                                             error=_encode_error(error))
+            raise
+        if not done:
+            assert context is not None
+            raise self._why_stopped(context.workflow_id)
+        self.scheduler.look()
+
+    def schedule_read_plan(self, operation_name: str, read: Callable[[], Any]) -> _Plan[Any]:
+        """A schedule read (get, list): inside a workflow, operation N, whose recorded value
+        replay returns."""
+        if _current_step.get() is not None:
+            raise _inside_step(operation_name)
+        context = _recording_context()
+        if context is None:
+            return read()
+        function_id = context.next_function_id()
+        recorded = self._replayed(context, function_id, operation_name)
+        if recorded is not None:
+            return _value_or_raise(recorded.output, recorded.error, Any)
+        value = read()
+        yield from self._record_plan(context, function_id, operation_name,
+                                     output=_encode_value(value, f"{operation_name}'s result"))
+        return value
+
+    def fire_now(self, fires: list[_Fire]) -> list[str]:
+        """Put runs of a schedule on its queue now (trigger, backfill), those whose id exists
+        excepted; the ids of those it created. Runs this process may take start at once."""
+        queues = sorted({fire.entry.queue_name for fire in fires})
+        claim_from = [name for name in queues if self.listens(name)]
+        fired = self._journal().fire_schedules(fires, False, self.claimant() if claim_from
+                                               else None, claim_from)
+        self.started_scheduled(fired)
+        if fired.unqueued:
+            raise DBOSException(
+                f"Schedule {fired.unqueued[0]!r} cannot run: its queue {queues[0]!r} is not in "
+                "the journal. Register the queue again, or give the schedule another queue "
+                "with DBOS.apply_schedules.")
+        return fired.created
+
+    def started_scheduled(self, fired: _Fired) -> None:
+        """Run the scheduled workflows this process took as it fired them; the queue worker
+        looks for the rest (no room here now, or a queue this process works later)."""
+        for dispatch in fired.dispatches:
+            self.run_claimed(dispatch.claimed)
+        taken = sum(len(dispatch.claimed) for dispatch in fired.dispatches)
+        if taken < len(fired.created) or any(d.wake_at_ms is not None
+                                             for d in fired.dispatches):
+            self.dispatcher.wake()
 
     # -- starting and running workflows --
 
@@ -4673,6 +5722,10 @@ class _Executor:
                 tokens.append((variable, variable.set(fresh_value)))
         try:
             args, kwargs = workflow_function.decode_inputs(workflow.inputs)
+            if workflow.schedule_name is not None and args and isinstance(args[0], str):
+                import datetime  # a run's time, for a parameter without an annotation
+
+                args = (msgspec.convert(args[0], datetime.datetime), *args[1:])
             try:
                 value = yield _Call(workflow_function.func, args, kwargs)
                 output = _encode_value(value, lambda: "The return value of workflow "
@@ -5603,456 +6656,6 @@ def _launched() -> _Executor:
     return executor
 
 
-# ==== Schedules: a cron parser (pure: no journal, no threads) ====
-# Cron expressions, parsed once and then asked for fire times; the scheduler (to come) is built on
-# `_parse_cron` and `_Cron.next_after`. Everything here is plain computation on datetimes.
-#
-# The grammar is what DBOS Transact 3.4 accepts, which is croniter's called with
-# ``second_at_beginning=True``: five fields (minute hour day-of-month month day-of-week) or six
-# with seconds first; ``*``, ``N``, ``A-B``, ``*/S``, ``A-B/S``, ``N/S`` and comma lists; month
-# and weekday names in any case; weekday 0-7 with 0 and 7 both Sunday; ``?`` for a day field;
-# ``L``, ``NW`` and ``WN`` in day of month; ``D#K`` and ``LD`` in day of week; the ``@hourly``
-# family of aliases. A range whose end is below its start wraps around (``fri-mon``, ``22-2``).
-# When both day fields are restricted a day that matches either one fires, as in Vixie cron.
-#
-# Where it differs from croniter, on purpose:
-# * An equal range (``5-5``, ``7-0``) is that one value, as in cron; croniter takes the whole cycle.
-# * A wrapping range with a step (``22-3/3``, ``dec-feb/2``) steps along the wrapped values
-#   (22, 1; Dec, Feb); croniter steps differently (2, 22; Dec only).
-# * ``R`` and ``H`` (random and hashed values) are refused: every process must compute the same
-#   times. So is a seventh (year) field.
-# * A ``W`` day of month, or a ``#``/``L`` day of week, with the other day field restricted too is
-#   refused; croniter quietly ignores one of the two or never fires.
-# * An expression that can never fire (``0 0 30 2 *``) is refused when parsed, not at first use.
-# The import stays cheap: datetime, calendar and re are imported by the functions that use them,
-# and the patterns are compiled on first use.
-
-_MONTH_NAMES = {name: number for number, name in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_WEEKDAY_NAMES = {name: number for number, name in enumerate("sun mon tue wed thu fri sat".split())}
-
-# (name in messages, lowest, highest, names) in the order of a six-field expression.
-_FIELDS = (
-    ("second", 0, 59, {}),
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, _MONTH_NAMES),
-    ("day of week", 0, 7, _WEEKDAY_NAMES),
-)
-_DAY_OF_MONTH, _DAY_OF_WEEK = 3, 5
-
-_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-# Patterns for `_compiled`. ASCII (``(?a)``) so that \s, \w and \d take no other script's
-# spaces, letters or digits.
-_FIELD = r"(?a)\S+"
-_ELEMENT = r"(?a)(?:\*|(\w+)(?:-(\w+))?)(?:/(\d+))?"
-_NEAREST_WEEKDAY = r"(?a)(\d+)w|w(\d+)"
-_LAST_WEEKDAY = r"(?a)l(\w+)"
-_RANGE_TO_LAST = r"-l(?=/|$)"
-
-
-class _Cron:
-    """A parsed cron expression; its fire times are wall-clock times in the moment's zone.
-
-    Made by `_parse_cron`, which guarantees the schedule fires at least once every
-    few decades, so `next_after` always has an answer.
-    """
-
-    __slots__ = ("expression", "seconds", "minutes", "hours", "months", "days_of_month",
-                 "last_day_of_month", "nearest_weekday", "weekdays", "nth_weekdays",
-                 "either_day", "every_hour", "_second_from", "_minute_from", "_hour_from",
-                 "_month_from", "_days_by_month")
-
-    def __init__(self, expression, seconds, minutes, hours, months, days_of_month,
-                 last_day_of_month, nearest_weekday, weekdays, nth_weekdays, either_day):
-        self.expression = expression
-        self.seconds, self.minutes, self.hours, self.months = seconds, minutes, hours, months
-        self.days_of_month = days_of_month
-        self.last_day_of_month = last_day_of_month
-        self.nearest_weekday = nearest_weekday
-        self.weekdays = weekdays
-        self.nth_weekdays = nth_weekdays  # (weekday, week of month), week -1 meaning the last
-        self.either_day = either_day
-        # A wall time lost to a spring-forward gap is skipped when every hour fires but
-        # moved to the gap's end otherwise: croniter's rule, kept so schedules fire as under DBOS.
-        self.every_hour = len(hours) == 24
-        # Each table reaches one past its field's highest value (second 60, hour 24) and holds
-        # None there, so that a field that has overflowed carries into the next larger one.
-        self._second_from = _first_at_least_table(seconds, 61)
-        self._minute_from = _first_at_least_table(minutes, 61)
-        self._hour_from = _first_at_least_table(hours, 25)
-        self._month_from = _first_at_least_table(months, 14)
-        self._days_by_month = {}
-
-    def __repr__(self):
-        return f"_parse_cron({self.expression!r})"
-
-    def next_after(self, moment: "datetime.datetime") -> "datetime.datetime":
-        """The first fire time strictly after `moment`, in `moment`'s zone.
-
-        A naive `moment` is taken as UTC, as DBOS does. A wall time that a
-        spring-forward gap skips fires once at the end of the gap, shifted by whole
-        minutes (or not at all when the hour field is every hour); a wall time that
-        a fall-back repeats fires on both passes. Needs a zoneinfo or fixed-offset
-        tzinfo, not pytz.
-        """
-        import datetime
-
-        utc = datetime.timezone.utc
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=utc)
-        zone = moment.tzinfo
-        # Read a wall time the clock skips or repeats as the instant it names, so fold is reliable.
-        moment = moment.astimezone(utc).astimezone(zone)
-        wall = moment.replace(tzinfo=None)
-        found = self._first_existing_after(wall, zone, moment.timestamp())
-        second_pass = moment.replace(fold=1)
-        if moment.fold == 0 and second_pass.utcoffset() != moment.utcoffset():
-            # `moment` is on the first pass of a repeated stretch, so the walls of the
-            # second pass up to its own wall time are still to come.
-            start = _first_second_with_new_offset(zone, moment.timestamp(), second_pass.timestamp())
-            repeated = self._next_wall(start - datetime.timedelta(seconds=1))
-            if repeated <= wall:
-                repeated = repeated.replace(tzinfo=zone, fold=1)
-                if repeated.timestamp() < found.timestamp():
-                    return repeated
-        return found
-
-    def times_between(self, start: "datetime.datetime", end: "datetime.datetime"
-                      ) -> Iterator["datetime.datetime"]:
-        """Yield the fire times strictly between `start` and `end`, in order, in `start`'s zone."""
-        import datetime
-
-        if end.tzinfo is None:
-            end = end.replace(tzinfo=datetime.timezone.utc)
-        moment = self.next_after(start)
-        while moment.timestamp() < end.timestamp():
-            yield moment
-            moment = self.next_after(moment)
-
-    def _first_existing_after(self, wall, zone, timestamp):
-        """The first instant after `timestamp` shown by the zone's clock at a matching wall
-        time after `wall`."""
-        while True:
-            wall = self._next_wall(wall)
-            plain, folded = wall.replace(tzinfo=zone), wall.replace(tzinfo=zone, fold=1)
-            if plain.utcoffset() == folded.utcoffset():
-                return plain
-            if plain.utcoffset() > folded.utcoffset():  # repeated: fold 0 is the first pass
-                return plain if plain.timestamp() > timestamp else folded
-            import datetime
-
-            # In a gap fold 1 reads the wall with the later offset, so it is the earlier instant.
-            gap_end = _first_second_with_new_offset(zone, folded.timestamp(), plain.timestamp())
-            if not self.every_hour:
-                minute = datetime.timedelta(minutes=1)
-                minutes = -(-(gap_end - wall) // minute)
-                return (wall + minutes * minute).replace(tzinfo=zone)
-            wall = gap_end - datetime.timedelta(seconds=1)
-
-    def _next_wall(self, after, last_year=None):
-        """The first matching wall time strictly after naive `after`, or None past `last_year`."""
-        import datetime
-
-        default_horizon = last_year is None
-        if default_horizon:
-            last_year = min(after.year + 400, 9998)
-        year, month, day = after.year, after.month, after.day
-        # One second on: second 60 is an overflow like any other, carried by the loop below.
-        hour, minute, second = after.hour, after.minute, after.second + 1
-        # Each field either holds, moves forward within its range (resetting the
-        # smaller fields), or overflows and carries into the next larger field.
-        while year <= last_year:
-            found = self._month_from[month]
-            if found is None:
-                year, month, day, hour, minute, second = year + 1, 1, 1, 0, 0, 0
-                continue
-            if found != month:
-                month, day, hour, minute, second = found, 1, 0, 0, 0
-            found = self._day_from(year, month)[day]
-            if found is None:
-                month, day, hour, minute, second = month + 1, 1, 0, 0, 0
-                continue
-            if found != day:
-                day, hour, minute, second = found, 0, 0, 0
-            found = self._hour_from[hour]
-            if found is None:
-                day, hour, minute, second = day + 1, 0, 0, 0
-                continue
-            if found != hour:
-                hour, minute, second = found, 0, 0
-            found = self._minute_from[minute]
-            if found is None:
-                hour, minute, second = hour + 1, 0, 0
-                continue
-            if found != minute:
-                minute, second = found, 0
-            found = self._second_from[second]
-            if found is None:
-                minute, second = minute + 1, 0
-                continue
-            return datetime.datetime(year, month, day, hour, minute, found)
-        if default_horizon:
-            raise ValueError(f"cron expression '{self.expression}' has no fire time "
-                             f"between {after} and the end of {last_year}")
-        return None
-
-    def _day_from(self, year, month):
-        """The days of this month that the day-of-month and day-of-week fields allow.
-
-        As a `_first_at_least_table`, so that `_next_wall` finds the next one by indexing.
-        """
-        days = self._days_by_month.get((year, month))
-        if days is None:
-            if len(self._days_by_month) > 512:
-                self._days_by_month.clear()
-            # Day 32 overflows every month; a shorter month's table ends in None before it.
-            days = _first_at_least_table(self._compute_days(year, month), 33)
-            self._days_by_month[(year, month)] = days
-        return days
-
-    def _compute_days(self, year: int, month: int) -> Iterator[int]:
-        """Yield the matching days of a month, computed afresh."""
-        import calendar
-
-        monday_based, length = calendar.monthrange(year, month)
-        nearest = self.nearest_weekday and _nearest_weekday(year, month, self.nearest_weekday)
-        for day in range(1, length + 1):
-            weekday = (monday_based + day) % 7  # cron counts from Sunday
-            on_day = (day in self.days_of_month or day == nearest
-                      or (self.last_day_of_month and day == length))
-            on_weekday = (weekday in self.weekdays
-                          or (weekday, (day - 1) // 7 + 1) in self.nth_weekdays
-                          or (day + 7 > length and (weekday, -1) in self.nth_weekdays))
-            if (on_day or on_weekday) if self.either_day else (on_day and on_weekday):
-                yield day
-
-
-def _first_at_least_table(values, size):
-    """A tuple of `size` entries whose entry N is the smallest of `values` at least N, or None.
-
-    Built once per field (and per month for days), so that `_next_wall` indexes instead of
-    searching.
-    """
-    table, following, allowed = [None] * size, None, set(values)
-    for number in range(size - 1, -1, -1):
-        if number in allowed:
-            following = number
-        table[number] = following
-    return tuple(table)
-
-
-@functools.lru_cache(maxsize=None)
-def _compiled(pattern):
-    """`pattern` compiled, once; re is imported here, on first use, not with the module."""
-    import re
-
-    return re.compile(pattern)
-
-
-def _first_second_with_new_offset(zone, before, after):
-    """Naive wall time of the first whole second in (before, after] whose UTC offset differs
-    from `before`'s."""
-    import datetime
-
-    from_timestamp = datetime.datetime.fromtimestamp
-    offset = from_timestamp(before, zone).utcoffset()
-    low, high = int(before // 1), -int(-after // 1)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if from_timestamp(middle, zone).utcoffset() == offset:
-            low = middle
-        else:
-            high = middle
-    return from_timestamp(high, zone).replace(tzinfo=None)
-
-
-def _nearest_weekday(year, month, day):
-    """The weekday (Mon-Fri) nearest to `day`, never leaving the month, as croniter picks it."""
-    import calendar
-
-    length = calendar.monthrange(year, month)[1]
-    day = min(day, length)
-    weekday = calendar.weekday(year, month, day)
-    if weekday == 5:
-        return day - 1 if day > 1 else day + 2
-    if weekday == 6:
-        return day + 1 if day < length else day - 2
-    return day
-
-
-def _parse_cron(expression: str) -> _Cron:
-    """Parse a cron expression as DBOS Transact accepts it.
-
-    Raises ValueError naming the faulty field and what to write instead, also for
-    an expression that can never fire (such as the 30th of February).
-    """
-    import datetime
-
-    text = expression.strip().lower()
-    if text.startswith("@"):
-        if text not in _ALIASES:
-            raise ValueError(f"cron alias '{expression}' is unknown; use one of "
-                             + ", ".join(_ALIASES))
-        text = _ALIASES[text]
-    fields = _compiled(_FIELD).findall(text)
-    if len(fields) == 5:
-        fields.insert(0, "0")
-    elif len(fields) != 6:
-        raise ValueError(f"cron expression '{expression}' has {len(fields)} fields; write 5 "
-                         "(minute hour day-of-month month day-of-week) or 6 (seconds first)")
-    for index, field in enumerate(fields):
-        if "?" in field and (field != "?" or index not in (_DAY_OF_MONTH, _DAY_OF_WEEK)):
-            _fail(expression, index, "'?' may only stand alone in day of month or day of week")
-    seconds, minutes, hours, months = (_parse_values(expression, index, fields[index])
-                                       for index in (0, 1, 2, 4))
-    days_of_month, last_day_of_month, nearest_weekday = _parse_days_of_month(expression, fields[3])
-    weekdays, nth_weekdays = _parse_weekdays(expression, fields[5])
-    # croniter's rule for "unrestricted": a '*' (or '?') element, or every value listed
-    # while the other day field contains a '*' somewhere.
-    every_day_of_month = (fields[3] == "?" or "*" in fields[3].split(",")
-                          or (len(days_of_month) == 31 and "*" in fields[5]))
-    every_weekday = (fields[5] == "?" or "*" in fields[5].split(",")
-                     or (len(weekdays) == 7 and "*" in fields[3]))
-    if nearest_weekday and not every_weekday:
-        _fail(expression, _DAY_OF_WEEK, "cannot be restricted together with a 'W' day of month; "
-              "set it to '*' or '?'")
-    if nth_weekdays and not every_day_of_month:
-        _fail(expression, _DAY_OF_MONTH, "cannot be restricted together with a '#' or 'L' day "
-              "of week; set it to '*' or '?'")
-    cron = _Cron(expression, seconds, minutes, hours, months, days_of_month, last_day_of_month,
-                 nearest_weekday, weekdays, nth_weekdays,
-                 either_day=not every_day_of_month and not every_weekday)
-    # Month lengths and weekdays repeat every 28 years between 1901 and 2099, so a
-    # schedule without a day in 2001-2028 never has one.
-    if cron._next_wall(datetime.datetime(2000, 12, 31, 23, 59, 59), last_year=2028) is None:
-        raise ValueError(f"cron expression '{expression}' can never fire: no date has the day "
-                         "of month and day of week it asks for in the months it allows")
-    return cron
-
-
-def _fail(expression, index, problem):
-    """Raise the ValueError for a faulty field."""
-    raise ValueError(f"cron field '{_FIELDS[index][0]}' in '{expression}': {problem}")
-
-
-def _parse_values(expression, index, field):
-    """The sorted values of a field without special characters."""
-    return tuple(sorted({value for element in field.split(",")
-                         for value in _expand(expression, index, element)}))
-
-
-def _parse_days_of_month(expression, field):
-    """Split the day-of-month field into plain days, the 'L' flag and a 'W' day."""
-    days, last, nearest = set(), False, None
-    for element in field.split(","):
-        nearest_match = _compiled(_NEAREST_WEEKDAY).fullmatch(element)
-        if element == "l":
-            last = True
-        elif nearest_match:
-            if "," in field:
-                _fail(expression, _DAY_OF_MONTH, f"'{element.upper()}' must stand alone")
-            nearest = _number(expression, _DAY_OF_MONTH, nearest_match[1] or nearest_match[2])
-        elif element == "?":
-            days.update(range(1, 32))
-        elif element.startswith("l"):
-            _fail(expression, _DAY_OF_MONTH, f"'{element.upper()}' is not supported; 'L' may stand "
-                  "alone or end a range, as in '15-L'")
-        else:
-            # croniter reads 'L' as the end of a range as the 31st.
-            element = _compiled(_RANGE_TO_LAST).sub("-31", element)
-            days.update(_expand(expression, _DAY_OF_MONTH, element))
-    return frozenset(days), last, nearest
-
-
-def _parse_weekdays(expression, field):
-    """Split the day-of-week field into plain weekdays and (weekday, week) pairs."""
-    weekdays, nth = set(), set()
-    for element in field.split(","):
-        last_match = _compiled(_LAST_WEEKDAY).fullmatch(element)
-        if last_match:
-            nth.add((_number(expression, _DAY_OF_WEEK, last_match[1]) % 7, -1))
-        elif element == "l" or element.endswith("l"):
-            _fail(expression, _DAY_OF_WEEK, f"'{element.upper()}' is not supported; write 'L' "
-                  "before the weekday, as in 'L5' for the last Friday of the month")
-        elif "#" in element:
-            days, _, week = element.partition("#")
-            if "/" in days or "*" in days or not week.isdigit() or not 1 <= int(week) <= 5:
-                _fail(expression, _DAY_OF_WEEK, f"'{element}' must be a weekday or weekday range, "
-                      "'#' and a week from 1 to 5, as in 'mon#2'")
-            nth.update((day, int(week)) for day in _expand(expression, _DAY_OF_WEEK, days))
-        elif element == "?":
-            weekdays.update(range(7))
-        else:
-            weekdays.update(_expand(expression, _DAY_OF_WEEK, element))
-    if nth and weekdays:
-        _fail(expression, _DAY_OF_WEEK, "cannot mix plain weekdays with '#' or 'L' weekdays; "
-              "write every weekday in the '#' or 'L' form")
-    return frozenset(weekdays), frozenset(nth)
-
-
-def _expand(expression, index, element):
-    """The values one list element ('*', N, A-B, */S, A-B/S or N/S) stands for."""
-    _, lowest, highest, _ = _FIELDS[index]
-    match = _compiled(_ELEMENT).fullmatch(element)
-    if not match:
-        _fail(expression, index, f"'{element}' is not a value, range or step; "
-              "write N, A-B, */S, A-B/S or N/S")
-    first_text, last_text, step_text = match.groups()
-    step = int(step_text or 1)
-    if step == 0:
-        _fail(expression, index, f"'{element}' has step 0; use a step of 1 or more")
-    top = 6 if index == _DAY_OF_WEEK else highest  # Sunday is 0 or 7 but counted once
-    if first_text is None:
-        first, last = lowest, top
-    else:
-        first = _number(expression, index, first_text)
-        if last_text is not None:
-            last = _number(expression, index, last_text)
-        elif step_text is not None:
-            last = top
-        else:
-            last = first
-    if index == _DAY_OF_WEEK and first == 7 and last < 7:
-        first = 0
-    if first <= last:
-        values = range(first, last + 1, step)
-    else:
-        # A range that ends below its start wraps around the end of the field.
-        size = top - lowest + 1
-        values = [lowest + (first - lowest + offset) % size
-                  for offset in range((last - first) % size + 1)[::step]]
-    return [value % 7 for value in values] if index == _DAY_OF_WEEK else list(values)
-
-
-def _number(expression, index, text):
-    """One value of a field, written as a number or a name, checked against the field's range."""
-    name, lowest, highest, names = _FIELDS[index]
-    if text.isdigit():
-        value = int(text)
-    elif text in names:
-        value = names[text]
-    elif text in ("h", "r"):
-        _fail(expression, index, f"'{text.upper()}' (a hashed or random value) is not supported, "
-              "since every process must compute the same times; write the value")
-    else:
-        kind = f"a number or a {name} name like '{next(iter(names))}'" if names else "a number"
-        _fail(expression, index, f"'{text}' is not {kind}")
-    if not lowest <= value <= highest:
-        _fail(expression, index, f"{value} is out of range {lowest}-{highest}")
-    return value
-
-
 # ==== Management: looking at workflows, with a journal and no executor ====
 #
 # What the facade and tools outside the program (a client, a command line) share: statuses,
@@ -6485,6 +7088,7 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         delay_until_epoch_ms=workflow.delay_until_epoch_ms,
         dequeued_at=workflow.dequeued_at,
         completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
+        schedule_name=workflow.schedule_name,
         was_forked_from=workflow.workflow_id in forked,
     )
 
@@ -6712,6 +7316,101 @@ def _enqueue_by_name(options: Any) -> tuple[str, str, _EnqueueSettings]:
         delay_until_ms=None if delay is None else _now_ms() + int(delay * 1000),
         duplication_policy=policy)
     return options["workflow_name"], options["queue_name"], settings
+
+
+def _schedule_record(schedule_name: Any, workflow_name: str, workflow_class_name: str | None,
+                     schedule: Any, context: Any, automatic_backfill: Any, cron_timezone: Any,
+                     queue_name: Any, shard_key: Any) -> _ScheduleRecord:
+    """A new ACTIVE schedule, checked as DBOS Transact checks it (its messages, saying what
+    to do), and more: a cron string that can never fire is refused here."""
+    if not isinstance(schedule_name, str) or not schedule_name.strip():
+        raise _InvalidArgument(f"schedule_name must be a non-empty string, not {schedule_name!r}.")
+    if not isinstance(schedule, str):
+        raise _InvalidArgument(f"schedule must be a cron string such as '*/5 * * * *', not "
+                               f"{schedule!r}.")
+    try:
+        _parse_cron(schedule)
+    except ValueError as exc:
+        raise _InvalidArgument(f"Invalid cron schedule: '{schedule}': {exc}.") from None
+    if cron_timezone is not None:
+        try:
+            _schedule_zone(cron_timezone)
+        except Exception:
+            raise _InvalidArgument(f"Invalid timezone: '{cron_timezone}'. Name an IANA time "
+                                   "zone such as 'Europe/Paris', or None for UTC.") from None
+    if not isinstance(automatic_backfill, bool):
+        raise _InvalidArgument(f"automatic_backfill must be True or False, not "
+                               f"{automatic_backfill!r}.")
+    if queue_name is not None and not isinstance(queue_name, str):
+        raise _InvalidArgument(f"queue_name must be a queue's name or None, not {queue_name!r}.")
+    if shard_key is not None:
+        raise _InvalidArgument("shard_key names a shard of DBOS Transact's sharded system "
+                               "database; a dbos_lite journal has no shards: leave it None.")
+    now = _now_ms()
+    return _ScheduleRecord(
+        schedule_name, str(uuid.uuid4()), workflow_name, workflow_class_name, schedule,
+        "ACTIVE", _encode_value(context, f"The context of schedule {schedule_name!r}"), None,
+        automatic_backfill, cron_timezone, queue_name, now, now)
+
+
+def _schedule_view(record: _ScheduleRecord, application_name: str | None) -> WorkflowSchedule:
+    return WorkflowSchedule(
+        schedule_id=record.schedule_id, schedule_name=record.schedule_name,
+        workflow_name=record.workflow_name, workflow_class_name=record.workflow_class_name,
+        schedule=record.schedule, status=record.status,
+        context=_any_decoder.decode(record.context), last_fired_at=record.last_fired_at,
+        automatic_backfill=bool(record.automatic_backfill),
+        cron_timezone=record.cron_timezone, queue_name=record.queue_name,
+        application_name=application_name, shard_key=None)
+
+
+def _name_list(value: Any, parameter: str) -> list[str] | None:
+    """A filter given as one string or a list of them, as a list (None: no filter)."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise _InvalidArgument(f"{parameter} must be a string or a list of strings, not "
+                               f"{value!r}.")
+    return list(values)
+
+
+def _schedule_or_raise(journal: _Journal, schedule_name: str) -> _ScheduleRecord:
+    schedule = journal.get_schedule(schedule_name)
+    if schedule is None:
+        raise DBOSException(f"Schedule '{schedule_name}' does not exist")
+    return schedule
+
+
+def _trigger_fire(schedule: _ScheduleRecord, application_version: str | None) -> _Fire:
+    """A run of a schedule now (DBOS Transact's trigger id, with the UTC time)."""
+    import datetime
+
+    now = _utc_now()
+    return _schedule_fire(schedule, now,
+                          f"sched-{schedule.schedule_name}-trigger-{now.isoformat()}",
+                          application_version)
+
+
+def _backfill_fires(schedule: _ScheduleRecord, start: Any, end: Any,
+                    application_version: str | None) -> Iterator[_Fire]:
+    """The runs of a schedule at its times strictly between ``start`` and ``end`` (naive
+    datetimes are UTC), with the ids the scheduler gives them."""
+    import datetime
+
+    for value, parameter in ((start, "start"), (end, "end")):
+        if not isinstance(value, datetime.datetime):
+            raise _InvalidArgument(f"{parameter} must be a datetime, not {value!r}.")
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=datetime.timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=datetime.timezone.utc)
+    cron = _parse_cron(schedule.schedule)
+    zone = _schedule_zone(schedule.cron_timezone)
+    for when in cron.times_between(start.astimezone(zone), end):
+        yield _schedule_fire(schedule, when,
+                             _scheduled_workflow_id(schedule.schedule_name, when),
+                             application_version)
 
 
 def _looking() -> _Management:
@@ -7583,6 +8282,176 @@ class DBOS:
         """``DBOS.list_queued_workflows`` for async code."""
         return await _in_journal_thread(cls.list_queued_workflows, **filters)
 
+    # -- schedules --
+
+    @classmethod
+    def create_schedule(cls, *, schedule_name: str, workflow_fn: Callable[..., Any],
+                        schedule: str, context: Any = None, automatic_backfill: bool = False,
+                        cron_timezone: str | None = None, queue_name: str | None = None,
+                        shard_key: str | None = None) -> None:
+        """Run ``workflow_fn(scheduled_time, context)`` at each time of the cron string
+        ``schedule`` (5 fields, or 6 with seconds first), read in ``cron_timezone`` (UTC if
+        None); ``scheduled_time`` is timezone-aware. Each time runs once, as workflow
+        ``sched-<schedule_name>-<scheduled_time.isoformat()>`` on ``queue_name`` (the
+        internal queue if None), however many processes share the journal. Times missed while
+        no process ran are skipped, or with ``automatic_backfill`` run at the next launch.
+        Inside a workflow this is a recorded operation."""
+        executor = _launched()
+        if queue_name is not None and queue_name != _INTERNAL_QUEUE_NAME \
+                and isinstance(queue_name, str) and _queue_settings(queue_name) is None:
+            raise DBOSException(f"Queue '{queue_name}' is not declared. Please create the "
+                                "queue before using it in a schedule.")
+        workflow = _scheduled_workflow(workflow_fn)
+        record = _schedule_record(schedule_name, workflow.name, workflow.class_name, schedule,
+                                  context, automatic_backfill, cron_timezone, queue_name,
+                                  shard_key)
+        executor.scheduler.start()
+        _run_plan(executor.schedule_write_plan(
+            "DBOS.createSchedule", executor._journal().put_schedules, [record], False))
+
+    @classmethod
+    async def create_schedule_async(cls, **settings: Any) -> None:
+        """``DBOS.create_schedule`` for async code."""
+        await _in_journal_thread(cls.create_schedule, **settings)
+
+    @classmethod
+    def apply_schedules(cls, schedules: list[ScheduleInput]) -> None:
+        """Create or change several schedules at once (all or none): one of that name that
+        exists takes the new definition, keeping its status and last fired time; schedules
+        not in the list stay as they are. Not inside a workflow."""
+        if _recording_context() is not None or _current_step.get() is not None:
+            raise DBOSException("DBOS.apply_schedules cannot be called from within a workflow")
+        executor = _launched()
+        if not isinstance(schedules, (list, tuple)):
+            raise _InvalidArgument(f"schedules must be a list of ScheduleInput dicts, not "
+                                   f"{schedules!r}.")
+        records = []
+        for index, entry in enumerate(schedules):
+            for required in ("schedule_name", "workflow_fn", "schedule"):
+                if not isinstance(entry, dict) or required not in entry:
+                    raise DBOSException(f"Schedule entry {index} is missing required field "
+                                        f"'{required}'")
+            workflow = _scheduled_workflow(entry["workflow_fn"])
+            records.append(_schedule_record(
+                entry["schedule_name"], workflow.name, workflow.class_name, entry["schedule"],
+                entry.get("context"), entry.get("automatic_backfill", False),
+                entry.get("cron_timezone"), entry.get("queue_name"), entry.get("shard_key")))
+        if records:
+            executor.scheduler.start()
+            _run_plan(executor.schedule_write_plan(
+                "DBOS.applySchedules", executor._journal().put_schedules, records, True))
+
+    @classmethod
+    async def apply_schedules_async(cls, schedules: list[ScheduleInput]) -> None:
+        """``DBOS.apply_schedules`` for async code."""
+        await _in_journal_thread(cls.apply_schedules, schedules)
+
+    @classmethod
+    def list_schedules(cls, *, status: str | list[str] | None = None,
+                       workflow_name: str | list[str] | None = None,
+                       schedule_name_prefix: str | list[str] | None = None,
+                       application_name: str | list[str] | None = None
+                       ) -> list[WorkflowSchedule]:
+        """The schedules, oldest first, filtered by status (``"ACTIVE"``, ``"PAUSED"``),
+        workflow name and name prefix (each one value or a list). Inside a workflow, a
+        recorded operation."""
+        executor = _launched()
+        filters = (_name_list(status, "status"), _name_list(workflow_name, "workflow_name"),
+                   _name_list(schedule_name_prefix, "schedule_name_prefix"))
+        applications = _name_list(application_name, "application_name")
+
+        def read() -> list[WorkflowSchedule]:
+            if applications is not None and executor.application_name not in applications:
+                return []
+            return [_schedule_view(record, executor.application_name)
+                    for record in executor._journal().list_schedules(*filters)]
+
+        return _run_plan(executor.schedule_read_plan("DBOS.listSchedules", read))
+
+    @classmethod
+    async def list_schedules_async(cls, **filters: Any) -> list[WorkflowSchedule]:
+        """``DBOS.list_schedules`` for async code."""
+        return await _in_journal_thread(cls.list_schedules, **filters)
+
+    @classmethod
+    def get_schedule(cls, name: str) -> WorkflowSchedule | None:
+        """The schedule named ``name``, or None. Inside a workflow, a recorded operation."""
+        executor = _launched()
+
+        def read() -> WorkflowSchedule | None:
+            record = executor._journal().get_schedule(name)
+            return None if record is None else _schedule_view(record,
+                                                              executor.application_name)
+
+        return _run_plan(executor.schedule_read_plan("DBOS.getSchedule", read))
+
+    @classmethod
+    async def get_schedule_async(cls, name: str) -> WorkflowSchedule | None:
+        """``DBOS.get_schedule`` for async code."""
+        return await _in_journal_thread(cls.get_schedule, name)
+
+    @classmethod
+    def pause_schedule(cls, name: str) -> None:
+        """Stop firing a schedule until ``resume_schedule`` (nothing if there is none of that
+        name). Inside a workflow, a recorded operation."""
+        executor = _launched()
+        _run_plan(executor.schedule_write_plan(
+            "DBOS.pauseSchedule", executor._journal().set_schedule_status, name, "PAUSED"))
+
+    @classmethod
+    def resume_schedule(cls, name: str) -> None:
+        """Fire a paused schedule again; with ``automatic_backfill``, the times it missed
+        while paused run first. Nothing if there is none of that name. Inside a workflow, a
+        recorded operation."""
+        executor = _launched()
+        _run_plan(executor.schedule_write_plan(
+            "DBOS.resumeSchedule", executor._journal().set_schedule_status, name, "ACTIVE"))
+
+    @classmethod
+    def delete_schedule(cls, name: str) -> None:
+        """Delete a schedule; its runs stay. Nothing if there is none of that name. Inside a
+        workflow, a recorded operation."""
+        executor = _launched()
+        _run_plan(executor.schedule_write_plan(
+            "DBOS.deleteSchedule", executor._journal().delete_schedule, name))
+
+    @classmethod
+    async def delete_schedule_async(cls, name: str) -> None:
+        """``DBOS.delete_schedule`` for async code."""
+        await _in_journal_thread(cls.delete_schedule, name)
+
+    @classmethod
+    def trigger_schedule(cls, schedule_name: str) -> WorkflowHandle:
+        """Run a schedule's workflow now (also when it is paused), as workflow
+        ``sched-<name>-trigger-<now in UTC, ISO>``; its handle. Not inside a workflow."""
+        if _recording_context() is not None or _current_step.get() is not None:
+            raise DBOSException("DBOS.trigger_schedule cannot be called from within a "
+                                "workflow")
+        executor = _launched()
+        schedule = _schedule_or_raise(executor._journal(), schedule_name)
+        fire = _trigger_fire(schedule, executor.application_version)
+        executor.fire_now([fire])
+        return WorkflowHandle(fire.workflow.workflow_id, None)
+
+    @classmethod
+    def backfill_schedule(cls, schedule_name: str, start: Any, end: Any
+                          ) -> list[WorkflowHandle]:
+        """Run a schedule's times strictly between ``start`` and ``end`` (naive datetimes
+        are UTC) that have not run: each has the id the scheduler gives it, so a time that
+        ran (or a second backfill of the window) runs nothing again. The handles of all the
+        times in the window, in order. Not inside a workflow."""
+        if _recording_context() is not None or _current_step.get() is not None:
+            raise DBOSException("DBOS.backfill_schedule cannot be called from within a "
+                                "workflow")
+        executor = _launched()
+        schedule = _schedule_or_raise(executor._journal(), schedule_name)
+        ids = []
+        for batch in _batched(_backfill_fires(schedule, start, end,
+                                              executor.application_version), 500):
+            executor.fire_now(batch)
+            ids.extend(fire.workflow.workflow_id for fire in batch)
+        return [WorkflowHandle(workflow_id, None) for workflow_id in ids]
+
     # -- managing workflows --
 
     @classmethod
@@ -8009,6 +8878,31 @@ def _enqueue_options(options: Any) -> tuple[_WorkflowFunction, str, _EnqueueSett
         raise DBOSException(f"Workflow function {name!r} is not registered in this process; "
                             "decorate it with @DBOS.workflow().")
     return workflow, queue_name, settings
+
+
+def _scheduled_workflow(workflow_fn: Any) -> _WorkflowFunction:
+    """The registered workflow a schedule runs (a function, a staticmethod or a classmethod;
+    DBOS Transact's messages)."""
+    try:
+        workflow, _ = _workflow_of(workflow_fn, ())
+    except DBOSException:
+        raise DBOSException(
+            f"Workflow function '{_qualname(workflow_fn)}' is not registered: a schedule runs "
+            "a function decorated with @DBOS.workflow() (not a step)") from None
+    if workflow.config_name is not None:
+        raise DBOSException("Configured instance methods cannot be used as scheduled workflows")
+    return workflow
+
+
+def _batched(items: Iterator[_T] | list[_T], size: int) -> Iterator[list[_T]]:
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _options_context(options: EnqueueOptions) -> contextlib.ExitStack:

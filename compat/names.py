@@ -108,6 +108,17 @@ DIFFERS = {
                              "DBOSException and writes nothing (DBOS leaves the workflow "
                              "ENQUEUED for ever)",
     "DBOS.listen_queues": "also takes Queue objects",
+    "DBOS.create_schedule": "the error for an invalid cron string names the field and the fix; "
+                            "a string that can never fire (`0 0 30 2 *`) or has a seventh "
+                            "(year) field is refused (DBOS accepts it, and its scheduler thread "
+                            "dies); a time fires when it is due, in every process at once, and "
+                            "the journal lets one of them create the run (DBOS: up to 10% of "
+                            "the interval, at most 10 s, later); `shard_key` must be None",
+    "DBOS.apply_schedules": "as `create_schedule`",
+    "DBOS.pause_schedule": "takes effect at once in every process (DBOS: at its scheduler's "
+                           "next poll, up to 30 s later)",
+    "DBOS.list_schedules": "`application_name` matches the journal's one application",
+    "WorkflowSchedule": "`shard_key` is always None",
     "Debouncer": "keeps a DELAYED workflow and changes its inputs and delay in one transaction; "
                  "`Debouncer(workflow_name, ...)` checks the name at once",
     "SetEnqueueOptions": "an invalid priority raises DBOSException that is also a ValueError "
@@ -140,11 +151,6 @@ NO_FIELD_LIST = {"DBOSConfig"}
 _MISSING_GROUPS = {
     "a type alias of DBOS's (`\"reject\"` or `\"return-existing\"`)": ["DuplicationPolicy"],
     "changing the delay of a DELAYED workflow": ["DBOS.set_workflow_delay"],
-    "schedules (not built yet)": [
-        "ScheduleInput", "WorkflowSchedule", "ClientScheduleInput", "DBOS.create_schedule",
-        "DBOS.apply_schedules", "DBOS.backfill_schedule", "DBOS.delete_schedule",
-        "DBOS.get_schedule", "DBOS.list_schedules", "DBOS.pause_schedule",
-        "DBOS.resume_schedule", "DBOS.trigger_schedule"],
     "a client for other processes (not built yet)": ["DebouncerClient"],
     "DBOS's errors module: dbos_lite's errors are top-level names (see below)": ["error"],
     "Kafka consumer workflows": ["KafkaMessage", "DBOS.kafka_consumer"],
