@@ -2799,8 +2799,9 @@ class _Journal(_JournalFile):
                 workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
         cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
         cursor.execute(_SQL_COPY_ATTEMPTS, (workflow.workflow_id, original_id, start_step))
-        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0, None,
-                                                 None, None, app_version))
+        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0,
+                                                 workflow.queue_partition_key, None, None,
+                                                 app_version))
 
     def list_descendants(self, workflow_id: str) -> list[str]:
         """The children of a workflow, their children, and so on."""
@@ -6570,9 +6571,10 @@ class _Executor:
             self.submit(function, resumed)
         self.wakeups.notify(("workflow", workflow_id))
 
-    def fork(self, workflow_id: str, start_step: int, application_version: str | None) -> str:
+    def fork(self, workflow_id: str, start_step: int, application_version: str | None,
+             timeout_ms: int | None = None) -> str:
         """Start a new workflow with the original's inputs, reusing the outcomes the original
-        recorded before operation ``start_step``."""
+        recorded before operation ``start_step`` (with a timeout of its own, if given)."""
         journal = self._journal()
         original = journal.get_workflow(workflow_id)
         if original is None:
@@ -6586,7 +6588,9 @@ class _Executor:
             owner=self.process_id if function is not None else None,
             application_version=application_version or original.application_version,
             created_at=now, updated_at=now, recovery_attempts=1, parent_workflow_id=None,
-            queue_name=None, timeout_ms=None, deadline_epoch_ms=None, forked_from=workflow_id,
+            queue_name=None, timeout_ms=timeout_ms,
+            deadline_epoch_ms=None if timeout_ms is None else now + timeout_ms,
+            forked_from=workflow_id,
         )
         journal.fork_workflow(fork, workflow_id, max(1, int(start_step)))
         if function is not None:
@@ -7198,9 +7202,11 @@ class _Steering:
             self.journal.requeue_workflow(workflow_id, queue, live)
 
     def fork(self, workflow_id: str, start_step: int, application_version: str | None,
-             queue_name: str | None) -> str:
+             queue_name: str | None, queue_partition_key: str | None = None,
+             timeout_ms: int | None = None) -> str:
         """A new workflow with the original's inputs and the outcomes it recorded before
-        operation ``start_step``, ENQUEUED; its id (SetWorkflowID's, or a new one)."""
+        operation ``start_step``, ENQUEUED (with ``queue_partition_key`` on a partitioned
+        queue; ``timeout_ms`` counted from its dequeue); its id (SetWorkflowID's, or new)."""
         original = self.journal.get_workflow(workflow_id)
         if original is None:
             raise DBOSNonExistentWorkflowError(workflow_id)
@@ -7208,6 +7214,9 @@ class _Steering:
             raise _InvalidArgument(f"start_step must be an operation id (an int from 1), "
                                    f"not {start_step!r}.")
         queue = self._queue(queue_name)
+        if queue.partitioned and queue_partition_key is None:
+            raise DBOSException(f"Workflow {workflow_id!r} was not forked: queue {queue.name!r} "
+                                "is partitioned, so the fork needs a queue_partition_key.")
         new_id = _take_assigned_workflow_id() or _new_workflow_id()
         now = _now_ms()
         fork = msgspec.structs.replace(
@@ -7215,8 +7224,8 @@ class _Steering:
             error=None, executor_id=None, owner=None,
             application_version=application_version or original.application_version,
             created_at=now, updated_at=now, recovery_attempts=0, parent_workflow_id=None,
-            queue_name=queue.name, timeout_ms=None, deadline_epoch_ms=None,
-            forked_from=workflow_id, priority=0, queue_partition_key=None,
+            queue_name=queue.name, timeout_ms=timeout_ms, deadline_epoch_ms=None,
+            forked_from=workflow_id, priority=0, queue_partition_key=queue_partition_key,
             deduplication_id=None, delay_until_epoch_ms=None, dequeued_at=None)
         self.journal.fork_onto_queue(fork, workflow_id, max(1, start_step), queue,
                                      application_version)
@@ -8524,20 +8533,39 @@ class DBOS:
 
     @classmethod
     def fork_workflow(cls, workflow_id: str, start_step: int, *,
-                      application_version: str | None = None) -> WorkflowHandle:
+                      application_version: str | None = None, queue_name: str | None = None,
+                      queue_partition_key: str | None = None,
+                      timeout_seconds: float | None = None) -> WorkflowHandle:
         """Start a new workflow (id from SetWorkflowID, or new) with the original's inputs; the
-        outcomes recorded before operation ``start_step`` are reused, the rest runs again."""
+        outcomes recorded before operation ``start_step`` are reused, the rest runs again. It
+        runs here at once, or, with ``queue_name`` (a queue of the journal) or
+        ``queue_partition_key``, goes ENQUEUED onto that queue (DBOS Transact's internal one
+        without a name). ``timeout_seconds``: its own timeout (from its dequeue if queued)."""
         _refuse_running_loop("fork_workflow")
-        new_id = _launched().fork(workflow_id, start_step, application_version)
+        timeout = _duration(timeout_seconds, "timeout_seconds", positive=True, optional=True)
+        timeout_ms = None if timeout is None else int(timeout * 1000)
+        executor = _launched()
+        if queue_name is None and queue_partition_key is None:
+            new_id = executor.fork(workflow_id, start_step, application_version, timeout_ms)
+        else:
+            new_id = _Steering(executor._journal()).fork(
+                workflow_id, start_step, application_version, queue_name, queue_partition_key,
+                timeout_ms)
+            executor.dispatcher.wake()
         return cls.retrieve_workflow(new_id)
 
     @classmethod
     async def fork_workflow_async(cls, workflow_id: str, start_step: int, *,
-                                  application_version: str | None = None
+                                  application_version: str | None = None,
+                                  queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  timeout_seconds: float | None = None
                                   ) -> WorkflowHandleAsync:
         """``DBOS.fork_workflow`` for async code."""
         return _async_handle(await _in_journal_thread(
-            cls.fork_workflow, workflow_id, start_step, application_version=application_version))
+            cls.fork_workflow, workflow_id, start_step, application_version=application_version,
+            queue_name=queue_name, queue_partition_key=queue_partition_key,
+            timeout_seconds=timeout_seconds))
 
     @classmethod
     def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
@@ -9110,12 +9138,15 @@ class DBOSClient:
 
     def fork_workflow(self, workflow_id: str, start_step: int, *,
                       application_version: str | None = None,
-                      queue_name: str | None = None) -> _ClientHandle:
+                      queue_name: str | None = None, queue_partition_key: str | None = None,
+                      timeout_seconds: float | None = None) -> _ClientHandle:
         """A new workflow (id from SetWorkflowID, or new) with the original's inputs, reusing
         the outcomes recorded before operation ``start_step``; ENQUEUED for a process that can
-        run it (of ``application_version``, if given)."""
+        run it (of ``application_version``, if given), with a timeout of its own if given."""
+        timeout = _duration(timeout_seconds, "timeout_seconds", positive=True, optional=True)
         new_id = self._steering().fork(workflow_id, start_step, application_version,
-                                       queue_name)
+                                       queue_name, queue_partition_key,
+                                       None if timeout is None else int(timeout * 1000))
         return self.retrieve_workflow(new_id)
 
     def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
@@ -9273,11 +9304,14 @@ class DBOSClient:
 
     async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
                                   application_version: str | None = None,
-                                  queue_name: str | None = None) -> _ClientHandleAsync:
+                                  queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  timeout_seconds: float | None = None) -> _ClientHandleAsync:
         """``fork_workflow`` for async code."""
         return _ClientHandleAsync(await _off_loop(
             self.fork_workflow, workflow_id, start_step,
-            application_version=application_version, queue_name=queue_name))
+            application_version=application_version, queue_name=queue_name,
+            queue_partition_key=queue_partition_key, timeout_seconds=timeout_seconds))
 
     async def delete_workflow_async(self, workflow_id: str, *,
                                     delete_children: bool = False) -> None:

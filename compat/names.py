@@ -133,6 +133,10 @@ DIFFERS = {
                       "(DBOS names every destination of the call)",
     "DBOS.read_stream": _STREAM_WAIT,
     "DBOS.read_stream_offset": _STREAM_WAIT,
+    "DBOS.fork_workflow": "without `queue_name=` or `queue_partition_key=` the fork runs in "
+                          "this process at once (DBOS puts it on its internal queue); "
+                          "`queue_name=` must name a queue of the journal, and a partitioned "
+                          "one needs `queue_partition_key=`",
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
