@@ -88,6 +88,7 @@ __all__ = [
     "WorkflowStatusString",
     "StepInfo",
     "StepOptions",
+    "SendMessage",
     "StepStatus",
     "DBOSConfig",
     "EnqueueOptions",
@@ -105,6 +106,7 @@ __all__ = [
     "DBOSConflictingWorkflowError",
     "DBOSQueueDeduplicatedError",
     "DBOSWorkflowIDInUseError",
+    "DBOSStreamTimeoutError",
     "DBOSWorkflowFunctionNotFoundError",
     "DBOSWorkflowCancelledError",
     "DBOSAwaitedWorkflowCancelledError",
@@ -348,6 +350,20 @@ class DBOSWorkflowIDInUseError(DBOSException):
     _fields = ("workflow_id", "workflow_status", "workflow_name")
     _message = ("Workflow ID {workflow_id} is already in use by workflow {workflow_name} with "
                 "status {workflow_status}.")
+
+
+class DBOSStreamTimeoutError(DBOSException):
+    """No value arrived on a stream within the timeout given, or (without one) the stream
+    ended before the offset asked for."""
+
+    _fields = ("workflow_id", "key", "timeout_seconds")
+
+    def __str__(self) -> str:
+        if getattr(self, "timeout_seconds", None) is None:
+            return (f"Stream {self.key!r} of workflow {self.workflow_id!r} ended before the "
+                    "value asked for: no value will arrive there.")
+        return (f"No value arrived on stream {self.key!r} of workflow {self.workflow_id!r} "
+                f"within {self.timeout_seconds} seconds; read again to wait longer.")
 
 
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
@@ -681,6 +697,15 @@ class StepStatus(msgspec.Struct, frozen=True):
     max_attempts: int | None
 
 
+class SendMessage(msgspec.Struct, frozen=True):
+    """One message of ``DBOS.send_bulk``: the same as ``DBOS.send``'s arguments."""
+
+    destination_id: str
+    message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
+
+
 class StepOptions(TypedDict, total=False):
     """Options of ``DBOS.run_step``: the same as ``@DBOS.step``'s keyword arguments."""
 
@@ -827,6 +852,7 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     dequeued_at: int | None = None
     completed_at: int | None = None
     schedule_name: str | None = None
+    was_forked_from: bool = False
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
@@ -1029,7 +1055,8 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #   recovery_attempts      1 when started, +1 each time a process takes it over after a crash
 #   max_recovery_attempts  past this many recoveries it becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED
 #   parent_workflow_id     the workflow that started it, if any
-#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact
+#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact (a partial
+#                          index on forked_from finds the workflows that were forked from)
 #   class_name             for a method of a class (@DBOS.dbos_class), the class's registered
 #                          name; NULL for a plain function and a staticmethod
 #   config_name            for a method of a DBOSConfiguredInstance, its config_name: recovery
@@ -1374,6 +1401,12 @@ _MIGRATIONS.append((  # 7: cron schedules
     "ALTER TABLE workflow_status ADD COLUMN schedule_name TEXT",
 ))
 
+_MIGRATIONS.append((  # 8: which workflows were forked from, found without reading them all
+    # Partial: a workflow that is not a fork (nearly all) adds nothing to it.
+    "CREATE INDEX workflow_status_forked_from ON workflow_status (forked_from)"
+    " WHERE forked_from IS NOT NULL",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -1398,6 +1431,7 @@ _OPERATION_COLUMNS = (
 # queries that recovery runs every few seconds would scan every workflow ever run.
 _ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
 _ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
+_FINISHED_SQL = "status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
@@ -1769,6 +1803,14 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?10 IS NULL OR queue_name = ?10)"
     " AND (?11 IS NULL OR forked_from = ?11)"
     " AND (?14 = 0 OR queue_name IS NOT NULL)"
+    # Finished: completed_at is updated_at (as WorkflowStatus says).
+    " AND (?15 IS NULL OR (updated_at >= ?15 AND " + _FINISHED_SQL + "))"
+    " AND (?16 IS NULL OR (updated_at <= ?16 AND " + _FINISHED_SQL + "))"
+    " AND (?17 IS NULL OR dequeued_at >= ?17) AND (?18 IS NULL OR dequeued_at <= ?18)"
+    " AND (?19 IS NULL OR (parent_workflow_id IS NOT NULL) = ?19)"
+    " AND (?20 IS NULL OR (forked_from IS NOT NULL) = ?20)"
+    " AND (?21 IS NULL OR (workflow_id IN (SELECT forked_from FROM workflow_status"
+    "   WHERE forked_from IS NOT NULL)) = ?21)"
 )
 # Listed in the order they were created (workflows created in the same millisecond by id). No
 # index on created_at: it would cost every workflow start a page write, so listing every
@@ -1813,6 +1855,13 @@ class _WorkflowFilter(msgspec.Struct, frozen=True):
     offset: int | None = None
     sort_desc: bool = False
     queued_only: bool = False
+    completed_after_ms: int | None = None
+    completed_before_ms: int | None = None
+    dequeued_after_ms: int | None = None
+    dequeued_before_ms: int | None = None
+    has_parent: bool | None = None
+    is_fork: bool | None = None
+    was_forked_from: bool | None = None
 
 
 class _Claimed(msgspec.Struct, frozen=True):
@@ -2620,7 +2669,9 @@ class _Journal(_JournalFile):
             query.start_ms, query.end_ms, query.application_version, query.executor_id,
             query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
             query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
-            query.queued_only,
+            query.queued_only, query.completed_after_ms, query.completed_before_ms,
+            query.dequeued_after_ms, query.dequeued_before_ms, query.has_parent, query.is_fork,
+            query.was_forked_from,
         ))
         return [_WorkflowRecord(*row) for row in rows]
 
@@ -2751,8 +2802,9 @@ class _Journal(_JournalFile):
                 workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
         cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
         cursor.execute(_SQL_COPY_ATTEMPTS, (workflow.workflow_id, original_id, start_step))
-        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0, None,
-                                                 None, None, app_version))
+        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0,
+                                                 workflow.queue_partition_key, None, None,
+                                                 app_version))
 
     def list_descendants(self, workflow_id: str) -> list[str]:
         """The children of a workflow, their children, and so on."""
@@ -2767,21 +2819,27 @@ class _Journal(_JournalFile):
     # -- messages, events, streams --
 
     @_transaction
-    def send_message(cursor: apsw.Cursor, message: _MessageRecord,
-                     operation: _OperationRecord | None, owner: str) -> bool:
-        """Queue a message (a repeated idempotency key is a no-op), recording the sender's
-        operation in the same transaction; False if the sender lost its workflow."""
+    def send_messages(cursor: apsw.Cursor, messages: list[_MessageRecord],
+                      operation: _OperationRecord | None, owner: str) -> bool:
+        """Queue messages, all or none (a repeated idempotency key is a no-op), recording the
+        sender's operation in the same transaction; False if the sender lost its workflow.
+        DBOSNonExistentWorkflowError names every destination that is not in the journal."""
         if not _record_if_owner(cursor, operation, owner):
             return False
-        try:
-            if message.idempotency_key is not None:
-                cursor.execute(_SQL_INSERT_MESSAGE_KEY,
-                               (message.destination_id, message.idempotency_key))
-                if cursor.connection.changes() == 0:
-                    return True  # sent before with this key
-            cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
-        except apsw.ConstraintError:
-            raise DBOSNonExistentWorkflowError(message.destination_id) from None
+        missing = []
+        for message in messages:
+            try:
+                if message.idempotency_key is not None:
+                    cursor.execute(_SQL_INSERT_MESSAGE_KEY,
+                                   (message.destination_id, message.idempotency_key))
+                    if cursor.connection.changes() == 0:
+                        continue  # sent before with this key
+                cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
+            except apsw.ConstraintError:
+                if message.destination_id not in missing:
+                    missing.append(message.destination_id)
+        if missing:  # the transaction rolls back: nothing is sent
+            raise DBOSNonExistentWorkflowError(", ".join(missing))
         return True
 
     def has_message(self, workflow_id: str, topic: str) -> bool:
@@ -4556,6 +4614,54 @@ def _topic(topic: str | None) -> str:
     return "__null__topic__" if topic is None else topic
 
 
+def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
+    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
+    it, or _STREAM_END (closed, or its workflow finished without writing it);
+    DBOSNonExistentWorkflowError if there is no such workflow."""
+    rows = journal.read_stream(workflow_id, key, offset)
+    if not rows:
+        workflow = journal.get_workflow(workflow_id)
+        if workflow is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        if workflow.status not in _FINISHED:
+            return _NOT_YET
+        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
+    if not rows or rows[0][1] is None:
+        return _STREAM_END
+    return rows[0][1]
+
+
+def _stream_reading(offset: Any, polling_interval_sec: Any, timeout_seconds: Any
+                    ) -> tuple[int, float | None]:
+    """The offset and the timeout of a stream read, checked (DBOS Transact's limits)."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _InvalidArgument(f"offset must be a position in the stream (an int from 0), "
+                               f"not {offset!r}.")
+    if polling_interval_sec is not None:
+        _duration(polling_interval_sec, "polling_interval_sec")
+        if polling_interval_sec < 0.001:
+            raise _InvalidArgument(f"polling_interval_sec must be at least 0.001 seconds, "
+                                   f"got {polling_interval_sec!r}.")
+    return offset, _duration(timeout_seconds, "timeout_seconds", optional=True)
+
+
+def _message_records(messages: list[SendMessage]) -> list[_MessageRecord]:
+    """The journal's rows for ``send``/``send_bulk`` (DBOS Transact's checks: SendMessages, no
+    idempotency key twice in one call)."""
+    if isinstance(messages, (str, bytes, SendMessage)) or not all(
+            isinstance(m, SendMessage) for m in messages):
+        raise _InvalidArgument(f"messages must be a list of SendMessage, not {messages!r}.")
+    keys = [m.idempotency_key for m in messages if m.idempotency_key]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise DBOSException(f"send_bulk received duplicate idempotency keys: "
+                            f"{', '.join(repeated)}; nothing was sent.")
+    now = _now_ms()
+    return [_MessageRecord(m.destination_id, _topic(m.topic),
+                           _encode_value(m.message, f"The message to {m.destination_id!r}"),
+                           m.idempotency_key, now) for m in messages]
+
+
 def _inside_step(what: str) -> DBOSException:
     return DBOSException(
         f"{what} cannot be called inside a step: a step is one unit of work that may be retried "
@@ -6234,33 +6340,31 @@ class _Executor:
 
     # -- messages --
 
-    def send_plan(self, destination_id: str, message: Any, topic: str | None,
-                  idempotency_key: str | None) -> _Plan[None]:
-        """Queue a message for a workflow; inside a workflow it is recorded (``DBOS.send``)
-        and not sent again on replay."""
+    def send_plan(self, records: list[_MessageRecord], name: str = "DBOS.send"
+                  ) -> _Plan[None]:
+        """Queue messages for workflows, all in one transaction; inside a workflow they are
+        recorded as one operation (``DBOS.send``, or ``DBOS.send_bulk``) and not sent again
+        on replay."""
         journal = self._journal()
         context = _recording_context()
-        record = _MessageRecord(destination_id, _topic(topic),
-                                _encode_value(message, f"The message to {destination_id!r}"),
-                                idempotency_key, _now_ms())
         if context is None:
-            yield _Write(journal.send_message, record, None, self.process_id)
+            yield _Write(journal.send_messages, records, None, self.process_id)
         else:
             function_id = context.next_function_id()
-            recorded = self._replayed(context, function_id, "DBOS.send")
+            recorded = self._replayed(context, function_id, name)
             if recorded is not None:
                 _value_or_raise(None, recorded.error, Any)
                 return
-            operation = self._operation(context, function_id, "DBOS.send")
+            operation = self._operation(context, function_id, name)
             try:
-                sent = yield _Write(journal.send_message, record, operation, self.process_id)
+                sent = yield _Write(journal.send_messages, records, operation, self.process_id)
             except DBOSNonExistentWorkflowError as exc:
-                yield from self._record_plan(context, function_id, "DBOS.send",
+                yield from self._record_plan(context, function_id, name,
                                              error=_encode_error(exc))
                 raise
             if not sent:
                 raise self._why_stopped(context.workflow_id)
-        self.wakeups.notify(("message", destination_id))
+        self.wakeups.notify(*[("message", record.destination_id) for record in records])
 
     def recv_plan(self, topic: str | None, timeout_seconds: float | None) -> _Plan[Any]:
         """``DBOS.recv``: the oldest message of the topic, taken and recorded in one transaction
@@ -6381,35 +6485,39 @@ class _Executor:
             raise self._why_stopped(context.workflow_id)
         self.wakeups.notify(("stream", context.workflow_id))
 
-    def read_stream_plan(self, workflow_id: str, key: str, offset: int) -> _Plan[Any]:
+    def read_stream_plan(self, workflow_id: str, key: str, offset: int,
+                         timeout_seconds: float | None = None, name: str = "DBOS.readStream"
+                         ) -> _Plan[Any]:
         """The stream's value at ``offset`` (JSON text), waiting for it; _STREAM_END once the
-        stream is closed, or its workflow finished without writing more. Inside a workflow
-        each value read is recorded (``DBOS.readStream``; the end as a row without output)."""
+        stream is closed, or its workflow finished without writing more;
+        DBOSStreamTimeoutError once ``timeout_seconds`` passed without it. Inside a workflow
+        each value read is recorded (``name``; the end as a row without output, a timeout as
+        its error)."""
         journal = self._journal()
-
-        def next_value() -> Any:
-            rows = journal.read_stream(workflow_id, key, offset)
-            if not rows:
-                workflow = journal.get_workflow(workflow_id)
-                if workflow is not None and workflow.status not in _FINISHED:
-                    return _NOT_YET
-                rows = journal.read_stream(workflow_id, key, offset)  # written just before end
-            if not rows or rows[0][1] is None:
-                return _STREAM_END
-            return rows[0][1]
-
+        next_value = functools.partial(_next_stream_value, journal, workflow_id, key, offset)
         keys = [("stream", workflow_id), ("workflow", workflow_id)]
+        timed_out = DBOSStreamTimeoutError(workflow_id, key, timeout_seconds)
         context = _recording_context()
         if context is None:
-            return (yield from self._wait_plan(keys, next_value, None))
+            value = yield from self._wait_plan(keys, next_value, None,
+                                               for_seconds=timeout_seconds)
+            if value is _NOT_YET:
+                raise timed_out
+            return value
         function_id = context.next_function_id()
-        recorded = self._replayed(context, function_id, "DBOS.readStream")
+        recorded = self._replayed(context, function_id, name)
         if recorded is not None:
+            if recorded.error is not None:
+                _value_or_raise(None, recorded.error, Any)
             return _STREAM_END if recorded.output is None else recorded.output
         value = yield from self._wait_plan(
-            keys, next_value, None, context,
+            keys, next_value, None, context, for_seconds=timeout_seconds,
             note=(function_id, "stream", {"workflow_id": workflow_id, "key": key}))
-        yield from self._record_plan(context, function_id, "DBOS.readStream",
+        if value is _NOT_YET:
+            yield from self._record_plan(context, function_id, name,
+                                         error=_encode_error(timed_out))
+            raise timed_out
+        yield from self._record_plan(context, function_id, name,
                                      output=None if value is _STREAM_END else value)
         return value
 
@@ -6425,13 +6533,33 @@ class _Executor:
         self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
-    def resume(self, workflow_id: str) -> None:
-        """Continue a cancelled, dead-lettered or orphaned workflow from its last completed
-        step, in this process (or, if this process lacks its function, in one that has it)."""
+    def resume(self, workflow_ids: list[str], queue_name: str | None = None) -> None:
+        """Continue cancelled, dead-lettered or orphaned workflows from their last completed
+        step, in this process (or, if this process lacks a function, in one that has it); with
+        ``queue_name``, ENQUEUED on that queue instead. Nothing is resumed if one is absent."""
+        journal = self._journal()
+        _refuse_missing(journal, workflow_ids)
+        if queue_name is None:
+            for workflow_id in workflow_ids:
+                self._resume_here(workflow_id)
+            return
+        queue = journal.get_queue(queue_name)
+        if queue is None:
+            raise DBOSException(f"Nothing was resumed: no queue is named {queue_name!r} in the "
+                                f"journal. Register it first with "
+                                f"DBOS.register_queue({queue_name!r}).")
+        now = _now_ms()
+        live = [p.process_id for p in journal.list_processes() if _process_is_alive(p, now)]
+        for workflow_id in workflow_ids:
+            if journal.requeue_workflow(workflow_id, queue, live) is not None:
+                self.wakeups.notify(("workflow", workflow_id))
+        self.dispatcher.wake()
+
+    def _resume_here(self, workflow_id: str) -> None:
         journal = self._journal()
         workflow = journal.get_workflow(workflow_id)
         if workflow is None:
-            raise DBOSNonExistentWorkflowError(workflow_id)
+            return  # deleted since
         if workflow.status in (WorkflowStatusString.SUCCESS, WorkflowStatusString.ERROR):
             return
         if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None \
@@ -6453,9 +6581,10 @@ class _Executor:
             self.submit(function, resumed)
         self.wakeups.notify(("workflow", workflow_id))
 
-    def fork(self, workflow_id: str, start_step: int, application_version: str | None) -> str:
+    def fork(self, workflow_id: str, start_step: int, application_version: str | None,
+             timeout_ms: int | None = None) -> str:
         """Start a new workflow with the original's inputs, reusing the outcomes the original
-        recorded before operation ``start_step``."""
+        recorded before operation ``start_step`` (with a timeout of its own, if given)."""
         journal = self._journal()
         original = journal.get_workflow(workflow_id)
         if original is None:
@@ -6469,18 +6598,20 @@ class _Executor:
             owner=self.process_id if function is not None else None,
             application_version=application_version or original.application_version,
             created_at=now, updated_at=now, recovery_attempts=1, parent_workflow_id=None,
-            queue_name=None, timeout_ms=None, deadline_epoch_ms=None, forked_from=workflow_id,
+            queue_name=None, timeout_ms=timeout_ms,
+            deadline_epoch_ms=None if timeout_ms is None else now + timeout_ms,
+            forked_from=workflow_id,
         )
         journal.fork_workflow(fork, workflow_id, max(1, int(start_step)))
         if function is not None:
             self.submit(function, fork)
         return new_id
 
-    def delete(self, workflow_id: str, delete_children: bool) -> None:
+    def delete(self, workflow_ids: list[str], delete_children: bool) -> None:
         journal = self._journal()
-        ids = [workflow_id]
+        ids = list(workflow_ids)
         if delete_children:
-            ids += journal.list_descendants(workflow_id)
+            ids += [child for w in workflow_ids for child in journal.list_descendants(w)]
         journal.delete_workflows(ids)
         self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
@@ -6506,6 +6637,19 @@ class _Executor:
         context.function_id = function_id
         yield from self._record_plan(context, function_id, marker)
         return True
+
+
+def _refuse_missing(journal: _Journal, workflow_ids: list[str]) -> None:
+    """DBOSNonExistentWorkflowError naming every id of ``workflow_ids`` not in the journal
+    (DBOS Transact checks them all before resuming any)."""
+    missing = [w for w in workflow_ids if journal.get_workflow(w) is None]
+    if len(missing) == 1:
+        raise DBOSNonExistentWorkflowError(missing[0])
+    if missing:
+        error = DBOSNonExistentWorkflowError(", ".join(missing))
+        error._message = ("Workflows {workflow_id} do not exist in the journal; nothing was "
+                          "resumed.")
+        raise error
 
 
 # The executor of the process's DBOS instance: set by DBOS(config=...), cleared by destroy().
@@ -6542,7 +6686,9 @@ class _Management:
 
     def get_workflow_status(self, workflow_id: str) -> WorkflowStatus | None:
         workflow = self.journal.get_workflow(workflow_id)
-        return None if workflow is None else _status_from_record(workflow)
+        if workflow is None:
+            return None
+        return _status_from_record(workflow, forked=self.journal.forked_from_any([workflow_id]))
 
     def return_type(self, workflow_id: str) -> Any:
         """The return type of an existing workflow's function (Any if this process lacks it);
@@ -6554,8 +6700,10 @@ class _Management:
 
     def list_workflows(self, query: _WorkflowFilter, load_input: bool = True,
                        load_output: bool = True) -> list[WorkflowStatus]:
-        return [_status_from_record(w, load_input, load_output)
-                for w in self.journal.list_workflows(query)]
+        records = self.journal.list_workflows(query)
+        forked = self.journal.forked_from_any([w.workflow_id for w in records]) \
+            if records else set()
+        return [_status_from_record(w, load_input, load_output, forked) for w in records]
 
     def backup(self, path: str) -> None:
         self.journal.backup(os.path.abspath(path))
@@ -6916,7 +7064,9 @@ def _nobody_runs(workflow_name: str, live: list[_ProcessRecord],
 
 
 def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
-                        load_output: bool = True) -> WorkflowStatus:
+                        load_output: bool = True, forked: set[str] = frozenset()
+                        ) -> WorkflowStatus:
+    """The public status of a journal row; ``forked``: the ids some workflow was forked from."""
     function = _workflows.get(workflow.name)
     inputs = None
     if load_input:
@@ -6953,6 +7103,7 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         dequeued_at=workflow.dequeued_at,
         completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
         schedule_name=workflow.schedule_name,
+        was_forked_from=workflow.workflow_id in forked,
     )
 
 
@@ -6964,8 +7115,19 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
                      parent_workflow_id: str | None = None, queue_name: str | None = None,
                      forked_from: str | None = None, limit: int | None = None,
                      offset: int | None = None, sort_desc: bool = False,
-                     queued_only: bool = False) -> _WorkflowFilter:
-    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's)."""
+                     queued_only: bool = False, completed_after: Any = None,
+                     completed_before: Any = None, dequeued_after: Any = None,
+                     dequeued_before: Any = None, has_parent: bool | None = None,
+                     is_fork: bool | None = None, was_forked_from: bool | None = None
+                     ) -> _WorkflowFilter:
+    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's); a
+    listing of queued workflows without ``status`` lists those not finished."""
+    for parameter, value in (("has_parent", has_parent), ("is_fork", is_fork),
+                             ("was_forked_from", was_forked_from)):
+        if value is not None and not isinstance(value, bool):
+            raise _InvalidArgument(f"{parameter} must be True, False or None, not {value!r}.")
+    if queued_only and status is None:
+        status = list(_ACTIVE_STATUSES)
     return _WorkflowFilter(
         workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
         start_ms=_as_epoch_ms(start_time), end_ms=_as_epoch_ms(end_time),
@@ -6973,6 +7135,11 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
         workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
         queue_name=queue_name, forked_from=forked_from, limit=limit or None,
         offset=offset or None, sort_desc=sort_desc, queued_only=queued_only,
+        completed_after_ms=_as_epoch_ms(completed_after),
+        completed_before_ms=_as_epoch_ms(completed_before),
+        dequeued_after_ms=_as_epoch_ms(dequeued_after),
+        dequeued_before_ms=_as_epoch_ms(dequeued_before),
+        has_parent=has_parent, is_fork=is_fork, was_forked_from=was_forked_from,
     )
 
 
@@ -7010,20 +7177,6 @@ def _wait_on_commits(journal: _Journal, check: Callable[[], Any],
             time.sleep(interval_sec)
 
 
-def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
-    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
-    it, or _STREAM_END (closed, or its workflow finished without writing it)."""
-    rows = journal.read_stream(workflow_id, key, offset)
-    if not rows:
-        workflow = journal.get_workflow(workflow_id)
-        if workflow is not None and workflow.status not in _FINISHED:
-            return _NOT_YET
-        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
-    if not rows or rows[0][1] is None:
-        return _STREAM_END
-    return rows[0][1]
-
-
 class _Steering:
     """Write-side verbs for tools outside the program (DBOSClient, the command line). They
     write only what is asked and never run, claim or recover a workflow: what a program must
@@ -7032,12 +7185,8 @@ class _Steering:
     def __init__(self, journal: _Journal):
         self.journal = journal
 
-    def send(self, destination_id: str, message: Any, topic: str | None,
-             idempotency_key: str | None) -> None:
-        record = _MessageRecord(destination_id, _topic(topic),
-                                _encode_value(message, f"The message to {destination_id!r}"),
-                                idempotency_key, _now_ms())
-        self.journal.send_message(record, None, "")
+    def send(self, messages: list[SendMessage]) -> None:
+        self.journal.send_messages(_message_records(messages), None, "")
 
     def cancel(self, workflow_ids: list[str], children: bool) -> None:
         self.journal.cancel_workflows(self._with_descendants(workflow_ids, children))
@@ -7051,20 +7200,23 @@ class _Steering:
             ids += [child for w in workflow_ids for child in self.journal.list_descendants(w)]
         return ids
 
-    def resume(self, workflow_id: str, queue_name: str | None) -> None:
-        """Put a workflow that did not succeed or fail on a queue (DBOS Transact's internal
-        one by default), unless a live process runs it; a process that can run it continues
-        it from its last completed step."""
-        if self.journal.get_workflow(workflow_id) is None:
-            raise DBOSNonExistentWorkflowError(workflow_id)
+    def resume(self, workflow_ids: list[str], queue_name: str | None) -> None:
+        """Put workflows that did not succeed or fail on a queue (DBOS Transact's internal
+        one by default), unless a live process runs them; a process that can run one
+        continues it from its last completed step. Nothing is resumed if one is absent."""
+        _refuse_missing(self.journal, workflow_ids)
+        queue = self._queue(queue_name)
         now = _now_ms()
         live = [p.process_id for p in self.journal.list_processes() if _process_is_alive(p, now)]
-        self.journal.requeue_workflow(workflow_id, self._queue(queue_name), live)
+        for workflow_id in workflow_ids:
+            self.journal.requeue_workflow(workflow_id, queue, live)
 
     def fork(self, workflow_id: str, start_step: int, application_version: str | None,
-             queue_name: str | None) -> str:
+             queue_name: str | None, queue_partition_key: str | None = None,
+             timeout_ms: int | None = None) -> str:
         """A new workflow with the original's inputs and the outcomes it recorded before
-        operation ``start_step``, ENQUEUED; its id (SetWorkflowID's, or a new one)."""
+        operation ``start_step``, ENQUEUED (with ``queue_partition_key`` on a partitioned
+        queue; ``timeout_ms`` counted from its dequeue); its id (SetWorkflowID's, or new)."""
         original = self.journal.get_workflow(workflow_id)
         if original is None:
             raise DBOSNonExistentWorkflowError(workflow_id)
@@ -7072,6 +7224,9 @@ class _Steering:
             raise _InvalidArgument(f"start_step must be an operation id (an int from 1), "
                                    f"not {start_step!r}.")
         queue = self._queue(queue_name)
+        if queue.partitioned and queue_partition_key is None:
+            raise DBOSException(f"Workflow {workflow_id!r} was not forked: queue {queue.name!r} "
+                                "is partitioned, so the fork needs a queue_partition_key.")
         new_id = _take_assigned_workflow_id() or _new_workflow_id()
         now = _now_ms()
         fork = msgspec.structs.replace(
@@ -7079,8 +7234,8 @@ class _Steering:
             error=None, executor_id=None, owner=None,
             application_version=application_version or original.application_version,
             created_at=now, updated_at=now, recovery_attempts=0, parent_workflow_id=None,
-            queue_name=queue.name, timeout_ms=None, deadline_epoch_ms=None,
-            forked_from=workflow_id, priority=0, queue_partition_key=None,
+            queue_name=queue.name, timeout_ms=timeout_ms, deadline_epoch_ms=None,
+            forked_from=workflow_id, priority=0, queue_partition_key=queue_partition_key,
             deduplication_id=None, delay_until_epoch_ms=None, dequeued_at=None)
         self.journal.fork_onto_queue(fork, workflow_id, max(1, start_step), queue,
                                      application_version)
@@ -7355,6 +7510,23 @@ def _handles_by_id(handles: list[Any]) -> dict[str, Any]:
     if len(by_id) != len(handles):
         raise ValueError("handles must not contain duplicate workflow IDs")
     return by_id
+
+
+def _stream_value(workflow_id: str, key: str, value: Any) -> Any:
+    """What ``read_stream_offset`` returns for a value read: the value, decoded; past the
+    stream's end, DBOSStreamTimeoutError (no value will ever arrive there)."""
+    if value is _STREAM_END:
+        raise DBOSStreamTimeoutError(workflow_id, key, None)
+    return _decode_value(value)
+
+
+def _workflow_ids(workflow_ids: Any) -> list[str]:
+    """The list of ids a call on many workflows takes: a string alone is refused (it would
+    be read as one id per character)."""
+    if isinstance(workflow_ids, str) or not all(isinstance(w, str) for w in workflow_ids):
+        raise _InvalidArgument(f"workflow_ids must be a list of workflow ids (strings), not "
+                               f"{workflow_ids!r}.")
+    return list(workflow_ids)
 
 
 # ==== The DBOS facade ====
@@ -7752,18 +7924,28 @@ class DBOS:
         workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
         queue_name: str | None = None, forked_from: str | None = None,
         limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
-        load_input: bool = True, load_output: bool = True,
+        load_input: bool = True, load_output: bool = True, completed_after: Any = None,
+        completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
+        has_parent: bool | None = None, is_fork: bool | None = None,
+        was_forked_from: bool | None = None, queues_only: bool = False,
     ) -> list[WorkflowStatus]:
         """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
-        ``start_time``/``end_time`` bound ``created_at`` (ISO 8601 strings, datetimes or epoch
-        ms)."""
+        Times are ISO 8601 strings, datetimes or epoch ms: ``start_time``/``end_time`` bound
+        ``created_at``, ``completed_after``/``completed_before`` ``completed_at`` (so they list
+        finished workflows only), ``dequeued_after``/``dequeued_before`` ``dequeued_at``.
+        ``has_parent``: children only (True) or none (False); ``is_fork``: forks only, or none;
+        ``was_forked_from``: the workflows some fork was made from, or the others;
+        ``queues_only``: as ``list_queued_workflows``."""
         _refuse_running_loop("list_workflows")
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
             queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
-            sort_desc=sort_desc)
+            sort_desc=sort_desc, queued_only=queues_only, completed_after=completed_after,
+            completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork,
+            was_forked_from=was_forked_from)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod
@@ -7811,14 +7993,31 @@ class DBOS:
         makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
         no such workflow."""
         _refuse_running_loop("send")
-        _run_plan(_launched().send_plan(destination_id, message, topic, idempotency_key))
+        records = _message_records([SendMessage(destination_id, message, topic, idempotency_key)])
+        _run_plan(_launched().send_plan(records))
 
     @classmethod
     async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
                          idempotency_key: str | None = None) -> None:
         """``DBOS.send`` for async code."""
-        await _run_plan_async(
-            _launched().send_plan(destination_id, message, topic, idempotency_key))
+        records = _message_records([SendMessage(destination_id, message, topic, idempotency_key)])
+        await _run_plan_async(_launched().send_plan(records))
+
+    @classmethod
+    def send_bulk(cls, messages: list[SendMessage]) -> None:
+        """Send many messages (SendMessage: ``destination_id``, ``message``, ``topic``,
+        ``idempotency_key``) in one transaction: all are sent, or none. From a workflow they
+        are recorded as one operation (``DBOS.send_bulk``) and sent once, even across a crash.
+        DBOSNonExistentWorkflowError names every destination not in the journal; an
+        idempotency key given twice in one call is refused."""
+        _refuse_running_loop("send_bulk")
+        _run_plan(_launched().send_plan(_message_records(messages), "DBOS.send_bulk"))
+
+    @classmethod
+    async def send_bulk_async(cls, messages: list[SendMessage]) -> None:
+        """``DBOS.send_bulk`` for async code."""
+        await _run_plan_async(_launched().send_plan(_message_records(messages),
+                                                    "DBOS.send_bulk"))
 
     @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
@@ -7894,30 +8093,61 @@ class DBOS:
         await _run_plan_async(_launched().write_stream_plan(key, None, True))
 
     @classmethod
-    def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
-        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
-        the stream is closed or the workflow has finished."""
+    def read_stream(cls, workflow_id: str, key: str, *, offset: int = 0,
+                    polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order from ``offset``, waiting for new
+        ones; ends when the stream is closed or the workflow has finished. With
+        ``timeout_seconds``, waiting longer than that for one value raises
+        DBOSStreamTimeoutError. DBOSNonExistentWorkflowError if there is no such workflow.
+        A commit wakes the wait: ``polling_interval_sec`` is checked and otherwise unused."""
         _refuse_running_loop("read_stream")
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         executor = _launched()
-        offset = 0
         while True:
-            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset))
+            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset, timeout))
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
 
     @classmethod
-    async def read_stream_async(cls, workflow_id: str, key: str) -> typing.AsyncIterator[Any]:
+    async def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None,
+                                timeout_seconds: float | None = None
+                                ) -> typing.AsyncIterator[Any]:
         """``DBOS.read_stream`` for async code: an async generator."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         executor = _launched()
-        offset = 0
         while True:
-            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset))
+            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset,
+                                                                    timeout))
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
+
+    @classmethod
+    def read_stream_offset(cls, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None,
+                           timeout_seconds: float | None = None) -> Any:
+        """The value at ``offset`` of a workflow's stream, waiting for it to be written (for
+        ever by default). DBOSStreamTimeoutError if ``timeout_seconds`` pass first, or if the
+        stream ends before ``offset``. Inside a workflow the value read is recorded
+        (``DBOS.readStreamOffset``)."""
+        _refuse_running_loop("read_stream_offset")
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, _run_plan(_launched().read_stream_plan(
+            workflow_id, key, offset, timeout, "DBOS.readStreamOffset")))
+
+    @classmethod
+    async def read_stream_offset_async(cls, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """``DBOS.read_stream_offset`` for async code."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, await _run_plan_async(_launched().read_stream_plan(
+            workflow_id, key, offset, timeout, "DBOS.readStreamOffset")))
 
     # -- queues --
 
@@ -8062,20 +8292,21 @@ class DBOS:
         workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
         queue_name: str | None = None, forked_from: str | None = None,
         limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
-        load_input: bool = True, load_output: bool = True,
+        load_input: bool = True, load_output: bool = True, completed_after: Any = None,
+        completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
+        has_parent: bool | None = None, is_fork: bool | None = None,
     ) -> list[WorkflowStatus]:
         """The workflows on queues, with ``list_workflows``' filters; without ``status``,
         those not finished (ENQUEUED, DELAYED, PENDING)."""
         _refuse_running_loop("list_queued_workflows")
-        if status is None:
-            status = [WorkflowStatusString.ENQUEUED, WorkflowStatusString.DELAYED,
-                      WorkflowStatusString.PENDING]
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
             queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
-            sort_desc=sort_desc, queued_only=True)
+            sort_desc=sort_desc, queued_only=True, completed_after=completed_after,
+            completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod
@@ -8264,47 +8495,121 @@ class DBOS:
                                  cancel_children=cancel_children)
 
     @classmethod
-    def resume_workflow(cls, workflow_id: str) -> WorkflowHandle:
+    def cancel_workflows(cls, workflow_ids: list[str], *, cancel_children: bool = False
+                         ) -> None:
+        """``DBOS.cancel_workflow`` for several workflows, in one transaction; ids not in the
+        journal, and workflows that have finished, are left as they are."""
+        _refuse_running_loop("cancel_workflows")
+        _launched().cancel(_workflow_ids(workflow_ids), cancel_children)
+
+    @classmethod
+    async def cancel_workflows_async(cls, workflow_ids: list[str], *,
+                                     cancel_children: bool = False) -> None:
+        """``DBOS.cancel_workflows`` for async code."""
+        await _in_journal_thread(cls.cancel_workflows, workflow_ids,
+                                 cancel_children=cancel_children)
+
+    @classmethod
+    def resume_workflow(cls, workflow_id: str, *, queue_name: str | None = None
+                        ) -> WorkflowHandle:
         """Continue a cancelled or dead-lettered workflow from its last completed step (its
-        recovery attempts and deadline are reset). A finished workflow is left as it is."""
+        recovery attempts and deadline are reset), here, or ENQUEUED on ``queue_name`` (a
+        queue of the journal) if given. A finished workflow is left as it is;
+        DBOSNonExistentWorkflowError for an unknown id."""
         _refuse_running_loop("resume_workflow")
-        _launched().resume(workflow_id)
+        _launched().resume([workflow_id], queue_name)
         return cls.retrieve_workflow(workflow_id)
 
     @classmethod
-    async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
+    async def resume_workflow_async(cls, workflow_id: str, *, queue_name: str | None = None
+                                    ) -> WorkflowHandleAsync:
         """``DBOS.resume_workflow`` for async code."""
-        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id))
+        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id,
+                                                      queue_name=queue_name))
+
+    @classmethod
+    def resume_workflows(cls, workflow_ids: list[str], *, queue_name: str | None = None
+                         ) -> list[WorkflowHandle]:
+        """``DBOS.resume_workflow`` for several workflows; their handles, in order. If one is
+        not in the journal: DBOSNonExistentWorkflowError naming all those absent, and none is
+        resumed."""
+        _refuse_running_loop("resume_workflows")
+        workflow_ids = _workflow_ids(workflow_ids)
+        _launched().resume(workflow_ids, queue_name)
+        return [cls.retrieve_workflow(w) for w in workflow_ids]
+
+    @classmethod
+    async def resume_workflows_async(cls, workflow_ids: list[str], *,
+                                     queue_name: str | None = None
+                                     ) -> list[WorkflowHandleAsync]:
+        """``DBOS.resume_workflows`` for async code."""
+        handles = await _in_journal_thread(cls.resume_workflows, workflow_ids,
+                                           queue_name=queue_name)
+        return [_async_handle(handle) for handle in handles]
 
     @classmethod
     def fork_workflow(cls, workflow_id: str, start_step: int, *,
-                      application_version: str | None = None) -> WorkflowHandle:
+                      application_version: str | None = None, queue_name: str | None = None,
+                      queue_partition_key: str | None = None,
+                      timeout_seconds: float | None = None) -> WorkflowHandle:
         """Start a new workflow (id from SetWorkflowID, or new) with the original's inputs; the
-        outcomes recorded before operation ``start_step`` are reused, the rest runs again."""
+        outcomes recorded before operation ``start_step`` are reused, the rest runs again. It
+        runs here at once, or, with ``queue_name`` (a queue of the journal) or
+        ``queue_partition_key``, goes ENQUEUED onto that queue (DBOS Transact's internal one
+        without a name). ``timeout_seconds``: its own timeout (from its dequeue if queued)."""
         _refuse_running_loop("fork_workflow")
-        new_id = _launched().fork(workflow_id, start_step, application_version)
+        timeout = _duration(timeout_seconds, "timeout_seconds", positive=True, optional=True)
+        timeout_ms = None if timeout is None else int(timeout * 1000)
+        executor = _launched()
+        if queue_name is None and queue_partition_key is None:
+            new_id = executor.fork(workflow_id, start_step, application_version, timeout_ms)
+        else:
+            new_id = _Steering(executor._journal()).fork(
+                workflow_id, start_step, application_version, queue_name, queue_partition_key,
+                timeout_ms)
+            executor.dispatcher.wake()
         return cls.retrieve_workflow(new_id)
 
     @classmethod
     async def fork_workflow_async(cls, workflow_id: str, start_step: int, *,
-                                  application_version: str | None = None
+                                  application_version: str | None = None,
+                                  queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  timeout_seconds: float | None = None
                                   ) -> WorkflowHandleAsync:
         """``DBOS.fork_workflow`` for async code."""
         return _async_handle(await _in_journal_thread(
-            cls.fork_workflow, workflow_id, start_step, application_version=application_version))
+            cls.fork_workflow, workflow_id, start_step, application_version=application_version,
+            queue_name=queue_name, queue_partition_key=queue_partition_key,
+            timeout_seconds=timeout_seconds))
 
     @classmethod
     def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
         """Delete a workflow from the journal, with its operations, messages, events and
         streams (and its descendants' with ``delete_children``)."""
         _refuse_running_loop("delete_workflow")
-        _launched().delete(workflow_id, delete_children)
+        _launched().delete([workflow_id], delete_children)
 
     @classmethod
     async def delete_workflow_async(cls, workflow_id: str, *,
                                     delete_children: bool = False) -> None:
         """``DBOS.delete_workflow`` for async code."""
         await _in_journal_thread(cls.delete_workflow, workflow_id,
+                                 delete_children=delete_children)
+
+    @classmethod
+    def delete_workflows(cls, workflow_ids: list[str], *, delete_children: bool = False
+                         ) -> None:
+        """``DBOS.delete_workflow`` for several workflows, in one transaction; ids not in the
+        journal are skipped."""
+        _refuse_running_loop("delete_workflows")
+        _launched().delete(_workflow_ids(workflow_ids), delete_children)
+
+    @classmethod
+    async def delete_workflows_async(cls, workflow_ids: list[str], *,
+                                     delete_children: bool = False) -> None:
+        """``DBOS.delete_workflows`` for async code."""
+        await _in_journal_thread(cls.delete_workflows, workflow_ids,
                                  delete_children=delete_children)
 
     @classmethod
@@ -8716,8 +9021,6 @@ class DBOSClient:
                               **filters: Any) -> list[WorkflowStatus]:
         """As ``DBOS.list_queued_workflows``: workflows on queues; without ``status``, those
         not finished."""
-        if filters.get("status") is None:
-            filters["status"] = list(_ACTIVE_STATUSES)
         return self._looking().list_workflows(_workflow_filter(**filters, queued_only=True),
                                               load_input, load_output)
 
@@ -8745,18 +9048,38 @@ class DBOSClient:
         found = _wait_on_commits(journal, value, timeout)
         return None if found is _NOT_YET else _decode_value(found)
 
-    def read_stream(self, workflow_id: str, key: str) -> Iterator[Any]:
-        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
-        the stream is closed or the workflow has finished."""
-        journal = self._looking().journal
-        offset = 0
+    def read_stream(self, workflow_id: str, key: str, *, offset: int = 0,
+                    polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order from ``offset``, waiting for new
+        ones, as ``DBOS.read_stream``; commits are looked for every ``polling_interval_sec``
+        (default 0.01)."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         while True:
-            value = _wait_on_commits(journal, functools.partial(
-                _next_stream_value, journal, workflow_id, key, offset))
+            value = self._stream_value_at(workflow_id, key, offset, timeout,
+                                          polling_interval_sec)
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
+
+    def read_stream_offset(self, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None,
+                           timeout_seconds: float | None = None) -> Any:
+        """The value at ``offset`` of a workflow's stream, waiting for it, as
+        ``DBOS.read_stream_offset``."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, self._stream_value_at(
+            workflow_id, key, offset, timeout, polling_interval_sec))
+
+    def _stream_value_at(self, workflow_id: str, key: str, offset: int,
+                         timeout: float | None, interval: float | None) -> Any:
+        journal = self._looking().journal
+        value = _wait_on_commits(journal, functools.partial(
+            _next_stream_value, journal, workflow_id, key, offset), timeout, interval or 0.01)
+        if value is _NOT_YET:
+            raise DBOSStreamTimeoutError(workflow_id, key, timeout)
+        return value
 
     def wait_first(self, handles: list[_ClientHandle], *,
                    polling_interval_sec: float = 1.0) -> _ClientHandle:
@@ -8787,7 +9110,11 @@ class DBOSClient:
         """Send a message to a workflow, for its ``DBOS.recv(topic)``; a repeated
         ``idempotency_key`` sends nothing more. DBOSNonExistentWorkflowError if there is no
         such workflow."""
-        self._steering().send(destination_id, message, topic, idempotency_key)
+        self._steering().send([SendMessage(destination_id, message, topic, idempotency_key)])
+
+    def send_bulk(self, messages: list[SendMessage]) -> None:
+        """Send many messages in one transaction, all or none, as ``DBOS.send_bulk``."""
+        self._steering().send(messages)
 
     def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> _ClientHandle:
         """Enqueue a workflow by name onto a queue of the journal; its handle. ``options``:
@@ -8807,7 +9134,7 @@ class DBOSClient:
     def cancel_workflows(self, workflow_ids: list[str], *,
                          cancel_children: bool = False) -> None:
         """``cancel_workflow`` for several workflows."""
-        self._steering().cancel(list(workflow_ids), cancel_children)
+        self._steering().cancel(_workflow_ids(workflow_ids), cancel_children)
 
     def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None
                         ) -> _ClientHandle:
@@ -8815,22 +9142,28 @@ class DBOSClient:
         step: it goes ENQUEUED onto ``queue_name`` (DBOS Transact's internal queue by default)
         for a process that can run it. A finished or running workflow is left as it is;
         DBOSNonExistentWorkflowError for an unknown id."""
-        self._steering().resume(workflow_id, queue_name)
+        self._steering().resume([workflow_id], queue_name)
         return self.retrieve_workflow(workflow_id)
 
     def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None
                          ) -> list[_ClientHandle]:
-        """``resume_workflow`` for several workflows."""
-        return [self.resume_workflow(w, queue_name=queue_name) for w in workflow_ids]
+        """``resume_workflow`` for several workflows; if one is not in the journal,
+        DBOSNonExistentWorkflowError naming all those absent, and none is resumed."""
+        workflow_ids = _workflow_ids(workflow_ids)
+        self._steering().resume(workflow_ids, queue_name)
+        return [self.retrieve_workflow(w) for w in workflow_ids]
 
     def fork_workflow(self, workflow_id: str, start_step: int, *,
                       application_version: str | None = None,
-                      queue_name: str | None = None) -> _ClientHandle:
+                      queue_name: str | None = None, queue_partition_key: str | None = None,
+                      timeout_seconds: float | None = None) -> _ClientHandle:
         """A new workflow (id from SetWorkflowID, or new) with the original's inputs, reusing
         the outcomes recorded before operation ``start_step``; ENQUEUED for a process that can
-        run it (of ``application_version``, if given)."""
+        run it (of ``application_version``, if given), with a timeout of its own if given."""
+        timeout = _duration(timeout_seconds, "timeout_seconds", positive=True, optional=True)
         new_id = self._steering().fork(workflow_id, start_step, application_version,
-                                       queue_name)
+                                       queue_name, queue_partition_key,
+                                       None if timeout is None else int(timeout * 1000))
         return self.retrieve_workflow(new_id)
 
     def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
@@ -8841,7 +9174,7 @@ class DBOSClient:
     def delete_workflows(self, workflow_ids: list[str], *,
                          delete_children: bool = False) -> None:
         """``delete_workflow`` for several workflows."""
-        self._steering().delete(list(workflow_ids), delete_children)
+        self._steering().delete(_workflow_ids(workflow_ids), delete_children)
 
     # -- queues --
 
@@ -9067,15 +9400,27 @@ class DBOSClient:
         """``get_event`` for async code."""
         return await _off_loop(self.get_event, workflow_id, key, timeout_seconds)
 
-    async def read_stream_async(self, workflow_id: str, key: str
+    async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None,
+                                timeout_seconds: float | None = None
                                 ) -> typing.AsyncIterator[Any]:
         """``read_stream`` for async code: an async generator."""
-        values = self.read_stream(workflow_id, key)
+        values = self.read_stream(workflow_id, key, offset=offset,
+                                  polling_interval_sec=polling_interval_sec,
+                                  timeout_seconds=timeout_seconds)
         while True:
             value = await _off_loop(next, values, _STREAM_END)
             if value is _STREAM_END:
                 return
             yield value
+
+    async def read_stream_offset_async(self, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """``read_stream_offset`` for async code."""
+        return await _off_loop(self.read_stream_offset, workflow_id, key, offset,
+                               polling_interval_sec=polling_interval_sec,
+                               timeout_seconds=timeout_seconds)
 
     async def wait_first_async(self, handles: list[_ClientHandleAsync], *,
                                polling_interval_sec: float = 1.0) -> _ClientHandleAsync:
@@ -9088,6 +9433,10 @@ class DBOSClient:
                          idempotency_key: str | None = None) -> None:
         """``send`` for async code."""
         await _off_loop(self.send, destination_id, message, topic, idempotency_key)
+
+    async def send_bulk_async(self, messages: list[SendMessage]) -> None:
+        """``send_bulk`` for async code."""
+        await _off_loop(self.send_bulk, messages)
 
     async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any
                             ) -> _ClientHandleAsync:
@@ -9119,11 +9468,14 @@ class DBOSClient:
 
     async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
                                   application_version: str | None = None,
-                                  queue_name: str | None = None) -> _ClientHandleAsync:
+                                  queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  timeout_seconds: float | None = None) -> _ClientHandleAsync:
         """``fork_workflow`` for async code."""
         return _ClientHandleAsync(await _off_loop(
             self.fork_workflow, workflow_id, start_step,
-            application_version=application_version, queue_name=queue_name))
+            application_version=application_version, queue_name=queue_name,
+            queue_partition_key=queue_partition_key, timeout_seconds=timeout_seconds))
 
     async def delete_workflow_async(self, workflow_id: str, *,
                                     delete_children: bool = False) -> None:

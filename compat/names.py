@@ -26,6 +26,21 @@ DBOS_VERSION = "3.4.0"
 # Arguments that nearly every DBOS call takes, said once above the table instead of on each row.
 COMMON_ARGUMENTS = {"shard_key", "serialization_type"}
 
+_NOT_A_STEP = ("inside a workflow it is not recorded as an operation (DBOS records a `{step}` "
+               "step, so the operation ids after it differ)")
+_NOT_A_STRING = "; a string alone for `workflow_ids` is refused (DBOS fails in SQLAlchemy)"
+_RESUME = (_NOT_A_STEP.format(step="DBOS.resumeWorkflow") + "; without `queue_name=` the "
+           "workflow continues in this process at once (DBOS puts it on its internal queue); "
+           "`queue_name=` must name a queue of the journal (DBOS leaves the workflow ENQUEUED on "
+           "a queue nobody works)")
+
+_STREAM_WAIT = ("a write in this process wakes the wait at once, one in another process within "
+                "the config's `notification_listener_polling_interval_sec`, so "
+                "`polling_interval_sec=` is checked and unused; a negative `offset=` is refused")
+
+_ONE_STRING = ("`app_version`, `executor_id`, `forked_from`, `parent_workflow_id`, `queue_name` "
+               "and `workflow_id_prefix` take one string each (DBOS: a string or a list)")
+
 #: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
 #: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
 DIFFERS = {
@@ -39,8 +54,7 @@ DIFFERS = {
                   "`enqueue` refuses, as DBOS); its schedule calls check as `DBOS`'s do (cron "
                   "fields, a cron that never fires, the queue; a workflow name is taken as "
                   "given, as DBOS) and refuse an `application_name` not the journal's; no "
-                  "transactions, application versions or send_bulk yet; refuses calls after "
-                  "`destroy()`",
+                  "transactions or application versions yet; refuses calls after `destroy()`",
     "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
             "first silently)",
     "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "
@@ -52,7 +66,9 @@ DIFFERS = {
                      "(DBOS: `wfid=`)",
     "WorkflowHandle": "`get_result()` raises RuntimeError while an event loop is running (DBOS "
                       "allows it); `get_status()` works there (DBOS raises RuntimeError)",
-    "WorkflowStatus": "a frozen msgspec Struct",
+    "WorkflowStatus": "a msgspec Struct; `was_forked_from` is true while a fork of the "
+                      "workflow is in the journal (DBOS: from its first fork on, even once that "
+                      "fork is deleted)",
     "WorkflowStatusString": "a class of `str` constants, not an Enum: "
                             "`WorkflowStatusString.SUCCESS == \"SUCCESS\"` is true here, false on "
                             "DBOS; compare `status.status` with a string to be portable",
@@ -61,7 +77,8 @@ DIFFERS = {
                    "also those of live processes)",
     "DBOS.executor_id": "unique to the process by default (DBOS: `\"local\"`)",
     "DBOS.list_workflows": "lists by creation time, and workflows created in the same "
-                           "millisecond by id",
+                           "millisecond by id; " + _ONE_STRING,
+    "DBOS.list_queued_workflows": _ONE_STRING,
     "DBOS.recv": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.get_event": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.run_step": "its first parameter is named `options` (DBOS: `dbos_step_options`)",
@@ -108,6 +125,20 @@ DIFFERS = {
                  "`Debouncer(workflow_name, ...)` checks the name at once",
     "SetEnqueueOptions": "an invalid priority raises DBOSException that is also a ValueError "
                          "(DBOS: plain Exception)",
+    "DBOS.resume_workflow": _RESUME,
+    "DBOS.cancel_workflow": _NOT_A_STEP.format(step="DBOS.cancelWorkflow"),
+    "DBOS.cancel_workflows": _NOT_A_STEP.format(step="DBOS.cancelWorkflow") + _NOT_A_STRING,
+    "DBOS.delete_workflow": _NOT_A_STEP.format(step="DBOS.deleteWorkflow"),
+    "DBOS.delete_workflows": _NOT_A_STEP.format(step="DBOS.deleteWorkflow") + _NOT_A_STRING,
+    "SendMessage": "a frozen msgspec Struct (DBOS: a dataclass)",
+    "DBOS.send_bulk": "DBOSNonExistentWorkflowError names the destinations not in the journal "
+                      "(DBOS names every destination of the call)",
+    "DBOS.read_stream": _STREAM_WAIT,
+    "DBOS.read_stream_offset": _STREAM_WAIT,
+    "DBOS.fork_workflow": "without `queue_name=` or `queue_partition_key=` the fork runs in "
+                          "this process at once (DBOS puts it on its internal queue); "
+                          "`queue_name=` must name a queue of the journal, and a partitioned "
+                          "one needs `queue_partition_key=`",
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
@@ -145,7 +176,6 @@ _MISSING_GROUPS = {
     "entering a DBOS context explicitly": ["DBOSContextEnsure"],
     "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
     "a type alias of DBOS's (`\"return-existing\"` or `\"reject\"`)": ["WorkflowIDReusePolicy"],
-    "sending many messages in one transaction": ["SendMessage", "DBOS.send_bulk"],
     "reserving a step id to run a step at later": ["StepReservation", "DBOS.reserve_step"],
     "the registry of application versions": [
         "VersionInfo", "DBOS.list_application_versions", "DBOS.get_latest_application_version",
@@ -154,10 +184,7 @@ _MISSING_GROUPS = {
         "pydantic_args_validator", "make_pydantic_args_validator"],
     "alerts from DBOS Conductor": ["DBOS.alert_handler"],
     "a durable `asyncio.wait`": ["DBOS.asyncio_wait"],
-    "reading one offset of a stream": ["DBOS.read_stream_offset"],
     "rewinding a workflow to a step": ["DBOS.rewind_workflow"],
-    "cancelling, resuming or deleting many workflows in one call": [
-        "DBOS.cancel_workflows", "DBOS.resume_workflows", "DBOS.delete_workflows"],
 }
 MISSING = {name: why for why, names in _MISSING_GROUPS.items() for name in names}
 
