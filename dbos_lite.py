@@ -1811,6 +1811,7 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?20 IS NULL OR (forked_from IS NOT NULL) = ?20)"
     " AND (?21 IS NULL OR (workflow_id IN (SELECT forked_from FROM workflow_status"
     "   WHERE forked_from IS NOT NULL)) = ?21)"
+    " AND (?22 IS NULL OR schedule_name IN (SELECT value FROM json_each(?22)))"
 )
 # Listed in the order they were created (workflows created in the same millisecond by id). No
 # index on created_at: it would cost every workflow start a page write, so listing every
@@ -1862,6 +1863,7 @@ class _WorkflowFilter(msgspec.Struct, frozen=True):
     has_parent: bool | None = None
     is_fork: bool | None = None
     was_forked_from: bool | None = None
+    schedule_names: list[str] | None = None
 
 
 class _Claimed(msgspec.Struct, frozen=True):
@@ -2671,7 +2673,7 @@ class _Journal(_JournalFile):
             query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
             query.queued_only, query.completed_after_ms, query.completed_before_ms,
             query.dequeued_after_ms, query.dequeued_before_ms, query.has_parent, query.is_fork,
-            query.was_forked_from,
+            query.was_forked_from, _as_json(query.schedule_names),
         ))
         return [_WorkflowRecord(*row) for row in rows]
 
@@ -7118,8 +7120,8 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
                      queued_only: bool = False, completed_after: Any = None,
                      completed_before: Any = None, dequeued_after: Any = None,
                      dequeued_before: Any = None, has_parent: bool | None = None,
-                     is_fork: bool | None = None, was_forked_from: bool | None = None
-                     ) -> _WorkflowFilter:
+                     is_fork: bool | None = None, was_forked_from: bool | None = None,
+                     schedule_name: str | list[str] | None = None) -> _WorkflowFilter:
     """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's); a
     listing of queued workflows without ``status`` lists those not finished."""
     for parameter, value in (("has_parent", has_parent), ("is_fork", is_fork),
@@ -7140,6 +7142,7 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
         dequeued_after_ms=_as_epoch_ms(dequeued_after),
         dequeued_before_ms=_as_epoch_ms(dequeued_before),
         has_parent=has_parent, is_fork=is_fork, was_forked_from=was_forked_from,
+        schedule_names=_as_list(schedule_name),
     )
 
 
@@ -7928,6 +7931,7 @@ class DBOS:
         completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
         has_parent: bool | None = None, is_fork: bool | None = None,
         was_forked_from: bool | None = None, queues_only: bool = False,
+        schedule_name: str | list[str] | None = None,
     ) -> list[WorkflowStatus]:
         """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
         Times are ISO 8601 strings, datetimes or epoch ms: ``start_time``/``end_time`` bound
@@ -7935,7 +7939,8 @@ class DBOS:
         finished workflows only), ``dequeued_after``/``dequeued_before`` ``dequeued_at``.
         ``has_parent``: children only (True) or none (False); ``is_fork``: forks only, or none;
         ``was_forked_from``: the workflows some fork was made from, or the others;
-        ``queues_only``: as ``list_queued_workflows``."""
+        ``queues_only``: as ``list_queued_workflows``; ``schedule_name``: the runs of these
+        schedules."""
         _refuse_running_loop("list_workflows")
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
@@ -7945,7 +7950,7 @@ class DBOS:
             sort_desc=sort_desc, queued_only=queues_only, completed_after=completed_after,
             completed_before=completed_before, dequeued_after=dequeued_after,
             dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork,
-            was_forked_from=was_forked_from)
+            was_forked_from=was_forked_from, schedule_name=schedule_name)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod

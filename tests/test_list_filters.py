@@ -112,3 +112,28 @@ def test_queues_only(family):
     assert ids(DBOS.list_workflows(queues_only=True, name=["nothing"])) == []
     assert ids(DBOS.list_queued_workflows(has_parent=False)) == ["waiting"]
     assert ids(DBOS.list_queued_workflows(is_fork=True)) == []
+
+
+def test_schedule_name_lists_the_runs_of_a_schedule(dbos):
+    @DBOS.workflow()
+    def tick(scheduled_time: datetime.datetime, context: str) -> str:
+        return context
+
+    @DBOS.workflow()
+    def other() -> None:
+        pass
+
+    DBOS.launch()
+    DBOS.create_schedule(schedule_name="a", workflow_fn=tick, schedule="0 0 1 1 *", context="a")
+    DBOS.create_schedule(schedule_name="b", workflow_fn=tick, schedule="0 0 1 1 *", context="b")
+    other()
+    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    end = datetime.datetime(2022, 1, 2, tzinfo=datetime.timezone.utc)
+    runs_a = DBOS.backfill_schedule("a", start, end)  # 2021 and 2022, strictly inside
+    runs_b = DBOS.backfill_schedule("b", start, end)
+    assert [h.get_result() for h in runs_a + runs_b] == ["a", "a", "b", "b"]
+    listed = DBOS.list_workflows(schedule_name="a")
+    assert ids(listed) == sorted(h.workflow_id for h in runs_a)
+    assert {s.schedule_name for s in listed} == {"a"}
+    assert len(DBOS.list_workflows(schedule_name=["a", "b"])) == 4
+    assert DBOS.list_workflows(schedule_name="c") == []
