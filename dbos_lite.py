@@ -853,6 +853,16 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     completed_at: int | None = None
     schedule_name: str | None = None
     was_forked_from: bool = False
+    # DBOS Transact's fields for what dbos_lite does not have (access control, custom
+    # attributes, sharding, DBOS Cloud): always None here, so code that reads them moves.
+    authenticated_user: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: list[str] | None = None
+    attributes: dict[str, Any] | None = None
+    application_name: str | None = None
+    app_id: str | None = None
+    shard_key: str | None = None
+    parent_shard_key: str | None = None
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====

@@ -68,7 +68,9 @@ DIFFERS = {
                       "allows it); `get_status()` works there (DBOS raises RuntimeError)",
     "WorkflowStatus": "a msgspec Struct; `was_forked_from` is true while a fork of the "
                       "workflow is in the journal (DBOS: from its first fork on, even once that "
-                      "fork is deleted)",
+                      "fork is deleted); `authenticated_user`, `assumed_role`, "
+                      "`authenticated_roles`, `attributes`, `application_name`, `app_id`, "
+                      "`shard_key` and `parent_shard_key` are always None",
     "WorkflowStatusString": "a class of `str` constants, not an Enum: "
                             "`WorkflowStatusString.SUCCESS == \"SUCCESS\"` is true here, false on "
                             "DBOS; compare `status.status` with a string to be portable",
