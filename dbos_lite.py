@@ -81,6 +81,7 @@ __all__ = [
     "SetEnqueueOptions",
     "Queue",
     "Debouncer",
+    "DebouncerClient",
     # Public records
     "WorkflowHandle",
     "WorkflowHandleAsync",
@@ -7269,15 +7270,8 @@ class _Steering:
         ENQUEUED until a process that registers it takes it."""
         name, queue_name, settings = _enqueue_by_name(options)
         function = _workflows.get(name)
-        workflow_id = options.get("workflow_id") or _new_workflow_id()
-        if not isinstance(workflow_id, str) or not workflow_id.strip():
-            raise DBOSException(f"Invalid workflow ID {workflow_id!r}: workflow IDs must be "
-                                "non-empty and cannot be only whitespace.")
-        if function is not None:
-            inputs = function.encode_inputs(args, kwargs)
-        else:
-            inputs = _encode_value({"args": args, "kwargs": kwargs},
-                                   f"An argument of workflow {name!r}")
+        workflow_id = _workflow_id_option(options)
+        inputs = _inputs_by_name(name, args, kwargs)
         timeout = _duration(options.get("workflow_timeout"), "workflow_timeout",
                             positive=True, optional=True)
         now = _now_ms()
@@ -7319,6 +7313,50 @@ class _Steering:
                     f"Workflow already exists with a different {what}: {recorded}, but the "
                     f"provided {what} is: {given}. Use another id."))
         return workflow_id
+
+    def debounce(self, options: Any, queue_name: str | None, key: str, period_sec: float,
+                 timeout_sec: float | None, args: tuple, kwargs: dict) -> str:
+        """A debounced start by name (DBOS Transact's DebouncerClient.debounce): as
+        ``Debouncer.debounce``, for a workflow this process need not have. Its id."""
+        name, options_queue, settings = _enqueue_by_name(options)
+        _refuse_debounce_settings(settings)
+        queue_name = queue_name or options_queue
+        function = _workflows.get(name)
+        workflow_id = _workflow_id_option(options)
+        now = _now_ms()
+        row = _WorkflowRecord(
+            workflow_id, WorkflowStatusString.DELAYED, name, _inputs_by_name(name, args, kwargs),
+            None, None, None, None, settings.app_version, now, now, 0,
+            function.max_recovery_attempts if function else _DEFAULT_MAX_RECOVERY_ATTEMPTS,
+            None, queue_name, None, None, None, options.get("class_name"),
+            options.get("instance_name"), 0, None, f"{name}-{key}", None, None)
+        entry = _QueueEntry(workflow_id, queue_name, 0, None, None, None, settings.app_version)
+
+        def admit(queue: _QueueRecord | None) -> None:
+            if queue is None:
+                raise DBOSException(f"Invalid queue name provided to debouncer: {queue_name}")
+
+        return self.journal.debounce_workflow(
+            row, entry, int(period_sec * 1000),
+            None if timeout_sec is None else int(timeout_sec * 1000), admit)
+
+
+def _workflow_id_option(options: Any) -> str:
+    """The ``workflow_id`` an EnqueueOptions gives, or a new id."""
+    workflow_id = options.get("workflow_id") or _new_workflow_id()
+    if not isinstance(workflow_id, str) or not workflow_id.strip():
+        raise DBOSException(f"Invalid workflow ID {workflow_id!r}: workflow IDs must be "
+                            "non-empty and cannot be only whitespace.")
+    return workflow_id
+
+
+def _inputs_by_name(name: str, args: tuple, kwargs: dict) -> str:
+    """A workflow's recorded inputs, typed by its function if this process has it, else as
+    they are (JSON)."""
+    function = _workflows.get(name)
+    if function is not None:
+        return function.encode_inputs(args, kwargs)
+    return _encode_value({"args": args, "kwargs": kwargs}, f"An argument of workflow {name!r}")
 
 
 def _enqueue_by_name(options: Any) -> tuple[str, str, _EnqueueSettings]:
@@ -9557,6 +9595,41 @@ class _ClientHandleAsync(_Handle):
         """Wait (without blocking the event loop) for the workflow's result or error."""
         return await _off_loop(self._handle.get_result,
                                polling_interval_sec=polling_interval_sec)
+
+
+class DebouncerClient:
+    """Debounced starts from another process (DBOS Transact's DebouncerClient): as
+    ``Debouncer``, with the workflow named by ``workflow_options`` (an EnqueueOptions), run on
+    ``queue`` if given, else on the options' queue. The workflow need not be registered in
+    the client's process. ``application_name`` is accepted and unused: a journal belongs to
+    one application."""
+
+    def __init__(self, client: DBOSClient, workflow_options: EnqueueOptions, *,
+                 debounce_timeout_sec: float | None = None, queue: Queue | str | None = None,
+                 application_name: str | None = None):
+        _enqueue_by_name(workflow_options)  # checked now, not at the first debounce
+        self.client = client
+        self.workflow_options = workflow_options
+        self.debounce_timeout_sec = _duration(debounce_timeout_sec, "debounce_timeout_sec",
+                                              positive=True, optional=True)
+        self.queue_name = queue.name if isinstance(queue, Queue) else queue
+
+    def debounce(self, debounce_key: str, debounce_period_sec: float, *args: Any,
+                 **kwargs: Any) -> _ClientHandle:
+        """Start (or push back) the key's workflow with these arguments; its handle."""
+        period = _duration(debounce_period_sec, "debounce_period_sec")
+        assert period is not None
+        workflow_id = self.client._steering().debounce(
+            self.workflow_options, self.queue_name, str(debounce_key), period,
+            self.debounce_timeout_sec, args, kwargs)
+        return _ClientHandle(self.client, workflow_id,
+                             _return_type_of(self.workflow_options["workflow_name"]))
+
+    async def debounce_async(self, debounce_key: str, debounce_period_sec: float, *args: Any,
+                             **kwargs: Any) -> _ClientHandleAsync:
+        """``debounce`` for async code."""
+        return _ClientHandleAsync(await _off_loop(self.debounce, debounce_key,
+                                                  debounce_period_sec, *args, **kwargs))
 
 
 # ==== Live page: the workflows in a browser, read-only ====

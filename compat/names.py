@@ -123,6 +123,8 @@ DIFFERS = {
                            "next poll, up to 30 s later)",
     "DBOS.list_schedules": "`application_name` matches the journal's one application",
     "WorkflowSchedule": "`shard_key` is always None",
+    "DebouncerClient": "`application_name` is accepted and unused (a journal belongs to one "
+                       "application)",
     "Debouncer": "keeps a DELAYED workflow and changes its inputs and delay in one transaction; "
                  "`Debouncer(workflow_name, ...)` checks the name at once",
     "SetEnqueueOptions": "an invalid priority raises DBOSException that is also a ValueError "
@@ -159,7 +161,6 @@ NO_FIELD_LIST = {"DBOSConfig"}
 _MISSING_GROUPS = {
     "a type alias of DBOS's (`\"reject\"` or `\"return-existing\"`)": ["DuplicationPolicy"],
     "changing the delay of a DELAYED workflow": ["DBOS.set_workflow_delay"],
-    "a client for other processes (not built yet)": ["DebouncerClient"],
     "DBOS's errors module: dbos_lite's errors are top-level names (see below)": ["error"],
     "Kafka consumer workflows": ["KafkaMessage", "DBOS.kafka_consumer"],
     "role-based access control": [

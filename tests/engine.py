@@ -17,7 +17,8 @@ ON_DBOS = NAME == "dbos"
 
 if ON_DBOS:
     from dbos import DBOS, SetWorkflowID, SetWorkflowTimeout, WorkflowHandle, WorkflowHandleAsync
-    from dbos import DBOSClient, Debouncer, Queue, SendMessage, SetEnqueueOptions
+    from dbos import DBOSClient, Debouncer, DebouncerClient, Queue, SendMessage
+    from dbos import SetEnqueueOptions
     from dbos import error  # a module attribute: `from dbos.error import` fails
 
     DBOSAwaitedWorkflowCancelledError = error.DBOSAwaitedWorkflowCancelledError
@@ -41,6 +42,7 @@ else:
         DBOSStreamTimeoutError,
         DBOSUnexpectedStepError,
         Debouncer,
+        DebouncerClient,
         Queue,
         SendMessage,
         SetEnqueueOptions,
@@ -54,6 +56,6 @@ __all__ = [
     "DBOS", "DBOSAwaitedWorkflowCancelledError", "DBOSClient", "DBOSConflictingWorkflowError",
     "DBOSException", "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError",
     "DBOSQueueDeduplicatedError", "DBOSStreamTimeoutError", "DBOSUnexpectedStepError",
-    "Debouncer", "NAME", "ON_DBOS", "Queue", "SendMessage", "SetEnqueueOptions", "SetWorkflowID",
+    "Debouncer", "DebouncerClient", "NAME", "ON_DBOS", "Queue", "SendMessage", "SetEnqueueOptions", "SetWorkflowID",
     "SetWorkflowTimeout", "WorkflowHandle", "WorkflowHandleAsync",
 ]
