@@ -5001,9 +5001,9 @@ class _Housekeeper:
                         self._stop_runs_stopped_elsewhere()
                         executor.wakeups.notify_all()
                         if scheduling:
-                            executor.scheduler.look()  # a schedule may have changed
+                            executor.scheduler.wake()  # a schedule may have changed
                 if scheduling and abs(time.time() - time.monotonic() - clock_offset) > 0.5:
-                    executor.scheduler.look()  # the wall clock was set
+                    executor.scheduler.wake()  # the wall clock was set
                 clock_offset = time.time() - time.monotonic()
                 overdue = executor.runs.overdue(_now_ms())
                 if overdue:
@@ -5038,13 +5038,12 @@ class _Housekeeper:
                 executor.journal.not_running(running, executor.process_id))  # type: ignore
 
 
-class _Dispatcher:
-    """The queue worker of a launched process: it takes from the queues this process listens
-    to the workflows their limits allow now, and runs them. It looks when this process
-    finishes a queued workflow or enqueues a delayed one, when a delay or a rate window ends,
-    and when another process has committed (a ``PRAGMA data_version`` read at the queues'
-    polling interval); in between it sleeps. An enqueue in this process needs no look: it
-    takes what it may run in the transaction that enqueues."""
+class _Worker:
+    """A background thread of a launched process that sleeps until there is work: started
+    once (never after ``stop()``), woken with ``wake()``. A subclass names it and gives
+    ``_run``, which waits on ``self._look``."""
+
+    name = "dbos_lite-worker"
 
     def __init__(self, executor: _Executor):
         self._executor = executor
@@ -5054,13 +5053,14 @@ class _Dispatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the worker thread, once: at launch if the journal has queues, else when this
-        process registers one, or the housekeeper sees one another process registered."""
         with self._starting:
             if self._thread is None and not self._stopping:
-                self._thread = threading.Thread(target=self._run, name="dbos_lite-queues",
-                                                daemon=True)
+                self._starting_up()
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
+
+    def _starting_up(self) -> None:
+        """What a subclass does as its thread starts (under the start lock)."""
 
     def stop(self) -> None:
         with self._starting:
@@ -5074,9 +5074,25 @@ class _Dispatcher:
         return self._thread is not None
 
     def wake(self) -> None:
-        """Look at the queues now (a queued workflow finished, or one was delayed)."""
+        """Look now (starting the thread if it was not)."""
         self.start()
         self._look.set()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class _Dispatcher(_Worker):
+    """The queue worker of a launched process: it takes from the queues this process listens
+    to the workflows their limits allow now, and runs them. It looks when this process
+    finishes a queued workflow or enqueues a delayed one, when a delay or a rate window ends,
+    and when another process has committed (a ``PRAGMA data_version`` read at the queues'
+    polling interval); in between it sleeps. An enqueue in this process needs no look: it
+    takes what it may run in the transaction that enqueues. It starts at launch if the
+    journal has queues, else when this process registers one, or the housekeeper sees one
+    another process registered."""
+
+    name = "dbos_lite-queues"
 
     def _run(self) -> None:
         executor = self._executor
@@ -5166,7 +5182,7 @@ class _Tracked:
         self.after, self.backfill_until = after, backfill_until
 
 
-class _Scheduler:
+class _Scheduler(_Worker):
     """The cron worker of a launched process: it fires the schedules in the journal, each
     scheduled time once however many processes fire them (a run's id is derived from its
     time, and the journal keeps ids unique). It sleeps until the next time is due; it looks
@@ -5179,44 +5195,21 @@ class _Scheduler:
     a device without a battery-backed clock) runs only the times this process was really up
     for, and one set back runs nothing twice (those ids exist)."""
 
+    name = "dbos_lite-schedules"
     _BATCH = 500  # fires per transaction while catching up
     _MAX_SLEEP_SEC = 60.0
 
     def __init__(self, executor: _Executor):
-        self._executor = executor
-        self._stopping = False
-        self._look = threading.Event()
-        self._starting = threading.Lock()
-        self._thread: threading.Thread | None = None
+        super().__init__(executor)
         self._tracked: dict[str, _Tracked] = {}
         self._started_monotonic = 0.0
         self._reported: dict[str, float] = {}  # schedule name -> when its fault was logged
 
-    def start(self) -> None:
-        """Start the thread, once: at launch if the journal has schedules, else when this
-        process creates one, or the housekeeper sees one another process created."""
-        with self._starting:
-            if self._thread is None and not self._stopping:
-                self._started_monotonic = time.monotonic()
-                self._look.set()
-                self._thread = threading.Thread(target=self._run, name="dbos_lite-schedules",
-                                                daemon=True)
-                self._thread.start()
-
-    def stop(self) -> None:
-        with self._starting:
-            self._stopping = True
-        self._look.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    def look(self) -> None:
-        """Read the schedules again (they may have changed, or the clock jumped)."""
-        self.start()
+    def _starting_up(self) -> None:
+        """It starts at launch if the journal has schedules, else when this process creates
+        one, or the housekeeper sees one another process created; its first turn reads them
+        (a ``wake()`` reads them again: they changed, or the clock jumped)."""
+        self._started_monotonic = time.monotonic()
         self._look.set()
 
     def _run(self) -> None:
@@ -5571,7 +5564,7 @@ class _Executor:
         if not done:
             assert context is not None
             raise self._why_stopped(context.workflow_id)
-        self.scheduler.look()
+        self.scheduler.wake()
 
     def schedule_read_plan(self, operation_name: str, read: Callable[[], Any]) -> _Plan[Any]:
         """A schedule read (get, list): inside a workflow, operation N, whose recorded value
