@@ -9727,7 +9727,7 @@ class _LivePage:
                 title, top, main = "Workflows", _list_filters(params), _list_html(view)
             elif path == "/workflow":
                 view = self.timeline(params)
-                title, top, main = f"Workflow {view['workflow_id']}", "", _timeline_html(view)
+                title, top, main = f"Workflow {view.workflow_id}", "", _timeline_html(view)
             else:
                 return _live_problem(404, f"There is no page at {path}. The live page has the "
                                           "workflow list at / and a workflow's timeline at "
@@ -9772,32 +9772,15 @@ class _LivePage:
                                  limit=_LIVE_LIST_LIMIT, sort_desc=True)
         return [_workflow_view(w) for w in self.management.list_workflows(query, False, False)]
 
-    def timeline(self, params: dict[str, str]) -> dict[str, Any]:
-        """The timeline page's data: one workflow, its steps and its children."""
+    def timeline(self, params: dict[str, str]) -> _Timeline:
+        """The timeline page's data: the story ``workflow show`` tells (its steps with their
+        failed attempts, its children, what it waits for)."""
         workflow_id = params.get("id", "")
-        status = self.management.get_workflow_status(workflow_id)
-        if status is None:
+        timeline = self.management.timeline(workflow_id)
+        if timeline is None:
             raise _NoSuchWorkflow(f"There is no workflow {workflow_id!r} in this journal; the "
                                   "list at / shows the workflows it has.")
-        children = self.management.list_workflows(
-            _workflow_filter(parent_workflow_id=workflow_id), False, False)
-        steps = self.management.list_workflow_steps(workflow_id)
-        return {
-            **_workflow_view(status),
-            "now": _now_ms(),
-            "output": None if status.output is None else _page_line(repr(status.output)),
-            "error": None if status.error is None else _page_error_line(status.error),
-            "steps": [{
-                "function_id": step["function_id"],
-                "function_name": step["function_name"],
-                "started_at_epoch_ms": step["started_at_epoch_ms"],
-                "completed_at_epoch_ms": step["completed_at_epoch_ms"],
-                "output": None if step["error"] is not None else _page_line(repr(step["output"])),
-                "error": None if step["error"] is None else _page_error_line(step["error"]),
-                "child_workflow_id": step["child_workflow_id"],
-            } for step in steps],
-            "children": [_workflow_view(child) for child in children],
-        }
+        return timeline
 
 
 class _NoSuchWorkflow(DBOSException):
@@ -9815,16 +9798,6 @@ def _workflow_view(status: WorkflowStatus) -> dict[str, Any]:
         "parent_workflow_id": status.parent_workflow_id,
         "recovery_attempts": status.recovery_attempts,
     }
-
-
-def _page_line(text: str, limit: int = 120) -> str:
-    """A text as one line of at most ``limit`` characters, for a glance."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _page_error_line(error: BaseException) -> str:
-    return _page_line(f"{type(error).__name__}: {error}")
 
 
 def _live_page_handler(page: _LivePage) -> type:
@@ -9943,10 +9916,16 @@ def _live_html(title: str, journal_path: str, version: int, top: str, main: str)
         f"<title>{_escape(title)} · dbos_lite</title>"
         '<link rel="stylesheet" href="/live.css"><script src="/live.js" defer></script>'
         f'</head><body data-version="{version}"><header><a href="/">dbos_lite</a>'
-        f'<span class="journal">{_escape(journal_path)}</span>'
+        f'<span class="journal">{_escape(_shown_path(journal_path))}</span>'
         '<span id="state">loading</span></header>'
         f'{top}<main id="live">{main}</main></body></html>'
     )
+
+
+def _shown_path(path: str) -> str:
+    """A journal's path as a person in this directory would write it (relative below it)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _list_filters(params: dict[str, str]) -> str:
@@ -9980,66 +9959,96 @@ def _list_html(workflows: list[dict[str, Any]]) -> str:
             f"<tbody>{rows}</tbody></table>{more}")
 
 
-def _timeline_html(view: dict[str, Any]) -> str:
-    now = view["now"]
-    start = view["created_at"]
-    end = view["updated_at"] if view["status"] in _FINISHED else max(now, view["updated_at"])
+def _timeline_html(view: _Timeline) -> str:
+    now = view.now_ms
+    start = view.created_at_ms
+    end = view.ended_at_ms if view.ended_at_ms is not None else max(now, view.updated_at_ms)
     span = max(end - start, 1)
-    facts = [_status_badge(view["status"]), f"<b>{_escape(view['name'])}</b>",
+    facts = [_status_badge(view.status), f"<b>{_escape(view.name)}</b>",
              f"started {_time_html(start, now)}",
-             ("took " if view["status"] in _FINISHED else "running for ") + _span_text(span)]
-    if view["executor_id"]:
-        facts.append(f"executor <code>{_escape(view['executor_id'])}</code>")
-    if view["recovery_attempts"] > 1:
-        facts.append(f"{view['recovery_attempts']} attempts (recovered after crashes)")
-    if view["parent_workflow_id"]:
-        facts.append(f"child of {_workflow_link(view['parent_workflow_id'])}")
-    if view["queue_name"]:
-        facts.append(f"queue <code>{_escape(view['queue_name'])}</code>")
-    html = [f"<h1>{_escape(view['workflow_id'])}</h1><p class=\"facts\">{' · '.join(facts)}</p>"]
-    if view["error"] is not None:
-        html.append(f'<p class="error">Error: <code>{_escape(view["error"])}</code></p>')
-    elif view["output"] is not None and view["status"] in _FINISHED:
-        html.append(f'<p>Output: <code>{_escape(view["output"])}</code></p>')
-    if view["status"] == WorkflowStatusString.PENDING:
-        html.append(f'<p class="waiting">Running or waiting: {len(view["steps"])} steps '
-                    "recorded so far.</p>")
-    html.append(_steps_html(view["steps"], start, span))
-    if view["children"]:
-        items = "".join(f"<li>{_workflow_link(c['workflow_id'])} {_escape(c['name'])} "
-                        f"{_status_badge(c['status'])}</li>" for c in view["children"])
-        html.append(f'<h2>Children</h2><ul class="children">{items}</ul>')
+             ("took " if view.ended_at_ms is not None else "running for ") + _span_text(span)]
+    if view.executor_id:
+        facts.append(f"executor <code>{_escape(view.executor_id)}</code>")
+    if view.owner is not None and view.ended_at_ms is None:
+        where = f"pid {view.owner.pid}" if view.owner.pid is not None else "a process"
+        facts.append(f"run by {_escape(where)} ({'alive' if view.owner.alive else 'gone'})")
+    if view.recovery_attempts > 1:
+        facts.append(f"{view.recovery_attempts} attempts (recovered after crashes)")
+    if view.parent_workflow_id:
+        facts.append(f"child of {_workflow_link(view.parent_workflow_id)}")
+    if view.forked_from:
+        facts.append(f"forked from {_workflow_link(view.forked_from)}")
+    if view.queue_name:
+        facts.append(f"queue <code>{_escape(view.queue_name)}</code>")
+    html = [f"<h1>{_escape(view.workflow_id)}</h1><p class=\"facts\">{' · '.join(facts)}</p>"]
+    if view.error is not None:
+        html.append(f'<p class="error">Error: <code>{_escape(view.error)}</code></p>')
+    elif view.output is not None and view.ended_at_ms is not None:
+        html.append(f'<p>Output: <code>{_escape(view.output)}</code></p>')
+    if view.waiting:
+        items = "".join(f"<li>{_escape(wait.text)}</li>" for wait in view.waiting)
+        html.append(f'<div class="waiting"><b>Waiting for</b><ul>{items}</ul></div>')
+    html.append(_steps_html(view.steps, start, span))
+    if view.children:
+        html.append(f"<h2>Children</h2>{_children_html(view.children)}")
     return "".join(html)
 
 
-def _steps_html(steps: list[dict[str, Any]], start: int, span: int) -> str:
+def _bar_html(began: int, ended: int, start: int, span: int) -> str:
+    """A step's bar, placed and scaled on the workflow's span (1000 units wide)."""
+    x = min(max((began - start) * 1000 // span, 0), 999)
+    width = min(max((ended - began) * 1000 // span, 3), 1000 - x)
+    return (f'<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none">'
+            f'<rect x="{x}" y="0" width="{width}" height="10"></rect></svg>')
+
+
+def _steps_html(steps: list[_TimelineStep], start: int, span: int) -> str:
     if not steps:
         return '<p class="muted">No step recorded yet.</p>'
     rows = []
     for step in steps:
-        began, ended = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
-        timing = bar = ""
+        for attempt in step.attempts:  # a row for each failed attempt, before the outcome
+            retry = "" if attempt.retry_at_ms is None \
+                else f" · retried {_span_text(attempt.retry_at_ms - attempt.failed_at_ms)} later"
+            rows.append(
+                f'<tr class="attempt failed"><td></td><td>↳ attempt {attempt.attempt + 1} '
+                f"failed</td><td>+{_span_text(attempt.started_at_ms - start)}</td>"
+                f"<td>{_span_text(attempt.failed_at_ms - attempt.started_at_ms)}</td>"
+                f'<td class="track">'
+                f"{_bar_html(attempt.started_at_ms, attempt.failed_at_ms, start, span)}</td>"
+                f'<td class="error">{_escape(attempt.error)}{retry}</td></tr>')
+        began, ended = step.started_at_ms, step.completed_at_ms
+        timing, bar = "<td></td><td></td>", ""
         if began is not None and ended is not None:
             timing = f"<td>+{_span_text(began - start)}</td><td>{_span_text(ended - began)}</td>"
-            x = min(max((began - start) * 1000 // span, 0), 999)
-            width = min(max((ended - began) * 1000 // span, 3), 1000 - x)
-            bar = (f'<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none">'
-                   f'<rect x="{x}" y="0" width="{width}" height="10"></rect></svg>')
+            bar = _bar_html(began, ended, start, span)
+        elif began is not None:
+            timing = f"<td>+{_span_text(began - start)}</td><td>…</td>"
+        if step.outcome == "error":
+            outcome = f'<td class="error">{_escape(step.summary)}</td>'
+        elif step.child_workflow_id is not None:
+            badge = _status_badge(step.child_status) if step.child_status else ""
+            outcome = f"<td>child {_workflow_link(step.child_workflow_id)} {badge}</td>"
+        elif step.outcome == "ok":
+            outcome = f"<td><code>{_escape(step.summary)}</code></td>"
         else:
-            timing = "<td></td><td></td>"
-        if step["error"] is not None:
-            outcome = f'<td class="error">{_escape(step["error"])}</td>'
-        elif step["child_workflow_id"] is not None:
-            outcome = f"<td>child {_workflow_link(step['child_workflow_id'])}</td>"
-        else:
-            outcome = f"<td><code>{_escape(step['output'])}</code></td>"
-        failed = ' class="failed"' if step["error"] is not None else ""
-        rows.append(f"<tr{failed}><td>{step['function_id']}</td>"
-                    f"<td>{_escape(step['function_name'])}</td>{timing}"
+            outcome = f'<td class="muted">{_escape(step.outcome)}: {_escape(step.summary)}</td>'
+        failed = ' class="failed"' if step.outcome == "error" else ""
+        rows.append(f"<tr{failed}><td>{step.function_id}</td>"
+                    f"<td>{_escape(step.name)}</td>{timing}"
                     f'<td class="track">{bar}</td>{outcome}</tr>')
     return ('<table class="steps"><thead><tr><th>#</th><th>Step</th><th>Start</th>'
             '<th>Duration</th><th class="track">Timeline</th><th>Outcome</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _children_html(children: list[_TimelineChild]) -> str:
+    """The children as a tree, each with its status."""
+    items = "".join(f"<li>{_workflow_link(child.workflow_id)} {_escape(child.name)} "
+                    f"{_status_badge(child.status)}"
+                    f"{_children_html(child.children) if child.children else ''}</li>"
+                    for child in children)
+    return f'<ul class="children">{items}</ul>'
 
 
 _LIVE_SCRIPT = r"""'use strict';
@@ -10121,6 +10130,9 @@ td.track, th.track { width: 35%; }
 svg.bar { display: block; width: 100%; height: 10px; background: #eef0f4; }
 svg.bar rect { fill: #1565c0; }
 tr.failed svg.bar rect { fill: #c62828; }
+tr.attempt td { color: #8a4b4b; font-size: 13px; border-bottom-style: dashed; }
+table.steps td:nth-child(-n+4) { white-space: nowrap; }
+.waiting ul { margin: .2em 0; padding-left: 1.2em; }
 .error { color: #c62828; }
 .muted { color: #778; }
 .waiting { background: #e3f0ff; border-left: 3px solid #1565c0; padding: .4em .8em; }
