@@ -199,6 +199,7 @@ CREATE_ERRORS = [
     ({"schedule": "* 25 * * *"}, r"Invalid cron schedule: .*'hour'"),
     ({"schedule": "*/0 * * * *"}, r"Invalid cron schedule: .*step 0"),
     ({"schedule": "not a cron"}, r"Invalid cron schedule: 'not a cron': .*3 fields"),
+    ({"schedule": "* * * * * * *"}, r"Invalid cron schedule: .*7 fields"),  # DBOS: a year
     ({"schedule": "0 0 30 2 *"}, r"Invalid cron schedule: .*can never fire"),
     ({"schedule": "0 0 0 31 2 *"}, r"Invalid cron schedule: .*can never fire"),
     ({"cron_timezone": "Mars/Olympus"}, r"Invalid timezone: 'Mars/Olympus'"),
