@@ -5235,7 +5235,9 @@ class _Scheduler(_Worker):
 
     def _follow(self, active: list[_ScheduleRecord]) -> None:
         """Track the ACTIVE schedules. One new here (or resumed) starts from now, or with
-        ``automatic_backfill`` from its last fired time; a changed one keeps its place."""
+        ``automatic_backfill`` from its last fired time; a changed one keeps its place, unless
+        its times changed (cron or zone): then it starts from now, as DBOS Transact's does
+        (its old place would fire at once the new times since then)."""
         import datetime
 
         now = _utc_now()
@@ -5244,7 +5246,10 @@ class _Scheduler(_Worker):
             known = self._tracked.get(record.schedule_name)
             if known is not None and known.record.schedule_id == record.schedule_id:
                 if not known.record.same_definition(record):
-                    known = self._track(record, known.after, None)
+                    retimed = (known.record.schedule, known.record.cron_timezone) != (
+                        record.schedule, record.cron_timezone)
+                    known = self._track(record, max(known.after, now) if retimed
+                                        else known.after, None)
                 if known is not None:
                     known.record = record
                     tracked[record.schedule_name] = known

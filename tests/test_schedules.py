@@ -723,6 +723,23 @@ def test_resume_after_a_pause(dbos, runs, automatic_backfill):
         assert [t for t in while_paused if t > paused + datetime.timedelta(seconds=1)] == []
 
 
+@both
+def test_a_changed_cron_starts_from_the_change(dbos, runs):
+    """apply_schedules giving a schedule other times: they start from the change, none of
+    the new times since the schedule was created runs (nothing was due then)."""
+    DBOS.launch()
+    DBOS.create_schedule(schedule_name="c", workflow_fn=runs.workflow, schedule=NEVER_SOON)
+    time.sleep(2.2)
+    changed = datetime.datetime.now(UTC)
+    DBOS.apply_schedules([{"schedule_name": "c", "workflow_fn": runs.workflow,
+                           "schedule": EVERY_SECOND}])
+    wait_until(lambda: runs, "a run after the change", timeout=15)
+    DBOS.delete_schedule("c")
+    times = times_of(runs, "c")
+    assert times and all(t > changed - datetime.timedelta(seconds=0.5) for t in times), (
+        changed, times)
+
+
 def test_last_fired_at_follows_the_live_runs(dbos, runs):
     DBOS.launch()
     DBOS.create_schedule(schedule_name="l", workflow_fn=runs.workflow, schedule=EVERY_SECOND)
