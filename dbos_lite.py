@@ -4995,14 +4995,18 @@ class _Housekeeper:
                 if not journal.check_file():
                     return  # the file is gone: there is nothing left to look after
                 scheduling = executor.scheduler.started
-                if executor.runs or not executor.wakeups.idle() or scheduling:
-                    current = journal.data_version()
-                    if current != version:
-                        version = current
+                current = journal.data_version()
+                if current != version:
+                    version = current
+                    if executor.runs or not executor.wakeups.idle():
                         self._stop_runs_stopped_elsewhere()
                         executor.wakeups.notify_all()
-                        if scheduling:
-                            executor.scheduler.wake()  # a schedule may have changed
+                    if scheduling:
+                        executor.scheduler.wake()  # a schedule may have changed
+                    elif journal.has_schedules():
+                        # Another process created one: fire it from now on (were that
+                        # process to stop, its times would be nobody's until a heartbeat).
+                        executor.scheduler.start()
                 if scheduling and abs(time.time() - time.monotonic() - clock_offset) > 0.5:
                     executor.scheduler.wake()  # the wall clock was set
                 clock_offset = time.time() - time.monotonic()

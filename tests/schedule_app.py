@@ -3,8 +3,8 @@ tests/test_schedules_multiprocess.py.
 
     python schedule_app.py JOURNAL LOG SECONDS   run SECONDS (0: until killed), then stop cleanly
 
-Each process applies the same schedule (an upsert: the first creates it). The environment sets
-SA_BACKFILL (1: automatic_backfill), SA_STEP_SEC (how long the middle step sleeps), SA_HEARTBEAT
+Each process applies the same schedule (an upsert: the first creates it), unless SA_APPLY=0.
+The environment sets SA_BACKFILL (1: automatic_backfill), SA_STEP_SEC (how long the middle step sleeps), SA_HEARTBEAT
 (seconds between looks for dead processes' workflows) and a wall-clock jump: SA_JUMP_BY seconds
 added to time.time() once SA_JUMP_AFTER real seconds have passed since launch.
 
@@ -75,8 +75,10 @@ DBOS(config={"name": "schedule-app", "system_database_url": f"sqlite:///{journal
              "sqlite_synchronous": "NORMAL"})
 print(f"START {real_time():.6f}", flush=True)
 DBOS.launch()
-DBOS.apply_schedules([{"schedule_name": "tick", "workflow_fn": tick, "schedule": "* * * * * *",
-                       "automatic_backfill": env.get("SA_BACKFILL") == "1"}])
+if env.get("SA_APPLY", "1") == "1":
+    DBOS.apply_schedules([{"schedule_name": "tick", "workflow_fn": tick,
+                           "schedule": "* * * * * *",
+                           "automatic_backfill": env.get("SA_BACKFILL") == "1"}])
 print(f"READY {real_time():.6f}", flush=True)
 if env.get("SA_JUMP_BY"):
     threading.Thread(target=jump_later, args=(float(env["SA_JUMP_AFTER"]),

@@ -186,6 +186,27 @@ def test_apply_schedules_upserts_all_or_none(dbos, runs, journal_path):
     assert schedule_rows(journal_path) == 2
 
 
+def test_a_schedule_created_by_a_client_fires_in_the_running_process(dbos, runs,
+                                                                     journal_path):
+    """The process has no schedule (no scheduler thread) when another connection creates
+    one: it sees the commit and starts firing it."""
+    from dbos_lite import DBOSClient
+
+    DBOS.launch()
+    client = DBOSClient(system_database_url=f"sqlite:///{journal_path}")
+    try:
+        client.create_schedule(schedule_name="remote", workflow_name=runs.workflow.__qualname__,
+                               schedule=EVERY_SECOND, context="from a client")
+        # Seen at the commit (data_version), not at the next heartbeat (5 s).
+        wait_until(lambda: runs, "a run of the client's schedule", timeout=4)
+        client.pause_schedule("remote")
+        assert DBOS.get_schedule("remote")["status"] == "PAUSED"
+    finally:
+        client.destroy()
+    [(workflow_id, when, context)] = runs[:1]
+    assert workflow_id == f"sched-remote-{when.isoformat()}" and context == "from a client"
+
+
 # ---- errors at create: each creates nothing ----
 
 

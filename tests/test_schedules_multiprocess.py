@@ -118,6 +118,22 @@ def test_each_time_runs_once_across_processes(schedule, processes):
         assert workflow_id.startswith("sched-tick-") and workflow_id.endswith("+00:00")
 
 
+def test_a_process_that_did_not_create_the_schedule_takes_over(schedule):
+    """The process that created the schedule is killed soon after; another, up all along
+    but with no schedule of its own, goes on firing: no time missing."""
+    other = schedule.start(seconds=6, apply=0)
+    schedule.stamp(other, "READY")
+    creator = schedule.start()
+    schedule.stamp(creator, "READY")
+    schedule.wait_for(lambda: len(schedule.lines("run", pid=creator.pid)) >= 1, "a run")
+    schedule.sigkill(creator)
+    schedule.stopped(other)
+    stopping = schedule.stamp(other, "STOPPING")
+    times = once_each(schedule.runs(), killed={creator.pid})
+    assert_consecutive(times)
+    assert times[-1] >= stopping - 2, (times, stopping)
+
+
 def test_a_run_killed_mid_step_is_resumed_elsewhere_and_its_steps_not_repeated(schedule):
     settings = {"step_sec": 1.0, "heartbeat": 0.3}
     doomed = schedule.start(**settings)
