@@ -4,9 +4,10 @@ tests/test_schedules_multiprocess.py.
     python schedule_app.py JOURNAL LOG SECONDS   run SECONDS (0: until killed), then stop cleanly
 
 Each process applies the same schedule (an upsert: the first creates it), unless SA_APPLY=0.
-The environment sets SA_BACKFILL (1: automatic_backfill), SA_STEP_SEC (how long the middle step sleeps), SA_HEARTBEAT
-(seconds between looks for dead processes' workflows) and a wall-clock jump: SA_JUMP_BY seconds
-added to time.time() once SA_JUMP_AFTER real seconds have passed since launch.
+The environment sets SA_BACKFILL (1: automatic_backfill), SA_STEP_SEC (how long the middle
+step sleeps), SA_HEARTBEAT (seconds between looks for dead processes' workflows) and a
+wall-clock jump: SA_JUMP_BY seconds added to time.time() once SA_JUMP_AFTER real seconds have
+passed since launch.
 
 Each run is the workflow tick(scheduled_time): step "first", step "slow" (logs slow-start and
 slow-end), step "last", which logs "run <scheduled epoch> <start> <end>". Log lines are
