@@ -7,14 +7,16 @@ three processes on one journal that all fire the schedule (each time must run on
 benchmark checks it). The floor is one INSERT committed with apsw at the same synchronous
 setting: the least a fire writes before its run can start.
 
-Idle CPU is the CPU time of the whole process (time.process_time, every thread) per second of
-wall time, over a window between two fires: first with no schedule (the housekeeper alone, which
-looks at the journal every polling interval), then in the same process with 100 schedules that
-fire once a minute (`0 * * * * *`). One fire of the 100 (100 runs created, started and finished
-in the process) is measured around a minute boundary, less the idle rate; its floor is the same
-rows written with apsw (the 100 runs inserted in one commit, then a start and a finish commit
-each). With DBOS Transact installed, its lateness for the same schedule on SQLite is measured
-too, in the same run.
+Idle CPU is the CPU time of a whole process (time.process_time, every thread) per second of
+wall time, over a window between two fires, with its scheduler's and housekeeper's threads
+apart: three twin processes, one with no schedule (the housekeeper alone, which looks at the
+journal every polling interval), one with a schedule that fires once a minute (`0 * * * * *`)
+and one with 100 such, measured over the same seconds, since what the housekeeper costs moves
+with the load of the machine from one minute to the next. One fire of the 100 (100 runs created,
+started and finished in the process) is the CPU the busy twin spends around a minute boundary
+beyond its idle twin; its floor is the same rows written with apsw (the 100 runs inserted in
+one commit, then a start and a finish commit each). With DBOS Transact installed, its lateness
+for the same schedule on SQLite is measured too, in the same run.
 
 Usage: python benchmarks/bench_schedule.py [--quick] [--dbos-python PATH]
   --dbos-python: an interpreter that has DBOS Transact installed (default: this one if it has
@@ -36,8 +38,8 @@ FIRES = 3 if QUICK else 60  # fires measured for lateness
 SCHEDULES = 100
 IDLE_CRON = "*/2 * * * * *" if QUICK else "0 * * * * *"  # the 100 schedules
 IDLE_PERIOD = 2 if QUICK else 60  # seconds between their fires
-IDLE_WINDOW = 0.6 if QUICK else 25.0  # seconds of idle measured
-FIRE_SETTLE = 0.8 if QUICK else 2.0  # seconds after a boundary that its fire is given
+IDLE_WINDOW = 0.6 if QUICK else 25.0  # seconds of idle measured, after a fire
+FIRE_LEAD, FIRE_SETTLE = (0.3, 0.8) if QUICK else (0.5, 2.0)  # a fire's window around its time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -171,9 +173,23 @@ def dbos_python():
     return None
 
 
-# -- idle CPU: one process, first without schedules, then with 100 --
+# -- idle CPU: twin processes measured over the same windows, with 0, 1 and 100 schedules --
 
-def idle_program(journal, result_path):
+def thread_cpu(name):
+    """CPU seconds of this process's thread called ``name`` (0.0 if none, or not measurable
+    on this platform)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == name and hasattr(time, "pthread_getcpuclockid"):
+            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return 0.0
+
+
+def idle_program(journal, schedules, boundary, result_path):
+    """With ``schedules`` schedules firing at ``boundary`` (epoch seconds) and every
+    IDLE_PERIOD after: the CPU of the process (and of its scheduler and housekeeper threads)
+    around that fire, and over the idle window after it."""
     sys.path.insert(0, ROOT)
     from dbos_lite import DBOS
 
@@ -183,40 +199,46 @@ def idle_program(journal, result_path):
     def noop(scheduled_time: datetime.datetime, context: object) -> None:
         pass
 
-    def cpu_rate(seconds):
-        """CPU ms per second of wall time over the next ``seconds``."""
-        cpu, wall = time.process_time(), time.perf_counter()
-        time.sleep(seconds)
-        return (time.process_time() - cpu) * 1000 / (time.perf_counter() - wall)
+    def cpu_ms():
+        return [time.process_time() * 1000, thread_cpu("dbos_lite-schedules") * 1000,
+                thread_cpu("dbos_lite-housekeeper") * 1000]
 
     DBOS.launch()
-    time.sleep(0.5)
-    alone = cpu_rate(IDLE_WINDOW)
-    DBOS.apply_schedules([{"schedule_name": f"s{i}", "workflow_fn": noop,
-                           "schedule": IDLE_CRON} for i in range(SCHEDULES)])
-    boundary = (int(time.time() + 1.0) // IDLE_PERIOD + 1) * IDLE_PERIOD
-    sleep_until(boundary - min(0.5, IDLE_PERIOD / 4))
-    cpu, wall = time.process_time(), time.perf_counter()
+    if schedules:
+        DBOS.apply_schedules([{"schedule_name": f"s{i}", "workflow_fn": noop,
+                               "schedule": IDLE_CRON} for i in range(schedules)])
+    sleep_until(boundary - FIRE_LEAD)
+    before = cpu_ms()
     sleep_until(boundary + FIRE_SETTLE)
-    fire_ms = (time.process_time() - cpu) * 1000 - alone * (time.perf_counter() - wall)
-    # the window between this fire and the next, clear of both
-    with_schedules = cpu_rate(min(IDLE_WINDOW, IDLE_PERIOD - FIRE_SETTLE - 0.3))
+    fire = [b - a for a, b in zip(before, cpu_ms())]
+    sleep_until(boundary + FIRE_SETTLE + 0.2)
+    before, wall = cpu_ms(), time.perf_counter()
+    sleep_until(boundary + FIRE_SETTLE + 0.2 + IDLE_WINDOW)
+    seconds = time.perf_counter() - wall
+    idle = [(b - a) / seconds for a, b in zip(before, cpu_ms())]
     when = datetime.datetime.fromtimestamp(boundary, datetime.timezone.utc).isoformat()
-    done = sum(1 for i in range(SCHEDULES)
+    done = sum(1 for i in range(schedules)
                if (status := DBOS.get_workflow_status(f"sched-s{i}-{when}")) is not None
                and status.status == "SUCCESS")
     with open(result_path, "w") as f:
-        json.dump({"alone": alone, "with": with_schedules, "fire_ms": fire_ms, "done": done}, f)
+        json.dump({"fire": fire, "idle": idle, "done": done}, f)
     DBOS.destroy()
 
 
 def idle(scratch):
-    result = scratch.file("idle.json")
-    subprocess.run([sys.executable, os.path.abspath(__file__), "--idle",
-                    scratch.file("idle.sqlite"), result, *(["--quick"] if QUICK else [])],
-                   check=True, timeout=IDLE_PERIOD * 3 + 60)
-    with open(result) as f:
-        return json.load(f)
+    """The twins' results: with no schedule, with one, with SCHEDULES."""
+    boundary = (int(time.time() + 3.0) // IDLE_PERIOD + 1) * IDLE_PERIOD
+    twins = [(scratch.file(f"idle-{n}.json"), subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--idle", scratch.file(f"idle-{n}.sqlite"),
+         str(n), str(boundary), scratch.file(f"idle-{n}.json"), *(["--quick"] if QUICK else [])]))
+        for n in (0, 1, SCHEDULES)]
+    results = []
+    for path, twin in twins:
+        if twin.wait(timeout=IDLE_PERIOD * 2 + 60) != 0:
+            raise SystemExit("the idle CPU program failed (its error is above)")
+        with open(path) as f:
+            results.append(json.load(f))
+    return results
 
 
 def main():
@@ -245,19 +267,29 @@ def main():
                 rows)
     if python is None:
         print("DBOS Transact: not installed here (pip install dbos, or pass --dbos-python).")
-    difference = cpu["with"] - cpu["alone"]
-    print_table(f"Idle CPU of one dbos_lite process (CPU ms per second of wall time, every "
-                f"thread; windows of {min(IDLE_WINDOW, IDLE_PERIOD - FIRE_SETTLE - 0.3):.1f} s "
-                "between fires)",
-                ("process", "CPU ms/s", "target"),
-                [("no schedule (the housekeeper alone)", f"{cpu['alone']:.3f}", "-"),
-                 (f"{SCHEDULES} schedules `{IDLE_CRON}`", f"{cpu['with']:.3f}",
-                  "no measurable difference"),
-                 ("difference", f"{difference:+.3f}", "")])
-    print(f"\nOne fire of {SCHEDULES} schedules ({cpu['done']} of {SCHEDULES} runs finished "
-          f"within {FIRE_SETTLE:.1f} s): {cpu['fire_ms']:.1f} CPU ms in the process; floor "
-          f"(the same rows written with apsw): {fire_floor:.1f} CPU ms, ratio "
-          f"{cpu['fire_ms'] / fire_floor:.1f}x")
+    alone, single, busy = cpu
+
+    def row(label, twin):
+        return (label, f"{twin['idle'][0]:.3f}", f"{twin['idle'][1]:.3f}" if twin is not alone
+                else "-", f"{twin['idle'][2]:.3f}")
+
+    print_table(f"Idle CPU, three dbos_lite processes measured over the same {IDLE_WINDOW:.1f} s "
+                f"after a fire (CPU ms per second of wall time)",
+                ("process", "whole process", "scheduler thread", "housekeeper thread"),
+                [row("no schedule", alone), row(f"1 schedule `{IDLE_CRON}`", single),
+                 row(f"{SCHEDULES} schedules `{IDLE_CRON}`", busy),
+                 (f"{SCHEDULES} schedules - 1 (target: no measurable difference)",
+                  f"{busy['idle'][0] - single['idle'][0]:+.3f}",
+                  f"{busy['idle'][1] - single['idle'][1]:+.3f}",
+                  f"{busy['idle'][2] - single['idle'][2]:+.3f}"),
+                 (f"{SCHEDULES} schedules - none", f"{busy['idle'][0] - alone['idle'][0]:+.3f}",
+                  "", f"{busy['idle'][2] - alone['idle'][2]:+.3f}")])
+    fire_ms = busy["fire"][0] - alone["fire"][0]
+    print(f"\nOne fire of {SCHEDULES} schedules ({busy['done']} of {SCHEDULES} runs finished "
+          f"within {FIRE_SETTLE:.1f} s): {fire_ms:.1f} CPU ms more than its twin over "
+          f"{FIRE_LEAD + FIRE_SETTLE:.1f} s around it (of which the scheduler thread "
+          f"{busy['fire'][1]:.1f} ms); floor (the same rows written with apsw): "
+          f"{fire_floor:.1f} CPU ms, ratio {fire_ms / fire_floor:.1f}x")
 
 
 if __name__ == "__main__":
@@ -265,6 +297,6 @@ if __name__ == "__main__":
         lateness_program(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
                          float(sys.argv[6]))
     elif sys.argv[1:2] == ["--idle"]:
-        idle_program(sys.argv[2], sys.argv[3])
+        idle_program(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
         main()
