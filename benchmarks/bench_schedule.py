@@ -142,7 +142,7 @@ def lateness(scratch, name, processes, engine="dbos_lite", python=sys.executable
         from _common import create_journal
 
         create_journal(journal)
-    startup = (1.5 if QUICK else 3.0) if engine == "dbos_lite" else 6.0
+    startup = (1.0 if QUICK else 3.0) if engine == "dbos_lite" else 6.0
     first = int(time.time() + startup) + 1
     stop = first + FIRES + slack
     programs = [subprocess.Popen([python, os.path.abspath(__file__), "--lateness", engine,
