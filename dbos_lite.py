@@ -54,15 +54,18 @@ user. The sections, each behind a ``# ==== ... ====`` banner:
 3. processes (who owns a workflow, and whether that process lives), context (which workflow and
    step the running code is in), the registry of workflow and step functions, and of the
    classes and configured instances whose methods are workflows;
-4. plans: the replay-or-run logic as generators, driven by a sync or an async driver;
-5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, and the plans
-   of steps, workflows, waiting, messages, events, streams and management;
-6. schedules: a cron parser (pure; the scheduler is to come); then management: what needs a
-   journal but no executor (statuses, listings, steps, the timeline of one workflow, and the
-   few writes a tool outside the program may ask for), shared by the facade and by tools;
-7. handles, the DBOS facade, and DBOSConfiguredInstance;
+4. plans: the replay-or-run logic as generators, driven by a sync or an async driver; and the
+   cron parser (pure computation on datetimes);
+5. the executor: the thread pool, the bookkeeping of local runs, the housekeeper, the queue
+   worker, the scheduler, and the plans of steps, workflows, waiting, messages, events,
+   streams, queues, schedules and management;
+6. management: what needs a journal but no executor (statuses, listings, steps, the timeline of
+   one workflow, schedules, and the few writes a tool outside the program may ask for), shared
+   by the facade and by tools;
+7. handles, the DBOS facade, Queue, Debouncer and DBOSConfiguredInstance;
 8. DBOSClient, which works on a journal from another process;
-9. the command line (``python -m dbos_lite``), over a DBOSClient.
+9. the live page (``python -m dbos_lite ui``) and the command line (``python -m dbos_lite``),
+   over a DBOSClient.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ __all__ = [
     "SetEnqueueOptions",
     "Queue",
     "Debouncer",
+    "DebouncerClient",
     # Public records
     "WorkflowHandle",
     "WorkflowHandleAsync",
@@ -85,6 +89,7 @@ __all__ = [
     "WorkflowStatusString",
     "StepInfo",
     "StepOptions",
+    "SendMessage",
     "StepStatus",
     "DBOSConfig",
     "EnqueueOptions",
@@ -102,6 +107,7 @@ __all__ = [
     "DBOSConflictingWorkflowError",
     "DBOSQueueDeduplicatedError",
     "DBOSWorkflowIDInUseError",
+    "DBOSStreamTimeoutError",
     "DBOSWorkflowFunctionNotFoundError",
     "DBOSWorkflowCancelledError",
     "DBOSAwaitedWorkflowCancelledError",
@@ -345,6 +351,20 @@ class DBOSWorkflowIDInUseError(DBOSException):
     _fields = ("workflow_id", "workflow_status", "workflow_name")
     _message = ("Workflow ID {workflow_id} is already in use by workflow {workflow_name} with "
                 "status {workflow_status}.")
+
+
+class DBOSStreamTimeoutError(DBOSException):
+    """No value arrived on a stream within the timeout given, or (without one) the stream
+    ended before the offset asked for."""
+
+    _fields = ("workflow_id", "key", "timeout_seconds")
+
+    def __str__(self) -> str:
+        if getattr(self, "timeout_seconds", None) is None:
+            return (f"Stream {self.key!r} of workflow {self.workflow_id!r} ended before the "
+                    "value asked for: no value will arrive there.")
+        return (f"No value arrived on stream {self.key!r} of workflow {self.workflow_id!r} "
+                f"within {self.timeout_seconds} seconds; read again to wait longer.")
 
 
 class DBOSWorkflowFunctionNotFoundError(DBOSException):
@@ -678,6 +698,15 @@ class StepStatus(msgspec.Struct, frozen=True):
     max_attempts: int | None
 
 
+class SendMessage(msgspec.Struct, frozen=True):
+    """One message of ``DBOS.send_bulk``: the same as ``DBOS.send``'s arguments."""
+
+    destination_id: str
+    message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
+
+
 class StepOptions(TypedDict, total=False):
     """Options of ``DBOS.run_step``: the same as ``@DBOS.step``'s keyword arguments."""
 
@@ -824,6 +853,17 @@ class WorkflowStatus(msgspec.Struct, kw_only=True):
     dequeued_at: int | None = None
     completed_at: int | None = None
     schedule_name: str | None = None
+    was_forked_from: bool = False
+    # DBOS Transact's fields for what dbos_lite does not have (access control, custom
+    # attributes, sharding, DBOS Cloud): always None here, so code that reads them moves.
+    authenticated_user: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: list[str] | None = None
+    attributes: dict[str, Any] | None = None
+    application_name: str | None = None
+    app_id: str | None = None
+    shard_key: str | None = None
+    parent_shard_key: str | None = None
 
 
 # ==== Serialization: msgspec JSON, decoded with the functions' annotations ====
@@ -1026,7 +1066,8 @@ def _rebuild_error(record: _ErrorRecord) -> BaseException:
 #   recovery_attempts      1 when started, +1 each time a process takes it over after a crash
 #   max_recovery_attempts  past this many recoveries it becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED
 #   parent_workflow_id     the workflow that started it, if any
-#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact
+#   queue_name, timeout_ms, deadline_epoch_ms, forked_from: as in DBOS Transact (a partial
+#                          index on forked_from finds the workflows that were forked from)
 #   class_name             for a method of a class (@DBOS.dbos_class), the class's registered
 #                          name; NULL for a plain function and a staticmethod
 #   config_name            for a method of a DBOSConfiguredInstance, its config_name: recovery
@@ -1371,6 +1412,12 @@ _MIGRATIONS.append((  # 7: cron schedules
     "ALTER TABLE workflow_status ADD COLUMN schedule_name TEXT",
 ))
 
+_MIGRATIONS.append((  # 8: which workflows were forked from, found without reading them all
+    # Partial: a workflow that is not a fork (nearly all) adds nothing to it.
+    "CREATE INDEX workflow_status_forked_from ON workflow_status (forked_from)"
+    " WHERE forked_from IS NOT NULL",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -1395,6 +1442,7 @@ _OPERATION_COLUMNS = (
 # queries that recovery runs every few seconds would scan every workflow ever run.
 _ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
 _ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
+_FINISHED_SQL = "status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
 
 _SQL_INSERT_WORKFLOW = (
     "INSERT INTO workflow_status (" + _WORKFLOW_COLUMNS + ") VALUES"
@@ -1766,6 +1814,15 @@ _SQL_LIST_WORKFLOWS_FILTER = (
     " AND (?10 IS NULL OR queue_name = ?10)"
     " AND (?11 IS NULL OR forked_from = ?11)"
     " AND (?14 = 0 OR queue_name IS NOT NULL)"
+    # Finished: completed_at is updated_at (as WorkflowStatus says).
+    " AND (?15 IS NULL OR (updated_at >= ?15 AND " + _FINISHED_SQL + "))"
+    " AND (?16 IS NULL OR (updated_at <= ?16 AND " + _FINISHED_SQL + "))"
+    " AND (?17 IS NULL OR dequeued_at >= ?17) AND (?18 IS NULL OR dequeued_at <= ?18)"
+    " AND (?19 IS NULL OR (parent_workflow_id IS NOT NULL) = ?19)"
+    " AND (?20 IS NULL OR (forked_from IS NOT NULL) = ?20)"
+    " AND (?21 IS NULL OR (workflow_id IN (SELECT forked_from FROM workflow_status"
+    "   WHERE forked_from IS NOT NULL)) = ?21)"
+    " AND (?22 IS NULL OR schedule_name IN (SELECT value FROM json_each(?22)))"
 )
 # Listed in the order they were created (workflows created in the same millisecond by id). No
 # index on created_at: it would cost every workflow start a page write, so listing every
@@ -1810,6 +1867,14 @@ class _WorkflowFilter(msgspec.Struct, frozen=True):
     offset: int | None = None
     sort_desc: bool = False
     queued_only: bool = False
+    completed_after_ms: int | None = None
+    completed_before_ms: int | None = None
+    dequeued_after_ms: int | None = None
+    dequeued_before_ms: int | None = None
+    has_parent: bool | None = None
+    is_fork: bool | None = None
+    was_forked_from: bool | None = None
+    schedule_names: list[str] | None = None
 
 
 class _Claimed(msgspec.Struct, frozen=True):
@@ -2617,7 +2682,9 @@ class _Journal(_JournalFile):
             query.start_ms, query.end_ms, query.application_version, query.executor_id,
             query.workflow_id_prefix, query.parent_workflow_id, query.queue_name,
             query.forked_from, -1 if query.limit is None else query.limit, query.offset or 0,
-            query.queued_only,
+            query.queued_only, query.completed_after_ms, query.completed_before_ms,
+            query.dequeued_after_ms, query.dequeued_before_ms, query.has_parent, query.is_fork,
+            query.was_forked_from, _as_json(query.schedule_names),
         ))
         return [_WorkflowRecord(*row) for row in rows]
 
@@ -2748,8 +2815,9 @@ class _Journal(_JournalFile):
                 workflow.workflow_id, "a workflow with this id exists; fork to a new id.")
         cursor.execute(_SQL_COPY_OPERATIONS, (workflow.workflow_id, original_id, start_step))
         cursor.execute(_SQL_COPY_ATTEMPTS, (workflow.workflow_id, original_id, start_step))
-        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0, None,
-                                                 None, None, app_version))
+        cursor.execute(_SQL_INSERT_QUEUE_ENTRY, (workflow.workflow_id, queue.name, 0,
+                                                 workflow.queue_partition_key, None, None,
+                                                 app_version))
 
     def list_descendants(self, workflow_id: str) -> list[str]:
         """The children of a workflow, their children, and so on."""
@@ -2764,21 +2832,27 @@ class _Journal(_JournalFile):
     # -- messages, events, streams --
 
     @_transaction
-    def send_message(cursor: apsw.Cursor, message: _MessageRecord,
-                     operation: _OperationRecord | None, owner: str) -> bool:
-        """Queue a message (a repeated idempotency key is a no-op), recording the sender's
-        operation in the same transaction; False if the sender lost its workflow."""
+    def send_messages(cursor: apsw.Cursor, messages: list[_MessageRecord],
+                      operation: _OperationRecord | None, owner: str) -> bool:
+        """Queue messages, all or none (a repeated idempotency key is a no-op), recording the
+        sender's operation in the same transaction; False if the sender lost its workflow.
+        DBOSNonExistentWorkflowError names every destination that is not in the journal."""
         if not _record_if_owner(cursor, operation, owner):
             return False
-        try:
-            if message.idempotency_key is not None:
-                cursor.execute(_SQL_INSERT_MESSAGE_KEY,
-                               (message.destination_id, message.idempotency_key))
-                if cursor.connection.changes() == 0:
-                    return True  # sent before with this key
-            cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
-        except apsw.ConstraintError:
-            raise DBOSNonExistentWorkflowError(message.destination_id) from None
+        missing = []
+        for message in messages:
+            try:
+                if message.idempotency_key is not None:
+                    cursor.execute(_SQL_INSERT_MESSAGE_KEY,
+                                   (message.destination_id, message.idempotency_key))
+                    if cursor.connection.changes() == 0:
+                        continue  # sent before with this key
+                cursor.execute(_SQL_INSERT_MESSAGE, msgspec.structs.astuple(message))
+            except apsw.ConstraintError:
+                if message.destination_id not in missing:
+                    missing.append(message.destination_id)
+        if missing:  # the transaction rolls back: nothing is sent
+            raise DBOSNonExistentWorkflowError(", ".join(missing))
         return True
 
     def has_message(self, workflow_id: str, topic: str) -> bool:
@@ -3903,8 +3977,15 @@ def _run_plan(plan: _Plan[_T]) -> _T:
         effect = plan.send(None)
         while True:
             try:
-                value = effect.func(*effect.args) if type(effect) is _Write \
-                    else _run_effect(effect)
+                kind = type(effect)
+                if kind is _Write:
+                    value = effect.func(*effect.args)
+                elif kind is _Call:
+                    value = effect.func(*effect.args, **effect.kwargs)
+                    if hasattr(type(value), "__await__"):
+                        _refuse_awaitable(effect.func, value)
+                else:
+                    value = _run_wait(effect)
             except BaseException as exc:
                 effect = plan.throw(exc)
             else:
@@ -3928,17 +4009,17 @@ def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException
     return exc if inside else DBOSException(str(exc))
 
 
-def _run_effect(effect: _Call | _Wait) -> Any:
-    if isinstance(effect, _Call):
-        result = effect.func(*effect.args, **effect.kwargs)
-        if hasattr(type(result), "__await__"):
-            if hasattr(result, "close"):
-                result.close()
-            raise DBOSException(
-                f"{_qualname(effect.func)} is async; await it from an async workflow instead of "
-                "calling it from sync code."
-            )
-        return result
+def _refuse_awaitable(func: Callable, result: Any) -> typing.NoReturn:
+    """Sync code called an async function as a step or workflow: it cannot await the result."""
+    if hasattr(result, "close"):
+        result.close()
+    raise DBOSException(
+        f"{_qualname(func)} is async; await it from an async workflow instead of calling it "
+        "from sync code."
+    )
+
+
+def _run_wait(effect: _Wait) -> None:
     with _lend_pool_place():
         effect.watch.event.wait(effect.seconds)
     effect.watch.event.clear()
@@ -4546,6 +4627,54 @@ def _topic(topic: str | None) -> str:
     return "__null__topic__" if topic is None else topic
 
 
+def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
+    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
+    it, or _STREAM_END (closed, or its workflow finished without writing it);
+    DBOSNonExistentWorkflowError if there is no such workflow."""
+    rows = journal.read_stream(workflow_id, key, offset)
+    if not rows:
+        workflow = journal.get_workflow(workflow_id)
+        if workflow is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        if workflow.status not in _FINISHED:
+            return _NOT_YET
+        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
+    if not rows or rows[0][1] is None:
+        return _STREAM_END
+    return rows[0][1]
+
+
+def _stream_reading(offset: Any, polling_interval_sec: Any, timeout_seconds: Any
+                    ) -> tuple[int, float | None]:
+    """The offset and the timeout of a stream read, checked (DBOS Transact's limits)."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _InvalidArgument(f"offset must be a position in the stream (an int from 0), "
+                               f"not {offset!r}.")
+    if polling_interval_sec is not None:
+        _duration(polling_interval_sec, "polling_interval_sec")
+        if polling_interval_sec < 0.001:
+            raise _InvalidArgument(f"polling_interval_sec must be at least 0.001 seconds, "
+                                   f"got {polling_interval_sec!r}.")
+    return offset, _duration(timeout_seconds, "timeout_seconds", optional=True)
+
+
+def _message_records(messages: list[SendMessage]) -> list[_MessageRecord]:
+    """The journal's rows for ``send``/``send_bulk`` (DBOS Transact's checks: SendMessages, no
+    idempotency key twice in one call)."""
+    if isinstance(messages, (str, bytes, SendMessage)) or not all(
+            isinstance(m, SendMessage) for m in messages):
+        raise _InvalidArgument(f"messages must be a list of SendMessage, not {messages!r}.")
+    keys = [m.idempotency_key for m in messages if m.idempotency_key]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise DBOSException(f"send_bulk received duplicate idempotency keys: "
+                            f"{', '.join(repeated)}; nothing was sent.")
+    now = _now_ms()
+    return [_MessageRecord(m.destination_id, _topic(m.topic),
+                           _encode_value(m.message, f"The message to {m.destination_id!r}"),
+                           m.idempotency_key, now) for m in messages]
+
+
 def _inside_step(what: str) -> DBOSException:
     return DBOSException(
         f"{what} cannot be called inside a step: a step is one unit of work that may be retried "
@@ -4872,9 +5001,9 @@ class _Housekeeper:
                         self._stop_runs_stopped_elsewhere()
                         executor.wakeups.notify_all()
                         if scheduling:
-                            executor.scheduler.look()  # a schedule may have changed
+                            executor.scheduler.wake()  # a schedule may have changed
                 if scheduling and abs(time.time() - time.monotonic() - clock_offset) > 0.5:
-                    executor.scheduler.look()  # the wall clock was set
+                    executor.scheduler.wake()  # the wall clock was set
                 clock_offset = time.time() - time.monotonic()
                 overdue = executor.runs.overdue(_now_ms())
                 if overdue:
@@ -4909,13 +5038,12 @@ class _Housekeeper:
                 executor.journal.not_running(running, executor.process_id))  # type: ignore
 
 
-class _Dispatcher:
-    """The queue worker of a launched process: it takes from the queues this process listens
-    to the workflows their limits allow now, and runs them. It looks when this process
-    finishes a queued workflow or enqueues a delayed one, when a delay or a rate window ends,
-    and when another process has committed (a ``PRAGMA data_version`` read at the queues'
-    polling interval); in between it sleeps. An enqueue in this process needs no look: it
-    takes what it may run in the transaction that enqueues."""
+class _Worker:
+    """A background thread of a launched process that sleeps until there is work: started
+    once (never after ``stop()``), woken with ``wake()``. A subclass names it and gives
+    ``_run``, which waits on ``self._look``."""
+
+    name = "dbos_lite-worker"
 
     def __init__(self, executor: _Executor):
         self._executor = executor
@@ -4925,13 +5053,14 @@ class _Dispatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the worker thread, once: at launch if the journal has queues, else when this
-        process registers one, or the housekeeper sees one another process registered."""
         with self._starting:
             if self._thread is None and not self._stopping:
-                self._thread = threading.Thread(target=self._run, name="dbos_lite-queues",
-                                                daemon=True)
+                self._starting_up()
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
+
+    def _starting_up(self) -> None:
+        """What a subclass does as its thread starts (under the start lock)."""
 
     def stop(self) -> None:
         with self._starting:
@@ -4945,9 +5074,25 @@ class _Dispatcher:
         return self._thread is not None
 
     def wake(self) -> None:
-        """Look at the queues now (a queued workflow finished, or one was delayed)."""
+        """Look now (starting the thread if it was not)."""
         self.start()
         self._look.set()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class _Dispatcher(_Worker):
+    """The queue worker of a launched process: it takes from the queues this process listens
+    to the workflows their limits allow now, and runs them. It looks when this process
+    finishes a queued workflow or enqueues a delayed one, when a delay or a rate window ends,
+    and when another process has committed (a ``PRAGMA data_version`` read at the queues'
+    polling interval); in between it sleeps. An enqueue in this process needs no look: it
+    takes what it may run in the transaction that enqueues. It starts at launch if the
+    journal has queues, else when this process registers one, or the housekeeper sees one
+    another process registered."""
+
+    name = "dbos_lite-queues"
 
     def _run(self) -> None:
         executor = self._executor
@@ -5037,7 +5182,7 @@ class _Tracked:
         self.after, self.backfill_until = after, backfill_until
 
 
-class _Scheduler:
+class _Scheduler(_Worker):
     """The cron worker of a launched process: it fires the schedules in the journal, each
     scheduled time once however many processes fire them (a run's id is derived from its
     time, and the journal keeps ids unique). It sleeps until the next time is due; it looks
@@ -5050,44 +5195,21 @@ class _Scheduler:
     a device without a battery-backed clock) runs only the times this process was really up
     for, and one set back runs nothing twice (those ids exist)."""
 
+    name = "dbos_lite-schedules"
     _BATCH = 500  # fires per transaction while catching up
     _MAX_SLEEP_SEC = 60.0
 
     def __init__(self, executor: _Executor):
-        self._executor = executor
-        self._stopping = False
-        self._look = threading.Event()
-        self._starting = threading.Lock()
-        self._thread: threading.Thread | None = None
+        super().__init__(executor)
         self._tracked: dict[str, _Tracked] = {}
         self._started_monotonic = 0.0
         self._reported: dict[str, float] = {}  # schedule name -> when its fault was logged
 
-    def start(self) -> None:
-        """Start the thread, once: at launch if the journal has schedules, else when this
-        process creates one, or the housekeeper sees one another process created."""
-        with self._starting:
-            if self._thread is None and not self._stopping:
-                self._started_monotonic = time.monotonic()
-                self._look.set()
-                self._thread = threading.Thread(target=self._run, name="dbos_lite-schedules",
-                                                daemon=True)
-                self._thread.start()
-
-    def stop(self) -> None:
-        with self._starting:
-            self._stopping = True
-        self._look.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    def look(self) -> None:
-        """Read the schedules again (they may have changed, or the clock jumped)."""
-        self.start()
+    def _starting_up(self) -> None:
+        """It starts at launch if the journal has schedules, else when this process creates
+        one, or the housekeeper sees one another process created; its first turn reads them
+        (a ``wake()`` reads them again: they changed, or the clock jumped)."""
+        self._started_monotonic = time.monotonic()
         self._look.set()
 
     def _run(self) -> None:
@@ -5442,7 +5564,7 @@ class _Executor:
         if not done:
             assert context is not None
             raise self._why_stopped(context.workflow_id)
-        self.scheduler.look()
+        self.scheduler.wake()
 
     def schedule_read_plan(self, operation_name: str, read: Callable[[], Any]) -> _Plan[Any]:
         """A schedule read (get, list): inside a workflow, operation N, whose recorded value
@@ -6224,33 +6346,31 @@ class _Executor:
 
     # -- messages --
 
-    def send_plan(self, destination_id: str, message: Any, topic: str | None,
-                  idempotency_key: str | None) -> _Plan[None]:
-        """Queue a message for a workflow; inside a workflow it is recorded (``DBOS.send``)
-        and not sent again on replay."""
+    def send_plan(self, records: list[_MessageRecord], name: str = "DBOS.send"
+                  ) -> _Plan[None]:
+        """Queue messages for workflows, all in one transaction; inside a workflow they are
+        recorded as one operation (``DBOS.send``, or ``DBOS.send_bulk``) and not sent again
+        on replay."""
         journal = self._journal()
         context = _recording_context()
-        record = _MessageRecord(destination_id, _topic(topic),
-                                _encode_value(message, f"The message to {destination_id!r}"),
-                                idempotency_key, _now_ms())
         if context is None:
-            yield _Write(journal.send_message, record, None, self.process_id)
+            yield _Write(journal.send_messages, records, None, self.process_id)
         else:
             function_id = context.next_function_id()
-            recorded = self._replayed(context, function_id, "DBOS.send")
+            recorded = self._replayed(context, function_id, name)
             if recorded is not None:
                 _value_or_raise(None, recorded.error, Any)
                 return
-            operation = self._operation(context, function_id, "DBOS.send")
+            operation = self._operation(context, function_id, name)
             try:
-                sent = yield _Write(journal.send_message, record, operation, self.process_id)
+                sent = yield _Write(journal.send_messages, records, operation, self.process_id)
             except DBOSNonExistentWorkflowError as exc:
-                yield from self._record_plan(context, function_id, "DBOS.send",
+                yield from self._record_plan(context, function_id, name,
                                              error=_encode_error(exc))
                 raise
             if not sent:
                 raise self._why_stopped(context.workflow_id)
-        self.wakeups.notify(("message", destination_id))
+        self.wakeups.notify(*[("message", record.destination_id) for record in records])
 
     def recv_plan(self, topic: str | None, timeout_seconds: float | None) -> _Plan[Any]:
         """``DBOS.recv``: the oldest message of the topic, taken and recorded in one transaction
@@ -6371,35 +6491,39 @@ class _Executor:
             raise self._why_stopped(context.workflow_id)
         self.wakeups.notify(("stream", context.workflow_id))
 
-    def read_stream_plan(self, workflow_id: str, key: str, offset: int) -> _Plan[Any]:
+    def read_stream_plan(self, workflow_id: str, key: str, offset: int,
+                         timeout_seconds: float | None = None, name: str = "DBOS.readStream"
+                         ) -> _Plan[Any]:
         """The stream's value at ``offset`` (JSON text), waiting for it; _STREAM_END once the
-        stream is closed, or its workflow finished without writing more. Inside a workflow
-        each value read is recorded (``DBOS.readStream``; the end as a row without output)."""
+        stream is closed, or its workflow finished without writing more;
+        DBOSStreamTimeoutError once ``timeout_seconds`` passed without it. Inside a workflow
+        each value read is recorded (``name``; the end as a row without output, a timeout as
+        its error)."""
         journal = self._journal()
-
-        def next_value() -> Any:
-            rows = journal.read_stream(workflow_id, key, offset)
-            if not rows:
-                workflow = journal.get_workflow(workflow_id)
-                if workflow is not None and workflow.status not in _FINISHED:
-                    return _NOT_YET
-                rows = journal.read_stream(workflow_id, key, offset)  # written just before end
-            if not rows or rows[0][1] is None:
-                return _STREAM_END
-            return rows[0][1]
-
+        next_value = functools.partial(_next_stream_value, journal, workflow_id, key, offset)
         keys = [("stream", workflow_id), ("workflow", workflow_id)]
+        timed_out = DBOSStreamTimeoutError(workflow_id, key, timeout_seconds)
         context = _recording_context()
         if context is None:
-            return (yield from self._wait_plan(keys, next_value, None))
+            value = yield from self._wait_plan(keys, next_value, None,
+                                               for_seconds=timeout_seconds)
+            if value is _NOT_YET:
+                raise timed_out
+            return value
         function_id = context.next_function_id()
-        recorded = self._replayed(context, function_id, "DBOS.readStream")
+        recorded = self._replayed(context, function_id, name)
         if recorded is not None:
+            if recorded.error is not None:
+                _value_or_raise(None, recorded.error, Any)
             return _STREAM_END if recorded.output is None else recorded.output
         value = yield from self._wait_plan(
-            keys, next_value, None, context,
+            keys, next_value, None, context, for_seconds=timeout_seconds,
             note=(function_id, "stream", {"workflow_id": workflow_id, "key": key}))
-        yield from self._record_plan(context, function_id, "DBOS.readStream",
+        if value is _NOT_YET:
+            yield from self._record_plan(context, function_id, name,
+                                         error=_encode_error(timed_out))
+            raise timed_out
+        yield from self._record_plan(context, function_id, name,
                                      output=None if value is _STREAM_END else value)
         return value
 
@@ -6415,13 +6539,33 @@ class _Executor:
         self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
 
-    def resume(self, workflow_id: str) -> None:
-        """Continue a cancelled, dead-lettered or orphaned workflow from its last completed
-        step, in this process (or, if this process lacks its function, in one that has it)."""
+    def resume(self, workflow_ids: list[str], queue_name: str | None = None) -> None:
+        """Continue cancelled, dead-lettered or orphaned workflows from their last completed
+        step, in this process (or, if this process lacks a function, in one that has it); with
+        ``queue_name``, ENQUEUED on that queue instead. Nothing is resumed if one is absent."""
+        journal = self._journal()
+        _refuse_missing(journal, workflow_ids)
+        if queue_name is None:
+            for workflow_id in workflow_ids:
+                self._resume_here(workflow_id)
+            return
+        queue = journal.get_queue(queue_name)
+        if queue is None:
+            raise DBOSException(f"Nothing was resumed: no queue is named {queue_name!r} in the "
+                                f"journal. Register it first with "
+                                f"DBOS.register_queue({queue_name!r}).")
+        now = _now_ms()
+        live = [p.process_id for p in journal.list_processes() if _process_is_alive(p, now)]
+        for workflow_id in workflow_ids:
+            if journal.requeue_workflow(workflow_id, queue, live) is not None:
+                self.wakeups.notify(("workflow", workflow_id))
+        self.dispatcher.wake()
+
+    def _resume_here(self, workflow_id: str) -> None:
         journal = self._journal()
         workflow = journal.get_workflow(workflow_id)
         if workflow is None:
-            raise DBOSNonExistentWorkflowError(workflow_id)
+            return  # deleted since
         if workflow.status in (WorkflowStatusString.SUCCESS, WorkflowStatusString.ERROR):
             return
         if workflow.status == WorkflowStatusString.PENDING and workflow.owner is not None \
@@ -6443,9 +6587,10 @@ class _Executor:
             self.submit(function, resumed)
         self.wakeups.notify(("workflow", workflow_id))
 
-    def fork(self, workflow_id: str, start_step: int, application_version: str | None) -> str:
+    def fork(self, workflow_id: str, start_step: int, application_version: str | None,
+             timeout_ms: int | None = None) -> str:
         """Start a new workflow with the original's inputs, reusing the outcomes the original
-        recorded before operation ``start_step``."""
+        recorded before operation ``start_step`` (with a timeout of its own, if given)."""
         journal = self._journal()
         original = journal.get_workflow(workflow_id)
         if original is None:
@@ -6459,18 +6604,20 @@ class _Executor:
             owner=self.process_id if function is not None else None,
             application_version=application_version or original.application_version,
             created_at=now, updated_at=now, recovery_attempts=1, parent_workflow_id=None,
-            queue_name=None, timeout_ms=None, deadline_epoch_ms=None, forked_from=workflow_id,
+            queue_name=None, timeout_ms=timeout_ms,
+            deadline_epoch_ms=None if timeout_ms is None else now + timeout_ms,
+            forked_from=workflow_id,
         )
         journal.fork_workflow(fork, workflow_id, max(1, int(start_step)))
         if function is not None:
             self.submit(function, fork)
         return new_id
 
-    def delete(self, workflow_id: str, delete_children: bool) -> None:
+    def delete(self, workflow_ids: list[str], delete_children: bool) -> None:
         journal = self._journal()
-        ids = [workflow_id]
+        ids = list(workflow_ids)
         if delete_children:
-            ids += journal.list_descendants(workflow_id)
+            ids += [child for w in workflow_ids for child in journal.list_descendants(w)]
         journal.delete_workflows(ids)
         self.runs.request_stop(ids)
         self.wakeups.notify(*[("workflow", w) for w in ids])
@@ -6496,6 +6643,19 @@ class _Executor:
         context.function_id = function_id
         yield from self._record_plan(context, function_id, marker)
         return True
+
+
+def _refuse_missing(journal: _Journal, workflow_ids: list[str]) -> None:
+    """DBOSNonExistentWorkflowError naming every id of ``workflow_ids`` not in the journal
+    (DBOS Transact checks them all before resuming any)."""
+    missing = [w for w in workflow_ids if journal.get_workflow(w) is None]
+    if len(missing) == 1:
+        raise DBOSNonExistentWorkflowError(missing[0])
+    if missing:
+        error = DBOSNonExistentWorkflowError(", ".join(missing))
+        error._message = ("Workflows {workflow_id} do not exist in the journal; nothing was "
+                          "resumed.")
+        raise error
 
 
 # The executor of the process's DBOS instance: set by DBOS(config=...), cleared by destroy().
@@ -6532,7 +6692,9 @@ class _Management:
 
     def get_workflow_status(self, workflow_id: str) -> WorkflowStatus | None:
         workflow = self.journal.get_workflow(workflow_id)
-        return None if workflow is None else _status_from_record(workflow)
+        if workflow is None:
+            return None
+        return _status_from_record(workflow, forked=self.journal.forked_from_any([workflow_id]))
 
     def return_type(self, workflow_id: str) -> Any:
         """The return type of an existing workflow's function (Any if this process lacks it);
@@ -6544,8 +6706,10 @@ class _Management:
 
     def list_workflows(self, query: _WorkflowFilter, load_input: bool = True,
                        load_output: bool = True) -> list[WorkflowStatus]:
-        return [_status_from_record(w, load_input, load_output)
-                for w in self.journal.list_workflows(query)]
+        records = self.journal.list_workflows(query)
+        forked = self.journal.forked_from_any([w.workflow_id for w in records]) \
+            if records else set()
+        return [_status_from_record(w, load_input, load_output, forked) for w in records]
 
     def backup(self, path: str) -> None:
         self.journal.backup(os.path.abspath(path))
@@ -6798,7 +6962,7 @@ def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
             waits.append(_TimelineWait(
                 "queue", f"in queue {place.queue_name!r}, {ahead}", since_ms=workflow.created_at,
                 queue_name=place.queue_name, queue_ahead=place.ahead))
-        nobody = _nobody_runs(workflow, live, place.queue_name if place else None)
+        nobody = _nobody_runs(workflow.name, live, place.queue_name if place else None)
         if nobody:
             waits.append(_TimelineWait("nobody", nobody))
         return waits
@@ -6808,7 +6972,7 @@ def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
         waits.append(_TimelineWait(
             "owner", "owned by no process: a process that registers "
             f"{workflow.name!r} takes it up at its launch or next heartbeat"))
-        nobody = _nobody_runs(workflow, live, None)
+        nobody = _nobody_runs(workflow.name, live, None)
         if nobody:
             waits.append(_TimelineWait("nobody", nobody))
         return waits
@@ -6817,7 +6981,7 @@ def _waiting_for(journal: _Journal, workflow: _WorkflowRecord,
         waits.append(_TimelineWait(
             "owner", f"its owner ({where}, executor {owner.executor_id}) is gone: a live "
             f"process that registers {workflow.name!r} recovers it"))
-        nobody = _nobody_runs(workflow, live, None)
+        nobody = _nobody_runs(workflow.name, live, None)
         if nobody:
             waits.append(_TimelineWait("nobody", nobody))
         return waits
@@ -6889,14 +7053,14 @@ def _blocking_wait(journal: _Journal, wait: _WaitRecord) -> _TimelineWait:
     return _TimelineWait(wait.kind, text, since_ms=since, until_ms=ends, workflow_ids=ids)
 
 
-def _nobody_runs(workflow: _WorkflowRecord, live: list[_ProcessRecord],
+def _nobody_runs(workflow_name: str, live: list[_ProcessRecord],
                  queue_name: str | None) -> str | None:
-    """Why no live process will run this workflow, or None if one may."""
+    """Why no live process will run a workflow of this function, or None if one may."""
     if not live:
         return "no process is running on this journal"
     names = [_any_decoder.decode(p.workflow_names) for p in live if p.workflow_names]
-    if len(names) == len(live) and not any(workflow.name in n for n in names):
-        return f"no live process registers workflow {workflow.name!r}"
+    if len(names) == len(live) and not any(workflow_name in n for n in names):
+        return f"no live process registers workflow {workflow_name!r}"
     if queue_name is not None:
         listened = [None if p.queue_names is None else _any_decoder.decode(p.queue_names)
                     for p in live]
@@ -6906,7 +7070,9 @@ def _nobody_runs(workflow: _WorkflowRecord, live: list[_ProcessRecord],
 
 
 def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
-                        load_output: bool = True) -> WorkflowStatus:
+                        load_output: bool = True, forked: set[str] = frozenset()
+                        ) -> WorkflowStatus:
+    """The public status of a journal row; ``forked``: the ids some workflow was forked from."""
     function = _workflows.get(workflow.name)
     inputs = None
     if load_input:
@@ -6943,6 +7109,7 @@ def _status_from_record(workflow: _WorkflowRecord, load_input: bool = True,
         dequeued_at=workflow.dequeued_at,
         completed_at=workflow.updated_at if workflow.status in _FINISHED else None,
         schedule_name=workflow.schedule_name,
+        was_forked_from=workflow.workflow_id in forked,
     )
 
 
@@ -6954,8 +7121,19 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
                      parent_workflow_id: str | None = None, queue_name: str | None = None,
                      forked_from: str | None = None, limit: int | None = None,
                      offset: int | None = None, sort_desc: bool = False,
-                     queued_only: bool = False) -> _WorkflowFilter:
-    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's)."""
+                     queued_only: bool = False, completed_after: Any = None,
+                     completed_before: Any = None, dequeued_after: Any = None,
+                     dequeued_before: Any = None, has_parent: bool | None = None,
+                     is_fork: bool | None = None, was_forked_from: bool | None = None,
+                     schedule_name: str | list[str] | None = None) -> _WorkflowFilter:
+    """The journal's filter for ``list_workflows``' keyword arguments (DBOS Transact's); a
+    listing of queued workflows without ``status`` lists those not finished."""
+    for parameter, value in (("has_parent", has_parent), ("is_fork", is_fork),
+                             ("was_forked_from", was_forked_from)):
+        if value is not None and not isinstance(value, bool):
+            raise _InvalidArgument(f"{parameter} must be True, False or None, not {value!r}.")
+    if queued_only and status is None:
+        status = list(_ACTIVE_STATUSES)
     return _WorkflowFilter(
         workflow_ids=workflow_ids, statuses=_as_list(status), names=_as_list(name),
         start_ms=_as_epoch_ms(start_time), end_ms=_as_epoch_ms(end_time),
@@ -6963,6 +7141,12 @@ def _workflow_filter(*, workflow_ids: list[str] | None = None,
         workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
         queue_name=queue_name, forked_from=forked_from, limit=limit or None,
         offset=offset or None, sort_desc=sort_desc, queued_only=queued_only,
+        completed_after_ms=_as_epoch_ms(completed_after),
+        completed_before_ms=_as_epoch_ms(completed_before),
+        dequeued_after_ms=_as_epoch_ms(dequeued_after),
+        dequeued_before_ms=_as_epoch_ms(dequeued_before),
+        has_parent=has_parent, is_fork=is_fork, was_forked_from=was_forked_from,
+        schedule_names=_as_list(schedule_name),
     )
 
 
@@ -7000,20 +7184,6 @@ def _wait_on_commits(journal: _Journal, check: Callable[[], Any],
             time.sleep(interval_sec)
 
 
-def _next_stream_value(journal: _Journal, workflow_id: str, key: str, offset: int) -> Any:
-    """A stream's value at ``offset`` (JSON text), _NOT_YET while its workflow may still write
-    it, or _STREAM_END (closed, or its workflow finished without writing it)."""
-    rows = journal.read_stream(workflow_id, key, offset)
-    if not rows:
-        workflow = journal.get_workflow(workflow_id)
-        if workflow is not None and workflow.status not in _FINISHED:
-            return _NOT_YET
-        rows = journal.read_stream(workflow_id, key, offset)  # written just before the end
-    if not rows or rows[0][1] is None:
-        return _STREAM_END
-    return rows[0][1]
-
-
 class _Steering:
     """Write-side verbs for tools outside the program (DBOSClient, the command line). They
     write only what is asked and never run, claim or recover a workflow: what a program must
@@ -7022,12 +7192,8 @@ class _Steering:
     def __init__(self, journal: _Journal):
         self.journal = journal
 
-    def send(self, destination_id: str, message: Any, topic: str | None,
-             idempotency_key: str | None) -> None:
-        record = _MessageRecord(destination_id, _topic(topic),
-                                _encode_value(message, f"The message to {destination_id!r}"),
-                                idempotency_key, _now_ms())
-        self.journal.send_message(record, None, "")
+    def send(self, messages: list[SendMessage]) -> None:
+        self.journal.send_messages(_message_records(messages), None, "")
 
     def cancel(self, workflow_ids: list[str], children: bool) -> None:
         self.journal.cancel_workflows(self._with_descendants(workflow_ids, children))
@@ -7041,20 +7207,23 @@ class _Steering:
             ids += [child for w in workflow_ids for child in self.journal.list_descendants(w)]
         return ids
 
-    def resume(self, workflow_id: str, queue_name: str | None) -> None:
-        """Put a workflow that did not succeed or fail on a queue (DBOS Transact's internal
-        one by default), unless a live process runs it; a process that can run it continues
-        it from its last completed step."""
-        if self.journal.get_workflow(workflow_id) is None:
-            raise DBOSNonExistentWorkflowError(workflow_id)
+    def resume(self, workflow_ids: list[str], queue_name: str | None) -> None:
+        """Put workflows that did not succeed or fail on a queue (DBOS Transact's internal
+        one by default), unless a live process runs them; a process that can run one
+        continues it from its last completed step. Nothing is resumed if one is absent."""
+        _refuse_missing(self.journal, workflow_ids)
+        queue = self._queue(queue_name)
         now = _now_ms()
         live = [p.process_id for p in self.journal.list_processes() if _process_is_alive(p, now)]
-        self.journal.requeue_workflow(workflow_id, self._queue(queue_name), live)
+        for workflow_id in workflow_ids:
+            self.journal.requeue_workflow(workflow_id, queue, live)
 
     def fork(self, workflow_id: str, start_step: int, application_version: str | None,
-             queue_name: str | None) -> str:
+             queue_name: str | None, queue_partition_key: str | None = None,
+             timeout_ms: int | None = None) -> str:
         """A new workflow with the original's inputs and the outcomes it recorded before
-        operation ``start_step``, ENQUEUED; its id (SetWorkflowID's, or a new one)."""
+        operation ``start_step``, ENQUEUED (with ``queue_partition_key`` on a partitioned
+        queue; ``timeout_ms`` counted from its dequeue); its id (SetWorkflowID's, or new)."""
         original = self.journal.get_workflow(workflow_id)
         if original is None:
             raise DBOSNonExistentWorkflowError(workflow_id)
@@ -7062,6 +7231,9 @@ class _Steering:
             raise _InvalidArgument(f"start_step must be an operation id (an int from 1), "
                                    f"not {start_step!r}.")
         queue = self._queue(queue_name)
+        if queue.partitioned and queue_partition_key is None:
+            raise DBOSException(f"Workflow {workflow_id!r} was not forked: queue {queue.name!r} "
+                                "is partitioned, so the fork needs a queue_partition_key.")
         new_id = _take_assigned_workflow_id() or _new_workflow_id()
         now = _now_ms()
         fork = msgspec.structs.replace(
@@ -7069,8 +7241,8 @@ class _Steering:
             error=None, executor_id=None, owner=None,
             application_version=application_version or original.application_version,
             created_at=now, updated_at=now, recovery_attempts=0, parent_workflow_id=None,
-            queue_name=queue.name, timeout_ms=None, deadline_epoch_ms=None,
-            forked_from=workflow_id, priority=0, queue_partition_key=None,
+            queue_name=queue.name, timeout_ms=timeout_ms, deadline_epoch_ms=None,
+            forked_from=workflow_id, priority=0, queue_partition_key=queue_partition_key,
             deduplication_id=None, delay_until_epoch_ms=None, dequeued_at=None)
         self.journal.fork_onto_queue(fork, workflow_id, max(1, start_step), queue,
                                      application_version)
@@ -7091,15 +7263,8 @@ class _Steering:
         ENQUEUED until a process that registers it takes it."""
         name, queue_name, settings = _enqueue_by_name(options)
         function = _workflows.get(name)
-        workflow_id = options.get("workflow_id") or _new_workflow_id()
-        if not isinstance(workflow_id, str) or not workflow_id.strip():
-            raise DBOSException(f"Invalid workflow ID {workflow_id!r}: workflow IDs must be "
-                                "non-empty and cannot be only whitespace.")
-        if function is not None:
-            inputs = function.encode_inputs(args, kwargs)
-        else:
-            inputs = _encode_value({"args": args, "kwargs": kwargs},
-                                   f"An argument of workflow {name!r}")
+        workflow_id = _workflow_id_option(options)
+        inputs = _inputs_by_name(name, args, kwargs)
         timeout = _duration(options.get("workflow_timeout"), "workflow_timeout",
                             positive=True, optional=True)
         now = _now_ms()
@@ -7141,6 +7306,50 @@ class _Steering:
                     f"Workflow already exists with a different {what}: {recorded}, but the "
                     f"provided {what} is: {given}. Use another id."))
         return workflow_id
+
+    def debounce(self, options: Any, queue_name: str | None, key: str, period_sec: float,
+                 timeout_sec: float | None, args: tuple, kwargs: dict) -> str:
+        """A debounced start by name (DBOS Transact's DebouncerClient.debounce): as
+        ``Debouncer.debounce``, for a workflow this process need not have. Its id."""
+        name, options_queue, settings = _enqueue_by_name(options)
+        _refuse_debounce_settings(settings)
+        queue_name = queue_name or options_queue
+        function = _workflows.get(name)
+        workflow_id = _workflow_id_option(options)
+        now = _now_ms()
+        row = _WorkflowRecord(
+            workflow_id, WorkflowStatusString.DELAYED, name, _inputs_by_name(name, args, kwargs),
+            None, None, None, None, settings.app_version, now, now, 0,
+            function.max_recovery_attempts if function else _DEFAULT_MAX_RECOVERY_ATTEMPTS,
+            None, queue_name, None, None, None, options.get("class_name"),
+            options.get("instance_name"), 0, None, f"{name}-{key}", None, None)
+        entry = _QueueEntry(workflow_id, queue_name, 0, None, None, None, settings.app_version)
+
+        def admit(queue: _QueueRecord | None) -> None:
+            if queue is None:
+                raise DBOSException(f"Invalid queue name provided to debouncer: {queue_name}")
+
+        return self.journal.debounce_workflow(
+            row, entry, int(period_sec * 1000),
+            None if timeout_sec is None else int(timeout_sec * 1000), admit)
+
+
+def _workflow_id_option(options: Any) -> str:
+    """The ``workflow_id`` an EnqueueOptions gives, or a new id."""
+    workflow_id = options.get("workflow_id") or _new_workflow_id()
+    if not isinstance(workflow_id, str) or not workflow_id.strip():
+        raise DBOSException(f"Invalid workflow ID {workflow_id!r}: workflow IDs must be "
+                            "non-empty and cannot be only whitespace.")
+    return workflow_id
+
+
+def _inputs_by_name(name: str, args: tuple, kwargs: dict) -> str:
+    """A workflow's recorded inputs, typed by its function if this process has it, else as
+    they are (JSON)."""
+    function = _workflows.get(name)
+    if function is not None:
+        return function.encode_inputs(args, kwargs)
+    return _encode_value({"args": args, "kwargs": kwargs}, f"An argument of workflow {name!r}")
 
 
 def _enqueue_by_name(options: Any) -> tuple[str, str, _EnqueueSettings]:
@@ -7216,6 +7425,19 @@ def _schedule_view(record: _ScheduleRecord, application_name: str | None) -> Wor
         automatic_backfill=bool(record.automatic_backfill),
         cron_timezone=record.cron_timezone, queue_name=record.queue_name,
         application_name=application_name, shard_key=None)
+
+
+def _schedule_entries(schedules: Any, kind: str, workflow_field: str) -> list[dict]:
+    """The entries of an ``apply_schedules`` list, each with its required fields (DBOS
+    Transact's messages)."""
+    if not isinstance(schedules, (list, tuple)):
+        raise _InvalidArgument(f"schedules must be a list of {kind} dicts, not {schedules!r}.")
+    for index, entry in enumerate(schedules):
+        for required in ("schedule_name", workflow_field, "schedule"):
+            if not isinstance(entry, dict) or required not in entry:
+                raise DBOSException(f"Schedule entry {index} is missing required field "
+                                    f"'{required}'")
+    return list(schedules)
 
 
 def _name_list(value: Any, parameter: str) -> list[str] | None:
@@ -7332,6 +7554,23 @@ def _handles_by_id(handles: list[Any]) -> dict[str, Any]:
     if len(by_id) != len(handles):
         raise ValueError("handles must not contain duplicate workflow IDs")
     return by_id
+
+
+def _stream_value(workflow_id: str, key: str, value: Any) -> Any:
+    """What ``read_stream_offset`` returns for a value read: the value, decoded; past the
+    stream's end, DBOSStreamTimeoutError (no value will ever arrive there)."""
+    if value is _STREAM_END:
+        raise DBOSStreamTimeoutError(workflow_id, key, None)
+    return _decode_value(value)
+
+
+def _workflow_ids(workflow_ids: Any) -> list[str]:
+    """The list of ids a call on many workflows takes: a string alone is refused (it would
+    be read as one id per character)."""
+    if isinstance(workflow_ids, str) or not all(isinstance(w, str) for w in workflow_ids):
+        raise _InvalidArgument(f"workflow_ids must be a list of workflow ids (strings), not "
+                               f"{workflow_ids!r}.")
+    return list(workflow_ids)
 
 
 # ==== The DBOS facade ====
@@ -7729,18 +7968,30 @@ class DBOS:
         workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
         queue_name: str | None = None, forked_from: str | None = None,
         limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
-        load_input: bool = True, load_output: bool = True,
+        load_input: bool = True, load_output: bool = True, completed_after: Any = None,
+        completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
+        has_parent: bool | None = None, is_fork: bool | None = None,
+        was_forked_from: bool | None = None, queues_only: bool = False,
+        schedule_name: str | list[str] | None = None,
     ) -> list[WorkflowStatus]:
         """Workflows matching every filter given, oldest first (``sort_desc`` for newest first).
-        ``start_time``/``end_time`` bound ``created_at`` (ISO 8601 strings, datetimes or epoch
-        ms)."""
+        Times are ISO 8601 strings, datetimes or epoch ms: ``start_time``/``end_time`` bound
+        ``created_at``, ``completed_after``/``completed_before`` ``completed_at`` (so they list
+        finished workflows only), ``dequeued_after``/``dequeued_before`` ``dequeued_at``.
+        ``has_parent``: children only (True) or none (False); ``is_fork``: forks only, or none;
+        ``was_forked_from``: the workflows some fork was made from, or the others;
+        ``queues_only``: as ``list_queued_workflows``; ``schedule_name``: the runs of these
+        schedules."""
         _refuse_running_loop("list_workflows")
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
             queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
-            sort_desc=sort_desc)
+            sort_desc=sort_desc, queued_only=queues_only, completed_after=completed_after,
+            completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork,
+            was_forked_from=was_forked_from, schedule_name=schedule_name)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod
@@ -7788,14 +8039,31 @@ class DBOS:
         makes repeated sends of one message a no-op. DBOSNonExistentWorkflowError if there is
         no such workflow."""
         _refuse_running_loop("send")
-        _run_plan(_launched().send_plan(destination_id, message, topic, idempotency_key))
+        records = _message_records([SendMessage(destination_id, message, topic, idempotency_key)])
+        _run_plan(_launched().send_plan(records))
 
     @classmethod
     async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
                          idempotency_key: str | None = None) -> None:
         """``DBOS.send`` for async code."""
-        await _run_plan_async(
-            _launched().send_plan(destination_id, message, topic, idempotency_key))
+        records = _message_records([SendMessage(destination_id, message, topic, idempotency_key)])
+        await _run_plan_async(_launched().send_plan(records))
+
+    @classmethod
+    def send_bulk(cls, messages: list[SendMessage]) -> None:
+        """Send many messages (SendMessage: ``destination_id``, ``message``, ``topic``,
+        ``idempotency_key``) in one transaction: all are sent, or none. From a workflow they
+        are recorded as one operation (``DBOS.send_bulk``) and sent once, even across a crash.
+        DBOSNonExistentWorkflowError names every destination not in the journal; an
+        idempotency key given twice in one call is refused."""
+        _refuse_running_loop("send_bulk")
+        _run_plan(_launched().send_plan(_message_records(messages), "DBOS.send_bulk"))
+
+    @classmethod
+    async def send_bulk_async(cls, messages: list[SendMessage]) -> None:
+        """``DBOS.send_bulk`` for async code."""
+        await _run_plan_async(_launched().send_plan(_message_records(messages),
+                                                    "DBOS.send_bulk"))
 
     @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float | None = 60) -> Any:
@@ -7871,30 +8139,61 @@ class DBOS:
         await _run_plan_async(_launched().write_stream_plan(key, None, True))
 
     @classmethod
-    def read_stream(cls, workflow_id: str, key: str) -> Iterator[Any]:
-        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
-        the stream is closed or the workflow has finished."""
+    def read_stream(cls, workflow_id: str, key: str, *, offset: int = 0,
+                    polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order from ``offset``, waiting for new
+        ones; ends when the stream is closed or the workflow has finished. With
+        ``timeout_seconds``, waiting longer than that for one value raises
+        DBOSStreamTimeoutError. DBOSNonExistentWorkflowError if there is no such workflow.
+        A commit wakes the wait: ``polling_interval_sec`` is checked and otherwise unused."""
         _refuse_running_loop("read_stream")
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         executor = _launched()
-        offset = 0
         while True:
-            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset))
+            value = _run_plan(executor.read_stream_plan(workflow_id, key, offset, timeout))
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
 
     @classmethod
-    async def read_stream_async(cls, workflow_id: str, key: str) -> typing.AsyncIterator[Any]:
+    async def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None,
+                                timeout_seconds: float | None = None
+                                ) -> typing.AsyncIterator[Any]:
         """``DBOS.read_stream`` for async code: an async generator."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         executor = _launched()
-        offset = 0
         while True:
-            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset))
+            value = await _run_plan_async(executor.read_stream_plan(workflow_id, key, offset,
+                                                                    timeout))
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
+
+    @classmethod
+    def read_stream_offset(cls, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None,
+                           timeout_seconds: float | None = None) -> Any:
+        """The value at ``offset`` of a workflow's stream, waiting for it to be written (for
+        ever by default). DBOSStreamTimeoutError if ``timeout_seconds`` pass first, or if the
+        stream ends before ``offset``. Inside a workflow the value read is recorded
+        (``DBOS.readStreamOffset``)."""
+        _refuse_running_loop("read_stream_offset")
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, _run_plan(_launched().read_stream_plan(
+            workflow_id, key, offset, timeout, "DBOS.readStreamOffset")))
+
+    @classmethod
+    async def read_stream_offset_async(cls, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """``DBOS.read_stream_offset`` for async code."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, await _run_plan_async(_launched().read_stream_plan(
+            workflow_id, key, offset, timeout, "DBOS.readStreamOffset")))
 
     # -- queues --
 
@@ -8039,20 +8338,21 @@ class DBOS:
         workflow_id_prefix: str | None = None, parent_workflow_id: str | None = None,
         queue_name: str | None = None, forked_from: str | None = None,
         limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
-        load_input: bool = True, load_output: bool = True,
+        load_input: bool = True, load_output: bool = True, completed_after: Any = None,
+        completed_before: Any = None, dequeued_after: Any = None, dequeued_before: Any = None,
+        has_parent: bool | None = None, is_fork: bool | None = None,
     ) -> list[WorkflowStatus]:
         """The workflows on queues, with ``list_workflows``' filters; without ``status``,
         those not finished (ENQUEUED, DELAYED, PENDING)."""
         _refuse_running_loop("list_queued_workflows")
-        if status is None:
-            status = [WorkflowStatusString.ENQUEUED, WorkflowStatusString.DELAYED,
-                      WorkflowStatusString.PENDING]
         query = _workflow_filter(
             workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
             name=name, app_version=app_version, executor_id=executor_id,
             workflow_id_prefix=workflow_id_prefix, parent_workflow_id=parent_workflow_id,
             queue_name=queue_name, forked_from=forked_from, limit=limit, offset=offset,
-            sort_desc=sort_desc, queued_only=True)
+            sort_desc=sort_desc, queued_only=True, completed_after=completed_after,
+            completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, has_parent=has_parent, is_fork=is_fork)
         return _looking().list_workflows(query, load_input, load_output)
 
     @classmethod
@@ -8100,15 +8400,8 @@ class DBOS:
         if _recording_context() is not None or _current_step.get() is not None:
             raise DBOSException("DBOS.apply_schedules cannot be called from within a workflow")
         executor = _launched()
-        if not isinstance(schedules, (list, tuple)):
-            raise _InvalidArgument(f"schedules must be a list of ScheduleInput dicts, not "
-                                   f"{schedules!r}.")
         records = []
-        for index, entry in enumerate(schedules):
-            for required in ("schedule_name", "workflow_fn", "schedule"):
-                if not isinstance(entry, dict) or required not in entry:
-                    raise DBOSException(f"Schedule entry {index} is missing required field "
-                                        f"'{required}'")
+        for entry in _schedule_entries(schedules, "ScheduleInput", "workflow_fn"):
             workflow = _scheduled_workflow(entry["workflow_fn"])
             records.append(_schedule_record(
                 entry["schedule_name"], workflow.name, workflow.class_name, entry["schedule"],
@@ -8248,47 +8541,121 @@ class DBOS:
                                  cancel_children=cancel_children)
 
     @classmethod
-    def resume_workflow(cls, workflow_id: str) -> WorkflowHandle:
+    def cancel_workflows(cls, workflow_ids: list[str], *, cancel_children: bool = False
+                         ) -> None:
+        """``DBOS.cancel_workflow`` for several workflows, in one transaction; ids not in the
+        journal, and workflows that have finished, are left as they are."""
+        _refuse_running_loop("cancel_workflows")
+        _launched().cancel(_workflow_ids(workflow_ids), cancel_children)
+
+    @classmethod
+    async def cancel_workflows_async(cls, workflow_ids: list[str], *,
+                                     cancel_children: bool = False) -> None:
+        """``DBOS.cancel_workflows`` for async code."""
+        await _in_journal_thread(cls.cancel_workflows, workflow_ids,
+                                 cancel_children=cancel_children)
+
+    @classmethod
+    def resume_workflow(cls, workflow_id: str, *, queue_name: str | None = None
+                        ) -> WorkflowHandle:
         """Continue a cancelled or dead-lettered workflow from its last completed step (its
-        recovery attempts and deadline are reset). A finished workflow is left as it is."""
+        recovery attempts and deadline are reset), here, or ENQUEUED on ``queue_name`` (a
+        queue of the journal) if given. A finished workflow is left as it is;
+        DBOSNonExistentWorkflowError for an unknown id."""
         _refuse_running_loop("resume_workflow")
-        _launched().resume(workflow_id)
+        _launched().resume([workflow_id], queue_name)
         return cls.retrieve_workflow(workflow_id)
 
     @classmethod
-    async def resume_workflow_async(cls, workflow_id: str) -> WorkflowHandleAsync:
+    async def resume_workflow_async(cls, workflow_id: str, *, queue_name: str | None = None
+                                    ) -> WorkflowHandleAsync:
         """``DBOS.resume_workflow`` for async code."""
-        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id))
+        return _async_handle(await _in_journal_thread(cls.resume_workflow, workflow_id,
+                                                      queue_name=queue_name))
+
+    @classmethod
+    def resume_workflows(cls, workflow_ids: list[str], *, queue_name: str | None = None
+                         ) -> list[WorkflowHandle]:
+        """``DBOS.resume_workflow`` for several workflows; their handles, in order. If one is
+        not in the journal: DBOSNonExistentWorkflowError naming all those absent, and none is
+        resumed."""
+        _refuse_running_loop("resume_workflows")
+        workflow_ids = _workflow_ids(workflow_ids)
+        _launched().resume(workflow_ids, queue_name)
+        return [cls.retrieve_workflow(w) for w in workflow_ids]
+
+    @classmethod
+    async def resume_workflows_async(cls, workflow_ids: list[str], *,
+                                     queue_name: str | None = None
+                                     ) -> list[WorkflowHandleAsync]:
+        """``DBOS.resume_workflows`` for async code."""
+        handles = await _in_journal_thread(cls.resume_workflows, workflow_ids,
+                                           queue_name=queue_name)
+        return [_async_handle(handle) for handle in handles]
 
     @classmethod
     def fork_workflow(cls, workflow_id: str, start_step: int, *,
-                      application_version: str | None = None) -> WorkflowHandle:
+                      application_version: str | None = None, queue_name: str | None = None,
+                      queue_partition_key: str | None = None,
+                      timeout_seconds: float | None = None) -> WorkflowHandle:
         """Start a new workflow (id from SetWorkflowID, or new) with the original's inputs; the
-        outcomes recorded before operation ``start_step`` are reused, the rest runs again."""
+        outcomes recorded before operation ``start_step`` are reused, the rest runs again. It
+        runs here at once, or, with ``queue_name`` (a queue of the journal) or
+        ``queue_partition_key``, goes ENQUEUED onto that queue (DBOS Transact's internal one
+        without a name). ``timeout_seconds``: its own timeout (from its dequeue if queued)."""
         _refuse_running_loop("fork_workflow")
-        new_id = _launched().fork(workflow_id, start_step, application_version)
+        timeout = _duration(timeout_seconds, "timeout_seconds", positive=True, optional=True)
+        timeout_ms = None if timeout is None else int(timeout * 1000)
+        executor = _launched()
+        if queue_name is None and queue_partition_key is None:
+            new_id = executor.fork(workflow_id, start_step, application_version, timeout_ms)
+        else:
+            new_id = _Steering(executor._journal()).fork(
+                workflow_id, start_step, application_version, queue_name, queue_partition_key,
+                timeout_ms)
+            executor.dispatcher.wake()
         return cls.retrieve_workflow(new_id)
 
     @classmethod
     async def fork_workflow_async(cls, workflow_id: str, start_step: int, *,
-                                  application_version: str | None = None
+                                  application_version: str | None = None,
+                                  queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  timeout_seconds: float | None = None
                                   ) -> WorkflowHandleAsync:
         """``DBOS.fork_workflow`` for async code."""
         return _async_handle(await _in_journal_thread(
-            cls.fork_workflow, workflow_id, start_step, application_version=application_version))
+            cls.fork_workflow, workflow_id, start_step, application_version=application_version,
+            queue_name=queue_name, queue_partition_key=queue_partition_key,
+            timeout_seconds=timeout_seconds))
 
     @classmethod
     def delete_workflow(cls, workflow_id: str, *, delete_children: bool = False) -> None:
         """Delete a workflow from the journal, with its operations, messages, events and
         streams (and its descendants' with ``delete_children``)."""
         _refuse_running_loop("delete_workflow")
-        _launched().delete(workflow_id, delete_children)
+        _launched().delete([workflow_id], delete_children)
 
     @classmethod
     async def delete_workflow_async(cls, workflow_id: str, *,
                                     delete_children: bool = False) -> None:
         """``DBOS.delete_workflow`` for async code."""
         await _in_journal_thread(cls.delete_workflow, workflow_id,
+                                 delete_children=delete_children)
+
+    @classmethod
+    def delete_workflows(cls, workflow_ids: list[str], *, delete_children: bool = False
+                         ) -> None:
+        """``DBOS.delete_workflow`` for several workflows, in one transaction; ids not in the
+        journal are skipped."""
+        _refuse_running_loop("delete_workflows")
+        _launched().delete(_workflow_ids(workflow_ids), delete_children)
+
+    @classmethod
+    async def delete_workflows_async(cls, workflow_ids: list[str], *,
+                                     delete_children: bool = False) -> None:
+        """``DBOS.delete_workflows`` for async code."""
+        await _in_journal_thread(cls.delete_workflows, workflow_ids,
                                  delete_children=delete_children)
 
     @classmethod
@@ -8646,9 +9013,10 @@ class DBOSClient:
     script, a second terminal, a command-line tool (DBOS Transact's DBOSClient). It needs
     none of the workflow functions and never recovers, claims, runs or migrates anything.
     Reads use a read-only connection, so looking leaves the journal unchanged; a call that
-    writes (send, enqueue, cancel, resume, fork, delete) opens a writing connection at its
-    first use and writes only what it asks. A missing file is refused, never created; a
-    journal ``DBOS.launch()`` would refuse is refused too. Waiting calls (a handle's
+    writes (send, enqueue, cancel, resume, fork, delete, a queue's or a schedule's change,
+    a trigger, a backfill) opens a writing connection at its first use and writes only what
+    it asks. A missing file is refused, never created; a journal ``DBOS.launch()`` would
+    refuse is refused too. Waiting calls (a handle's
     ``get_result``, ``get_event``, ``read_stream``, ``wait_first``) wake at the next commit
     (``PRAGMA data_version``), not at a poll of a second. Values are decoded as the program
     decodes them: a client that imports the workflow's module gets its annotated types."""
@@ -8699,8 +9067,6 @@ class DBOSClient:
                               **filters: Any) -> list[WorkflowStatus]:
         """As ``DBOS.list_queued_workflows``: workflows on queues; without ``status``, those
         not finished."""
-        if filters.get("status") is None:
-            filters["status"] = list(_ACTIVE_STATUSES)
         return self._looking().list_workflows(_workflow_filter(**filters, queued_only=True),
                                               load_input, load_output)
 
@@ -8728,18 +9094,38 @@ class DBOSClient:
         found = _wait_on_commits(journal, value, timeout)
         return None if found is _NOT_YET else _decode_value(found)
 
-    def read_stream(self, workflow_id: str, key: str) -> Iterator[Any]:
-        """Yield the values of a workflow's stream in order, waiting for new ones; ends when
-        the stream is closed or the workflow has finished."""
-        journal = self._looking().journal
-        offset = 0
+    def read_stream(self, workflow_id: str, key: str, *, offset: int = 0,
+                    polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Iterator[Any]:
+        """Yield the values of a workflow's stream in order from ``offset``, waiting for new
+        ones, as ``DBOS.read_stream``; commits are looked for every ``polling_interval_sec``
+        (default 0.01)."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
         while True:
-            value = _wait_on_commits(journal, functools.partial(
-                _next_stream_value, journal, workflow_id, key, offset))
+            value = self._stream_value_at(workflow_id, key, offset, timeout,
+                                          polling_interval_sec)
             if value is _STREAM_END:
                 return
             yield _decode_value(value)
             offset += 1
+
+    def read_stream_offset(self, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None,
+                           timeout_seconds: float | None = None) -> Any:
+        """The value at ``offset`` of a workflow's stream, waiting for it, as
+        ``DBOS.read_stream_offset``."""
+        offset, timeout = _stream_reading(offset, polling_interval_sec, timeout_seconds)
+        return _stream_value(workflow_id, key, self._stream_value_at(
+            workflow_id, key, offset, timeout, polling_interval_sec))
+
+    def _stream_value_at(self, workflow_id: str, key: str, offset: int,
+                         timeout: float | None, interval: float | None) -> Any:
+        journal = self._looking().journal
+        value = _wait_on_commits(journal, functools.partial(
+            _next_stream_value, journal, workflow_id, key, offset), timeout, interval or 0.01)
+        if value is _NOT_YET:
+            raise DBOSStreamTimeoutError(workflow_id, key, timeout)
+        return value
 
     def wait_first(self, handles: list[_ClientHandle], *,
                    polling_interval_sec: float = 1.0) -> _ClientHandle:
@@ -8770,7 +9156,11 @@ class DBOSClient:
         """Send a message to a workflow, for its ``DBOS.recv(topic)``; a repeated
         ``idempotency_key`` sends nothing more. DBOSNonExistentWorkflowError if there is no
         such workflow."""
-        self._steering().send(destination_id, message, topic, idempotency_key)
+        self._steering().send([SendMessage(destination_id, message, topic, idempotency_key)])
+
+    def send_bulk(self, messages: list[SendMessage]) -> None:
+        """Send many messages in one transaction, all or none, as ``DBOS.send_bulk``."""
+        self._steering().send(messages)
 
     def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> _ClientHandle:
         """Enqueue a workflow by name onto a queue of the journal; its handle. ``options``:
@@ -8790,7 +9180,7 @@ class DBOSClient:
     def cancel_workflows(self, workflow_ids: list[str], *,
                          cancel_children: bool = False) -> None:
         """``cancel_workflow`` for several workflows."""
-        self._steering().cancel(list(workflow_ids), cancel_children)
+        self._steering().cancel(_workflow_ids(workflow_ids), cancel_children)
 
     def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None
                         ) -> _ClientHandle:
@@ -8798,22 +9188,28 @@ class DBOSClient:
         step: it goes ENQUEUED onto ``queue_name`` (DBOS Transact's internal queue by default)
         for a process that can run it. A finished or running workflow is left as it is;
         DBOSNonExistentWorkflowError for an unknown id."""
-        self._steering().resume(workflow_id, queue_name)
+        self._steering().resume([workflow_id], queue_name)
         return self.retrieve_workflow(workflow_id)
 
     def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None
                          ) -> list[_ClientHandle]:
-        """``resume_workflow`` for several workflows."""
-        return [self.resume_workflow(w, queue_name=queue_name) for w in workflow_ids]
+        """``resume_workflow`` for several workflows; if one is not in the journal,
+        DBOSNonExistentWorkflowError naming all those absent, and none is resumed."""
+        workflow_ids = _workflow_ids(workflow_ids)
+        self._steering().resume(workflow_ids, queue_name)
+        return [self.retrieve_workflow(w) for w in workflow_ids]
 
     def fork_workflow(self, workflow_id: str, start_step: int, *,
                       application_version: str | None = None,
-                      queue_name: str | None = None) -> _ClientHandle:
+                      queue_name: str | None = None, queue_partition_key: str | None = None,
+                      timeout_seconds: float | None = None) -> _ClientHandle:
         """A new workflow (id from SetWorkflowID, or new) with the original's inputs, reusing
         the outcomes recorded before operation ``start_step``; ENQUEUED for a process that can
-        run it (of ``application_version``, if given)."""
+        run it (of ``application_version``, if given), with a timeout of its own if given."""
+        timeout = _duration(timeout_seconds, "timeout_seconds", positive=True, optional=True)
         new_id = self._steering().fork(workflow_id, start_step, application_version,
-                                       queue_name)
+                                       queue_name, queue_partition_key,
+                                       None if timeout is None else int(timeout * 1000))
         return self.retrieve_workflow(new_id)
 
     def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
@@ -8824,7 +9220,7 @@ class DBOSClient:
     def delete_workflows(self, workflow_ids: list[str], *,
                          delete_children: bool = False) -> None:
         """``delete_workflow`` for several workflows."""
-        self._steering().delete(list(workflow_ids), delete_children)
+        self._steering().delete(_workflow_ids(workflow_ids), delete_children)
 
     # -- queues --
 
@@ -8863,7 +9259,154 @@ class DBOSClient:
         ENQUEUED until a queue of that name is registered again."""
         self._steering().journal.delete_queue(name)
 
+    # -- schedules --
+
+    def create_schedule(self, *, schedule_name: str, workflow_name: str, schedule: str,
+                        context: Any = None, workflow_class_name: str | None = None,
+                        automatic_backfill: bool = False, cron_timezone: str | None = None,
+                        queue_name: str | None = None, application_name: str | None = None,
+                        shard_key: str | None = None) -> None:
+        """Create a cron schedule, as ``DBOS.create_schedule`` does (the same checks of the
+        cron string, the time zone and the queue; "Schedule 'x' already exists" for a name
+        in use), with the workflow named: it need not be registered here. Every program on
+        the journal fires it; a run of a workflow no live process registers waits ENQUEUED,
+        and ``python -m dbos_lite schedule list`` and ``workflow list`` say so."""
+        record = self._schedule_record(schedule_name, workflow_name, workflow_class_name,
+                                       schedule, context, automatic_backfill, cron_timezone,
+                                       queue_name, application_name, shard_key)
+        self._steering().journal.put_schedules([record], False, None, None)
+
+    def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
+        """Create or change several schedules at once (all or none), as
+        ``DBOS.apply_schedules``: one of that name that exists takes the new definition and
+        keeps its status and last fired time; schedules not in the list stay as they are."""
+        records = []
+        for entry in _schedule_entries(schedules, "ClientScheduleInput", "workflow_name"):
+            records.append(self._schedule_record(
+                entry["schedule_name"], entry["workflow_name"],
+                entry.get("workflow_class_name"), entry["schedule"], entry.get("context"),
+                entry.get("automatic_backfill", False), entry.get("cron_timezone"),
+                entry.get("queue_name"), entry.get("application_name"),
+                entry.get("shard_key")))
+        if records:
+            self._steering().journal.put_schedules(records, True, None, None)
+
+    def _schedule_record(self, schedule_name: Any, workflow_name: Any,
+                         workflow_class_name: Any, schedule: Any, context: Any,
+                         automatic_backfill: Any, cron_timezone: Any, queue_name: Any,
+                         application_name: Any, shard_key: Any) -> _ScheduleRecord:
+        if not isinstance(workflow_name, str) or not workflow_name.strip():
+            raise _InvalidArgument(f"workflow_name must name a workflow function, not "
+                                   f"{workflow_name!r}.")
+        if workflow_class_name is not None and not isinstance(workflow_class_name, str):
+            raise _InvalidArgument(f"workflow_class_name must be a class's name or None, not "
+                                   f"{workflow_class_name!r}.")
+        owner = self._looking().journal.application_name()
+        if application_name is not None and application_name != owner:
+            raise _InvalidArgument(
+                f"This journal belongs to application {owner!r}: a schedule of application "
+                f"{application_name!r} would never fire here. Leave application_name None.")
+        return _schedule_record(schedule_name, workflow_name, workflow_class_name, schedule,
+                                context, automatic_backfill, cron_timezone, queue_name,
+                                shard_key)
+
+    def list_schedules(self, *, status: str | list[str] | None = None,
+                       workflow_name: str | list[str] | None = None,
+                       schedule_name_prefix: str | list[str] | None = None,
+                       application_name: str | list[str] | None = None
+                       ) -> list[WorkflowSchedule]:
+        """The schedules, oldest first, filtered as ``DBOS.list_schedules`` filters them."""
+        filters = (_name_list(status, "status"), _name_list(workflow_name, "workflow_name"),
+                   _name_list(schedule_name_prefix, "schedule_name_prefix"))
+        applications = _name_list(application_name, "application_name")
+        journal = self._looking().journal
+        owner = journal.application_name()
+        if applications is not None and owner not in applications:
+            return []
+        return [_schedule_view(record, owner) for record in journal.list_schedules(*filters)]
+
+    def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        """The schedule named ``name``, or None."""
+        journal = self._looking().journal
+        record = journal.get_schedule(name)
+        return None if record is None else _schedule_view(record, journal.application_name())
+
+    def pause_schedule(self, name: str) -> None:
+        """Stop firing a schedule until ``resume_schedule`` (nothing if there is none of that
+        name, as in DBOS Transact); the programs stop at their next look, at once."""
+        self._steering().journal.set_schedule_status(name, "PAUSED", None, None)
+
+    def resume_schedule(self, name: str) -> None:
+        """Fire a paused schedule again (with ``automatic_backfill``, the times it missed
+        while paused run first). Nothing if there is none of that name."""
+        self._steering().journal.set_schedule_status(name, "ACTIVE", None, None)
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule; its runs stay. Nothing if there is none of that name."""
+        self._steering().journal.delete_schedule(name, None, None)
+
+    def trigger_schedule(self, schedule_name: str) -> _ClientHandle:
+        """Put a run of a schedule's workflow on its queue now (also when it is paused), as
+        workflow ``sched-<name>-trigger-<now in UTC, ISO>``, for a program to run; its
+        handle. DBOSException if there is no such schedule."""
+        schedule = _schedule_or_raise(self._looking().journal, schedule_name)
+        fire = _trigger_fire(schedule, None)
+        self._fire_schedule([fire])
+        return _ClientHandle(self, fire.workflow.workflow_id)
+
+    def backfill_schedule(self, schedule_name: str, start: Any, end: Any
+                          ) -> list[_ClientHandle]:
+        """Put on its queue each time of a schedule strictly between ``start`` and ``end``
+        (naive datetimes are UTC) that has not run, with the id the scheduler gives it, for a
+        program to run; the handles of all the times in the window, in order (a time that
+        ran, or a second backfill of the window, runs nothing again). DBOSException if there
+        is no such schedule."""
+        ids, _ = self._backfill(schedule_name, start, end)
+        return [_ClientHandle(self, workflow_id) for workflow_id in ids]
+
+    def _backfill(self, schedule_name: str, start: Any, end: Any
+                  ) -> tuple[list[str], list[str]]:
+        """The ids of the times in the window, and those of the runs it created."""
+        schedule = _schedule_or_raise(self._looking().journal, schedule_name)
+        ids: list[str] = []
+        created: list[str] = []
+        for batch in _batched(_backfill_fires(schedule, start, end, None), 500):
+            created += self._fire_schedule(batch)
+            ids += [fire.workflow.workflow_id for fire in batch]
+        return ids, created
+
+    def _fire_schedule(self, fires: list[_Fire]) -> list[str]:
+        """Put runs on their queue (those whose id exists excepted), claiming nothing; the
+        ids of the runs created."""
+        fired = self._steering().journal.fire_schedules(fires, False, None, [])
+        if fired.unqueued:
+            raise DBOSException(
+                f"Schedule {fired.unqueued[0]!r} cannot run: its queue "
+                f"{fires[0].entry.queue_name!r} is not in the journal. Register the queue "
+                "again, or give the schedule another queue with apply_schedules.")
+        return fired.created
+
     # -- for async code: the same calls, run off the event loop --
+
+    async def create_schedule_async(self, **settings: Any) -> None:
+        """``create_schedule`` for async code."""
+        await _off_loop(self.create_schedule, **settings)
+
+    async def apply_schedules_async(self, schedules: list[ClientScheduleInput]) -> None:
+        """``apply_schedules`` for async code."""
+        await _off_loop(self.apply_schedules, schedules)
+
+    async def list_schedules_async(self, **filters: Any) -> list[WorkflowSchedule]:
+        """``list_schedules`` for async code."""
+        return await _off_loop(self.list_schedules, **filters)
+
+    async def get_schedule_async(self, name: str) -> WorkflowSchedule | None:
+        """``get_schedule`` for async code."""
+        return await _off_loop(self.get_schedule, name)
+
+    async def delete_schedule_async(self, name: str) -> None:
+        """``delete_schedule`` for async code."""
+        await _off_loop(self.delete_schedule, name)
 
     async def register_queue_async(self, name: str, **settings: Any) -> Queue:
         """``register_queue`` for async code."""
@@ -8903,15 +9446,27 @@ class DBOSClient:
         """``get_event`` for async code."""
         return await _off_loop(self.get_event, workflow_id, key, timeout_seconds)
 
-    async def read_stream_async(self, workflow_id: str, key: str
+    async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None,
+                                timeout_seconds: float | None = None
                                 ) -> typing.AsyncIterator[Any]:
         """``read_stream`` for async code: an async generator."""
-        values = self.read_stream(workflow_id, key)
+        values = self.read_stream(workflow_id, key, offset=offset,
+                                  polling_interval_sec=polling_interval_sec,
+                                  timeout_seconds=timeout_seconds)
         while True:
             value = await _off_loop(next, values, _STREAM_END)
             if value is _STREAM_END:
                 return
             yield value
+
+    async def read_stream_offset_async(self, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """``read_stream_offset`` for async code."""
+        return await _off_loop(self.read_stream_offset, workflow_id, key, offset,
+                               polling_interval_sec=polling_interval_sec,
+                               timeout_seconds=timeout_seconds)
 
     async def wait_first_async(self, handles: list[_ClientHandleAsync], *,
                                polling_interval_sec: float = 1.0) -> _ClientHandleAsync:
@@ -8924,6 +9479,10 @@ class DBOSClient:
                          idempotency_key: str | None = None) -> None:
         """``send`` for async code."""
         await _off_loop(self.send, destination_id, message, topic, idempotency_key)
+
+    async def send_bulk_async(self, messages: list[SendMessage]) -> None:
+        """``send_bulk`` for async code."""
+        await _off_loop(self.send_bulk, messages)
 
     async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any
                             ) -> _ClientHandleAsync:
@@ -8955,11 +9514,14 @@ class DBOSClient:
 
     async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
                                   application_version: str | None = None,
-                                  queue_name: str | None = None) -> _ClientHandleAsync:
+                                  queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  timeout_seconds: float | None = None) -> _ClientHandleAsync:
         """``fork_workflow`` for async code."""
         return _ClientHandleAsync(await _off_loop(
             self.fork_workflow, workflow_id, start_step,
-            application_version=application_version, queue_name=queue_name))
+            application_version=application_version, queue_name=queue_name,
+            queue_partition_key=queue_partition_key, timeout_seconds=timeout_seconds))
 
     async def delete_workflow_async(self, workflow_id: str, *,
                                     delete_children: bool = False) -> None:
@@ -9026,6 +9588,41 @@ class _ClientHandleAsync(_Handle):
         """Wait (without blocking the event loop) for the workflow's result or error."""
         return await _off_loop(self._handle.get_result,
                                polling_interval_sec=polling_interval_sec)
+
+
+class DebouncerClient:
+    """Debounced starts from another process (DBOS Transact's DebouncerClient): as
+    ``Debouncer``, with the workflow named by ``workflow_options`` (an EnqueueOptions), run on
+    ``queue`` if given, else on the options' queue. The workflow need not be registered in
+    the client's process. ``application_name`` is accepted and unused: a journal belongs to
+    one application."""
+
+    def __init__(self, client: DBOSClient, workflow_options: EnqueueOptions, *,
+                 debounce_timeout_sec: float | None = None, queue: Queue | str | None = None,
+                 application_name: str | None = None):
+        _enqueue_by_name(workflow_options)  # checked now, not at the first debounce
+        self.client = client
+        self.workflow_options = workflow_options
+        self.debounce_timeout_sec = _duration(debounce_timeout_sec, "debounce_timeout_sec",
+                                              positive=True, optional=True)
+        self.queue_name = queue.name if isinstance(queue, Queue) else queue
+
+    def debounce(self, debounce_key: str, debounce_period_sec: float, *args: Any,
+                 **kwargs: Any) -> _ClientHandle:
+        """Start (or push back) the key's workflow with these arguments; its handle."""
+        period = _duration(debounce_period_sec, "debounce_period_sec")
+        assert period is not None
+        workflow_id = self.client._steering().debounce(
+            self.workflow_options, self.queue_name, str(debounce_key), period,
+            self.debounce_timeout_sec, args, kwargs)
+        return _ClientHandle(self.client, workflow_id,
+                             _return_type_of(self.workflow_options["workflow_name"]))
+
+    async def debounce_async(self, debounce_key: str, debounce_period_sec: float, *args: Any,
+                             **kwargs: Any) -> _ClientHandleAsync:
+        """``debounce`` for async code."""
+        return _ClientHandleAsync(await _off_loop(self.debounce, debounce_key,
+                                                  debounce_period_sec, *args, **kwargs))
 
 
 # ==== Live page: the workflows in a browser, read-only ====
@@ -9130,7 +9727,7 @@ class _LivePage:
                 title, top, main = "Workflows", _list_filters(params), _list_html(view)
             elif path == "/workflow":
                 view = self.timeline(params)
-                title, top, main = f"Workflow {view['workflow_id']}", "", _timeline_html(view)
+                title, top, main = f"Workflow {view.workflow_id}", "", _timeline_html(view)
             else:
                 return _live_problem(404, f"There is no page at {path}. The live page has the "
                                           "workflow list at / and a workflow's timeline at "
@@ -9175,32 +9772,15 @@ class _LivePage:
                                  limit=_LIVE_LIST_LIMIT, sort_desc=True)
         return [_workflow_view(w) for w in self.management.list_workflows(query, False, False)]
 
-    def timeline(self, params: dict[str, str]) -> dict[str, Any]:
-        """The timeline page's data: one workflow, its steps and its children."""
+    def timeline(self, params: dict[str, str]) -> _Timeline:
+        """The timeline page's data: the story ``workflow show`` tells (its steps with their
+        failed attempts, its children, what it waits for)."""
         workflow_id = params.get("id", "")
-        status = self.management.get_workflow_status(workflow_id)
-        if status is None:
+        timeline = self.management.timeline(workflow_id)
+        if timeline is None:
             raise _NoSuchWorkflow(f"There is no workflow {workflow_id!r} in this journal; the "
                                   "list at / shows the workflows it has.")
-        children = self.management.list_workflows(
-            _workflow_filter(parent_workflow_id=workflow_id), False, False)
-        steps = self.management.list_workflow_steps(workflow_id)
-        return {
-            **_workflow_view(status),
-            "now": _now_ms(),
-            "output": None if status.output is None else _page_line(repr(status.output)),
-            "error": None if status.error is None else _page_error_line(status.error),
-            "steps": [{
-                "function_id": step["function_id"],
-                "function_name": step["function_name"],
-                "started_at_epoch_ms": step["started_at_epoch_ms"],
-                "completed_at_epoch_ms": step["completed_at_epoch_ms"],
-                "output": None if step["error"] is not None else _page_line(repr(step["output"])),
-                "error": None if step["error"] is None else _page_error_line(step["error"]),
-                "child_workflow_id": step["child_workflow_id"],
-            } for step in steps],
-            "children": [_workflow_view(child) for child in children],
-        }
+        return timeline
 
 
 class _NoSuchWorkflow(DBOSException):
@@ -9218,16 +9798,6 @@ def _workflow_view(status: WorkflowStatus) -> dict[str, Any]:
         "parent_workflow_id": status.parent_workflow_id,
         "recovery_attempts": status.recovery_attempts,
     }
-
-
-def _page_line(text: str, limit: int = 120) -> str:
-    """A text as one line of at most ``limit`` characters, for a glance."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _page_error_line(error: BaseException) -> str:
-    return _page_line(f"{type(error).__name__}: {error}")
 
 
 def _live_page_handler(page: _LivePage) -> type:
@@ -9346,10 +9916,16 @@ def _live_html(title: str, journal_path: str, version: int, top: str, main: str)
         f"<title>{_escape(title)} · dbos_lite</title>"
         '<link rel="stylesheet" href="/live.css"><script src="/live.js" defer></script>'
         f'</head><body data-version="{version}"><header><a href="/">dbos_lite</a>'
-        f'<span class="journal">{_escape(journal_path)}</span>'
+        f'<span class="journal">{_escape(_shown_path(journal_path))}</span>'
         '<span id="state">loading</span></header>'
         f'{top}<main id="live">{main}</main></body></html>'
     )
+
+
+def _shown_path(path: str) -> str:
+    """A journal's path as a person in this directory would write it (relative below it)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _list_filters(params: dict[str, str]) -> str:
@@ -9383,66 +9959,96 @@ def _list_html(workflows: list[dict[str, Any]]) -> str:
             f"<tbody>{rows}</tbody></table>{more}")
 
 
-def _timeline_html(view: dict[str, Any]) -> str:
-    now = view["now"]
-    start = view["created_at"]
-    end = view["updated_at"] if view["status"] in _FINISHED else max(now, view["updated_at"])
+def _timeline_html(view: _Timeline) -> str:
+    now = view.now_ms
+    start = view.created_at_ms
+    end = view.ended_at_ms if view.ended_at_ms is not None else max(now, view.updated_at_ms)
     span = max(end - start, 1)
-    facts = [_status_badge(view["status"]), f"<b>{_escape(view['name'])}</b>",
+    facts = [_status_badge(view.status), f"<b>{_escape(view.name)}</b>",
              f"started {_time_html(start, now)}",
-             ("took " if view["status"] in _FINISHED else "running for ") + _span_text(span)]
-    if view["executor_id"]:
-        facts.append(f"executor <code>{_escape(view['executor_id'])}</code>")
-    if view["recovery_attempts"] > 1:
-        facts.append(f"{view['recovery_attempts']} attempts (recovered after crashes)")
-    if view["parent_workflow_id"]:
-        facts.append(f"child of {_workflow_link(view['parent_workflow_id'])}")
-    if view["queue_name"]:
-        facts.append(f"queue <code>{_escape(view['queue_name'])}</code>")
-    html = [f"<h1>{_escape(view['workflow_id'])}</h1><p class=\"facts\">{' · '.join(facts)}</p>"]
-    if view["error"] is not None:
-        html.append(f'<p class="error">Error: <code>{_escape(view["error"])}</code></p>')
-    elif view["output"] is not None and view["status"] in _FINISHED:
-        html.append(f'<p>Output: <code>{_escape(view["output"])}</code></p>')
-    if view["status"] == WorkflowStatusString.PENDING:
-        html.append(f'<p class="waiting">Running or waiting: {len(view["steps"])} steps '
-                    "recorded so far.</p>")
-    html.append(_steps_html(view["steps"], start, span))
-    if view["children"]:
-        items = "".join(f"<li>{_workflow_link(c['workflow_id'])} {_escape(c['name'])} "
-                        f"{_status_badge(c['status'])}</li>" for c in view["children"])
-        html.append(f'<h2>Children</h2><ul class="children">{items}</ul>')
+             ("took " if view.ended_at_ms is not None else "running for ") + _span_text(span)]
+    if view.executor_id:
+        facts.append(f"executor <code>{_escape(view.executor_id)}</code>")
+    if view.owner is not None and view.ended_at_ms is None:
+        where = f"pid {view.owner.pid}" if view.owner.pid is not None else "a process"
+        facts.append(f"run by {_escape(where)} ({'alive' if view.owner.alive else 'gone'})")
+    if view.recovery_attempts > 1:
+        facts.append(f"{view.recovery_attempts} attempts (recovered after crashes)")
+    if view.parent_workflow_id:
+        facts.append(f"child of {_workflow_link(view.parent_workflow_id)}")
+    if view.forked_from:
+        facts.append(f"forked from {_workflow_link(view.forked_from)}")
+    if view.queue_name:
+        facts.append(f"queue <code>{_escape(view.queue_name)}</code>")
+    html = [f"<h1>{_escape(view.workflow_id)}</h1><p class=\"facts\">{' · '.join(facts)}</p>"]
+    if view.error is not None:
+        html.append(f'<p class="error">Error: <code>{_escape(view.error)}</code></p>')
+    elif view.output is not None and view.ended_at_ms is not None:
+        html.append(f'<p>Output: <code>{_escape(view.output)}</code></p>')
+    if view.waiting:
+        items = "".join(f"<li>{_escape(wait.text)}</li>" for wait in view.waiting)
+        html.append(f'<div class="waiting"><b>Waiting for</b><ul>{items}</ul></div>')
+    html.append(_steps_html(view.steps, start, span))
+    if view.children:
+        html.append(f"<h2>Children</h2>{_children_html(view.children)}")
     return "".join(html)
 
 
-def _steps_html(steps: list[dict[str, Any]], start: int, span: int) -> str:
+def _bar_html(began: int, ended: int, start: int, span: int) -> str:
+    """A step's bar, placed and scaled on the workflow's span (1000 units wide)."""
+    x = min(max((began - start) * 1000 // span, 0), 999)
+    width = min(max((ended - began) * 1000 // span, 3), 1000 - x)
+    return (f'<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none">'
+            f'<rect x="{x}" y="0" width="{width}" height="10"></rect></svg>')
+
+
+def _steps_html(steps: list[_TimelineStep], start: int, span: int) -> str:
     if not steps:
         return '<p class="muted">No step recorded yet.</p>'
     rows = []
     for step in steps:
-        began, ended = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
-        timing = bar = ""
+        for attempt in step.attempts:  # a row for each failed attempt, before the outcome
+            retry = "" if attempt.retry_at_ms is None \
+                else f" · retried {_span_text(attempt.retry_at_ms - attempt.failed_at_ms)} later"
+            rows.append(
+                f'<tr class="attempt failed"><td></td><td>↳ attempt {attempt.attempt + 1} '
+                f"failed</td><td>+{_span_text(attempt.started_at_ms - start)}</td>"
+                f"<td>{_span_text(attempt.failed_at_ms - attempt.started_at_ms)}</td>"
+                f'<td class="track">'
+                f"{_bar_html(attempt.started_at_ms, attempt.failed_at_ms, start, span)}</td>"
+                f'<td class="error">{_escape(attempt.error)}{retry}</td></tr>')
+        began, ended = step.started_at_ms, step.completed_at_ms
+        timing, bar = "<td></td><td></td>", ""
         if began is not None and ended is not None:
             timing = f"<td>+{_span_text(began - start)}</td><td>{_span_text(ended - began)}</td>"
-            x = min(max((began - start) * 1000 // span, 0), 999)
-            width = min(max((ended - began) * 1000 // span, 3), 1000 - x)
-            bar = (f'<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none">'
-                   f'<rect x="{x}" y="0" width="{width}" height="10"></rect></svg>')
+            bar = _bar_html(began, ended, start, span)
+        elif began is not None:
+            timing = f"<td>+{_span_text(began - start)}</td><td>…</td>"
+        if step.outcome == "error":
+            outcome = f'<td class="error">{_escape(step.summary)}</td>'
+        elif step.child_workflow_id is not None:
+            badge = _status_badge(step.child_status) if step.child_status else ""
+            outcome = f"<td>child {_workflow_link(step.child_workflow_id)} {badge}</td>"
+        elif step.outcome == "ok":
+            outcome = f"<td><code>{_escape(step.summary)}</code></td>"
         else:
-            timing = "<td></td><td></td>"
-        if step["error"] is not None:
-            outcome = f'<td class="error">{_escape(step["error"])}</td>'
-        elif step["child_workflow_id"] is not None:
-            outcome = f"<td>child {_workflow_link(step['child_workflow_id'])}</td>"
-        else:
-            outcome = f"<td><code>{_escape(step['output'])}</code></td>"
-        failed = ' class="failed"' if step["error"] is not None else ""
-        rows.append(f"<tr{failed}><td>{step['function_id']}</td>"
-                    f"<td>{_escape(step['function_name'])}</td>{timing}"
+            outcome = f'<td class="muted">{_escape(step.outcome)}: {_escape(step.summary)}</td>'
+        failed = ' class="failed"' if step.outcome == "error" else ""
+        rows.append(f"<tr{failed}><td>{step.function_id}</td>"
+                    f"<td>{_escape(step.name)}</td>{timing}"
                     f'<td class="track">{bar}</td>{outcome}</tr>')
     return ('<table class="steps"><thead><tr><th>#</th><th>Step</th><th>Start</th>'
             '<th>Duration</th><th class="track">Timeline</th><th>Outcome</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _children_html(children: list[_TimelineChild]) -> str:
+    """The children as a tree, each with its status."""
+    items = "".join(f"<li>{_workflow_link(child.workflow_id)} {_escape(child.name)} "
+                    f"{_status_badge(child.status)}"
+                    f"{_children_html(child.children) if child.children else ''}</li>"
+                    for child in children)
+    return f'<ul class="children">{items}</ul>'
 
 
 _LIVE_SCRIPT = r"""'use strict';
@@ -9524,6 +10130,9 @@ td.track, th.track { width: 35%; }
 svg.bar { display: block; width: 100%; height: 10px; background: #eef0f4; }
 svg.bar rect { fill: #1565c0; }
 tr.failed svg.bar rect { fill: #c62828; }
+tr.attempt td { color: #8a4b4b; font-size: 13px; border-bottom-style: dashed; }
+table.steps td:nth-child(-n+4) { white-space: nowrap; }
+.waiting ul { margin: .2em 0; padding-left: 1.2em; }
 .error { color: #c62828; }
 .muted { color: #778; }
 .waiting { background: #e3f0ff; border-left: 3px solid #1565c0; padding: .4em .8em; }
@@ -9539,9 +10148,10 @@ _LIVE_ASSETS = {
 # ==== Command line: python -m dbos_lite, the dbos-lite command ====
 #
 # DBOS Transact's ``dbos workflow ...`` commands and flags, and what it lacks (delete, show,
-# queues, events, streams, send, backup, a live page), over a DBOSClient: reading commands
-# write nothing. Tables for people (relative times; colours only on a terminal), --json in
-# DBOS Transact's shape for scripts. An error is one line on stderr and exit status 1.
+# queues, schedules, events, streams, send, backup, a live page), over a DBOSClient: reading
+# commands write nothing. Tables for people (relative times; colours only on a terminal),
+# --json in DBOS Transact's shape for scripts. An error is one line on stderr and exit
+# status 1.
 
 _CLI = "dbos-lite"
 _CLI_STATUSES = ("PENDING", "SUCCESS", "ERROR", "ENQUEUED", "DELAYED", "CANCELLED",
@@ -9649,15 +10259,30 @@ def _command_parser() -> Any:
     queues = groups.add_parser("queue", help="queues").add_subparsers(
         title="queue commands", metavar="COMMAND")
     command(queues, "list", _cli_queues, "the queues, their settings and what is on them")
-    schedules = groups.add_parser("schedule", help="schedules").add_subparsers(
+    schedules = groups.add_parser("schedule", help="cron schedules").add_subparsers(
         title="schedule commands", metavar="COMMAND")
-    for name in ("list", "pause", "resume", "trigger", "backfill"):
-        sub = command(schedules, name, _cli_schedule, f"{name} schedules")
-        if name != "list":
-            sub.add_argument("schedule_name", metavar="SCHEDULE_NAME")
+    sub = command(schedules, "list", _cli_schedules,
+                  "the schedules: cron, zone, status, when each fired and fires next")
+    sub.add_argument("-S", "--status", choices=("ACTIVE", "PAUSED"), default=None,
+                     help="only schedules with this status")
+    sub.add_argument("-n", "--name", default=None,
+                     help="only schedules of this workflow function")
+    sub.add_argument("-p", "--prefix", default=None,
+                     help="only schedules whose name starts with this")
+    for name, run, text in (
+            ("get", _cli_schedule_get, "a schedule's definition and next time"),
+            ("pause", _cli_schedule_pause, "stop firing a schedule until it is resumed"),
+            ("resume", _cli_schedule_resume, "fire a paused schedule again"),
+            ("trigger", _cli_schedule_trigger,
+             "run a schedule's workflow now (also when paused); prints the new workflow"),
+            ("backfill", _cli_schedule_backfill,
+             "run the times of a schedule strictly between START and END that have not run"),
+            ("delete", _cli_schedule_delete, "delete a schedule (its runs stay)")):
+        sub = command(schedules, name, run, text)
+        sub.add_argument("schedule_name", metavar="SCHEDULE_NAME")
         if name == "backfill":
-            sub.add_argument("start", metavar="START", help="ISO 8601 time")
-            sub.add_argument("end", metavar="END", help="ISO 8601 time")
+            sub.add_argument("start", metavar="START", help="ISO 8601 time (no offset: UTC)")
+            sub.add_argument("end", metavar="END", help="ISO 8601 time (no offset: UTC)")
     sub = command(groups, "events", _cli_events, "the events a workflow published")
     sub.add_argument("workflow_id", metavar="WORKFLOW_ID")
     sub = command(groups, "stream", _cli_stream,
@@ -9778,7 +10403,7 @@ def _cli_status(workflow: _WorkflowRecord, live: list[_ProcessRecord]) -> str:
     orphan = workflow.status == WorkflowStatusString.PENDING and \
         workflow.owner not in {p.process_id for p in live}
     if waiting or orphan:
-        nobody = _nobody_runs(workflow, live, workflow.queue_name if waiting else None)
+        nobody = _nobody_runs(workflow.name, live, workflow.queue_name if waiting else None)
         if nobody:
             return f"{workflow.status} ({nobody})"
     return workflow.status
@@ -10063,8 +10688,189 @@ def _or_dash(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _cli_schedule(args: Any) -> None:
-    raise _CommandError("schedules are not in this version of dbos_lite yet; nothing was done.")
+def _cli_schedules(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        schedules = client.list_schedules(status=args.status, workflow_name=args.name,
+                                          schedule_name_prefix=args.prefix)
+        if _wants_json(args):
+            _print_json(schedules)
+            return
+        journal = client._looking().journal
+        now = _now_ms()
+        live = [p for p in journal.list_processes() if _process_is_alive(p, now)]
+        rows = [[s["schedule_name"], s["workflow_name"], s["schedule"],
+                 s["cron_timezone"] or "UTC", _cli_schedule_status(s, live),
+                 "never" if s["last_fired_at"] is None
+                 else _ago(_iso_epoch_ms(s["last_fired_at"]), now),
+                 _cli_next_time(s, now)[1], s["queue_name"] or "-"] for s in schedules]
+        _print_table(["SCHEDULE", "WORKFLOW", "CRON", "ZONE", "STATUS", "LAST FIRED", "NEXT",
+                      "QUEUE"], rows, status_column=4)
+        if not rows:
+            print("No schedule matches." if args.status or args.name or args.prefix else
+                  "No schedule in this journal (a program creates them with "
+                  "DBOS.create_schedule).")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_status(schedule: WorkflowSchedule, live: list[_ProcessRecord]) -> str:
+    """A schedule's status for a table, saying when no live process will run its runs."""
+    if schedule["status"] != "ACTIVE":
+        return schedule["status"]
+    nobody = _nobody_runs(schedule["workflow_name"], live, schedule["queue_name"])
+    return f"ACTIVE ({nobody})" if nobody else "ACTIVE"
+
+
+def _iso_epoch_ms(text: str) -> int:
+    import datetime
+
+    return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def _cli_next_time(schedule: WorkflowSchedule, now_ms: int) -> tuple[str | None, str]:
+    """When an ACTIVE schedule fires next: the time in its zone (ISO) and relative to now."""
+    import datetime
+
+    if schedule["status"] != "ACTIVE":
+        return None, "- (paused)"
+    try:
+        cron = _parse_cron(schedule["schedule"])
+        zone = _schedule_zone(schedule["cron_timezone"])
+    except Exception:  # a row another tool wrote: the scheduler logs why it cannot fire
+        return None, "- (invalid)"
+    now = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.timezone.utc)
+    when = cron.next_after(now.astimezone(zone))
+    return when.isoformat(), _ago(int(when.timestamp() * 1000), now_ms)
+
+
+def _cli_schedule_or_fail(client: DBOSClient, schedule_name: str) -> WorkflowSchedule:
+    schedule = client.get_schedule(schedule_name)
+    if schedule is None:
+        raise _CommandError(f"Schedule {schedule_name!r} does not exist in this journal; "
+                            f"'{_CLI} schedule list' shows the schedules it has.")
+    return schedule
+
+
+def _cli_schedule_get(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        schedule = _cli_schedule_or_fail(client, args.schedule_name)
+        if _wants_json(args):
+            _print_json(schedule)
+            return
+        now = _now_ms()
+        for key, value in schedule.items():
+            if key == "context":
+                value = _one_line(repr(value))
+            elif key == "last_fired_at" and value is not None:
+                value = f"{value} ({_ago(_iso_epoch_ms(value), now)})"
+            elif value is None:
+                value = "-"
+            print(f"{key + ':':<22} {value}")
+        when, relative = _cli_next_time(schedule, now)
+        print(f"{'next time:':<22} {relative if when is None else f'{when} ({relative})'}")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_pause(args: Any) -> None:
+    _cli_schedule_set_status(args, "PAUSED")
+
+
+def _cli_schedule_resume(args: Any) -> None:
+    _cli_schedule_set_status(args, "ACTIVE")
+
+
+def _cli_schedule_set_status(args: Any, status: str) -> None:
+    client = _cli_client(args)
+    try:
+        name = args.schedule_name
+        if _cli_schedule_or_fail(client, name)["status"] == status:
+            _cli_said(args, f"Schedule {name!r} is {status} already: left as it is.")
+            return
+        if status == "PAUSED":
+            client.pause_schedule(name)
+            _cli_said(args, f"Paused schedule {name!r}: no program fires it until "
+                            f"'{_CLI} schedule resume {name}'.")
+            return
+        client.resume_schedule(name)
+        schedule = _cli_schedule_or_fail(client, name)
+        when, relative = _cli_next_time(schedule, _now_ms())
+        missed = " (first the times it missed while paused: automatic_backfill)" \
+            if schedule["automatic_backfill"] and schedule["last_fired_at"] else ""
+        next_time = f"at {when} ({relative})" if when else relative
+        _cli_said(args, f"Resumed schedule {name!r}: it fires next {next_time}{missed}.")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_trigger(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        schedule = _cli_schedule_or_fail(client, args.schedule_name)
+        handle = client.trigger_schedule(args.schedule_name)
+        if _wants_json(args):
+            journal = client._looking().journal
+            _print_json(_statuses_json(journal, [_cli_existing(client, handle.workflow_id)])[0])
+            return
+        print(f"Triggered schedule {args.schedule_name!r}: workflow {handle.workflow_id} is "
+              f"ENQUEUED on {schedule['queue_name'] or _INTERNAL_QUEUE_NAME}, for a program "
+              f"that registers {schedule['workflow_name']!r}.")
+    finally:
+        client.destroy()
+
+
+def _cli_schedule_backfill(args: Any) -> None:
+    start = _cli_utc_time(args.start, "START")
+    end = _cli_utc_time(args.end, "END")
+    if end <= start:
+        raise _CommandError(f"END {args.end!r} is not after START {args.start!r}: the window "
+                            "is empty, nothing was enqueued.")
+    client = _cli_client(args)
+    try:
+        name = args.schedule_name
+        _cli_schedule_or_fail(client, name)
+        ids, created = client._backfill(name, start, end)
+        if _wants_json(args):
+            made = set(created)
+            _print_json({"workflow_ids": ids, "enqueued": created,
+                         "existed": [workflow_id for workflow_id in ids
+                                     if workflow_id not in made]})
+            return
+        if not ids:
+            print(f"Schedule {name!r} has no time strictly between {start.isoformat()} and "
+                  f"{end.isoformat()}: nothing was enqueued.")
+            return
+        print(f"Backfilled schedule {name!r} between {start.isoformat()} and "
+              f"{end.isoformat()}: {len(created)} time{'s' * (len(created) != 1)} enqueued, "
+              f"{len(ids) - len(created)} already existed.")
+    finally:
+        client.destroy()
+
+
+def _cli_utc_time(text: str, which: str) -> Any:
+    """An ISO 8601 time given on the command line, aware (without an offset: UTC)."""
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise _CommandError(f"{which} {text!r} is not an ISO 8601 time; write it as, for "
+                            "example, 2026-01-31 or 2026-01-31T12:00:00+02:00 (a time "
+                            "without an offset is UTC).") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def _cli_schedule_delete(args: Any) -> None:
+    client = _cli_client(args)
+    try:
+        _cli_schedule_or_fail(client, args.schedule_name)
+        client.delete_schedule(args.schedule_name)
+        _cli_said(args, f"Deleted schedule {args.schedule_name!r}; its runs stay in the "
+                        "journal.")
+    finally:
+        client.destroy()
 
 
 def _cli_events(args: Any) -> None:
@@ -10155,8 +10961,9 @@ def _statuses_json(journal: _Journal, records: list[_WorkflowRecord]) -> list[di
             "delay_until_epoch_ms": status.delay_until_epoch_ms,
             "was_forked_from": workflow.workflow_id in forked,
             "completed_at": status.completed_at, "attributes": None,
-            "schedule_name": None, "application_name": application, "shard_key": None,
-            "parent_shard_key": None, "input": status.input, "output": status.output,
+            "schedule_name": status.schedule_name, "application_name": application,
+            "shard_key": None, "parent_shard_key": None, "input": status.input,
+            "output": status.output,
             "error": None if status.error is None else str(status.error),
         })
     return shaped
@@ -10204,7 +11011,8 @@ def _table_lines(headers: list[str], rows: list[list[str]], status_column: int =
 
 
 _STATUS_COLOURS = {"SUCCESS": "32", "ERROR": "31", "MAX_RECOVERY_ATTEMPTS_EXCEEDED": "31",
-                   "PENDING": "33", "ENQUEUED": "36", "DELAYED": "36", "CANCELLED": "90"}
+                   "PENDING": "33", "ENQUEUED": "36", "DELAYED": "36", "CANCELLED": "90",
+                   "ACTIVE": "32", "PAUSED": "90"}
 
 
 def _colours_on() -> bool:

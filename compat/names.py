@@ -26,6 +26,21 @@ DBOS_VERSION = "3.4.0"
 # Arguments that nearly every DBOS call takes, said once above the table instead of on each row.
 COMMON_ARGUMENTS = {"shard_key", "serialization_type"}
 
+_NOT_A_STEP = ("inside a workflow it is not recorded as an operation (DBOS records a `{step}` "
+               "step, so the operation ids after it differ)")
+_NOT_A_STRING = "; a string alone for `workflow_ids` is refused (DBOS fails in SQLAlchemy)"
+_RESUME = (_NOT_A_STEP.format(step="DBOS.resumeWorkflow") + "; without `queue_name=` the "
+           "workflow continues in this process at once (DBOS puts it on its internal queue); "
+           "`queue_name=` must name a queue of the journal (DBOS leaves the workflow ENQUEUED on "
+           "a queue nobody works)")
+
+_STREAM_WAIT = ("a write in this process wakes the wait at once, one in another process within "
+                "the config's `notification_listener_polling_interval_sec`, so "
+                "`polling_interval_sec=` is checked and unused; a negative `offset=` is refused")
+
+_ONE_STRING = ("`app_version`, `executor_id`, `forked_from`, `parent_workflow_id`, `queue_name` "
+               "and `workflow_id_prefix` take one string each (DBOS: a string or a list)")
+
 #: What differs, for names dbos_lite has; a note on a name holds for its `_async` twin too.
 #: Arguments and fields that DBOS has and dbos_lite lacks are found by inspection and added.
 DIFFERS = {
@@ -36,8 +51,10 @@ DIFFERS = {
                   "write (never migrating); a missing file is refused, not created; resume "
                   "and fork go onto `_dbos_internal_queue` as in DBOS; enqueue refuses a queue "
                   "the journal lacks; its queues are read and changed through it (their "
-                  "`enqueue` refuses, as DBOS); no schedule calls, transactions, application "
-                  "versions or send_bulk yet; refuses calls after `destroy()`",
+                  "`enqueue` refuses, as DBOS); its schedule calls check as `DBOS`'s do (cron "
+                  "fields, a cron that never fires, the queue; a workflow name is taken as "
+                  "given, as DBOS) and refuse an `application_name` not the journal's; no "
+                  "transactions or application versions yet; refuses calls after `destroy()`",
     "DBOS": "a second DBOS(config=...) with a different config raises (DBOS keeps the "
             "first silently)",
     "DBOSConfig": "keys `name`, `system_database_url` (`sqlite:///` only), `application_version`, "
@@ -49,7 +66,11 @@ DIFFERS = {
                      "(DBOS: `wfid=`)",
     "WorkflowHandle": "`get_result()` raises RuntimeError while an event loop is running (DBOS "
                       "allows it); `get_status()` works there (DBOS raises RuntimeError)",
-    "WorkflowStatus": "a frozen msgspec Struct",
+    "WorkflowStatus": "a msgspec Struct; `was_forked_from` is true while a fork of the "
+                      "workflow is in the journal (DBOS: from its first fork on, even once that "
+                      "fork is deleted); `authenticated_user`, `assumed_role`, "
+                      "`authenticated_roles`, `attributes`, `application_name`, `app_id`, "
+                      "`shard_key` and `parent_shard_key` are always None",
     "WorkflowStatusString": "a class of `str` constants, not an Enum: "
                             "`WorkflowStatusString.SUCCESS == \"SUCCESS\"` is true here, false on "
                             "DBOS; compare `status.status` with a string to be portable",
@@ -58,7 +79,8 @@ DIFFERS = {
                    "also those of live processes)",
     "DBOS.executor_id": "unique to the process by default (DBOS: `\"local\"`)",
     "DBOS.list_workflows": "lists by creation time, and workflows created in the same "
-                           "millisecond by id",
+                           "millisecond by id; " + _ONE_STRING,
+    "DBOS.list_queued_workflows": _ONE_STRING,
     "DBOS.recv": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.get_event": "`timeout_seconds=None` waits for ever; DBOS fails with TypeError",
     "DBOS.run_step": "its first parameter is named `options` (DBOS: `dbos_step_options`)",
@@ -101,10 +123,26 @@ DIFFERS = {
                            "next poll, up to 30 s later)",
     "DBOS.list_schedules": "`application_name` matches the journal's one application",
     "WorkflowSchedule": "`shard_key` is always None",
+    "DebouncerClient": "`application_name` is accepted and unused (a journal belongs to one "
+                       "application)",
     "Debouncer": "keeps a DELAYED workflow and changes its inputs and delay in one transaction; "
                  "`Debouncer(workflow_name, ...)` checks the name at once",
     "SetEnqueueOptions": "an invalid priority raises DBOSException that is also a ValueError "
                          "(DBOS: plain Exception)",
+    "DBOS.resume_workflow": _RESUME,
+    "DBOS.cancel_workflow": _NOT_A_STEP.format(step="DBOS.cancelWorkflow"),
+    "DBOS.cancel_workflows": _NOT_A_STEP.format(step="DBOS.cancelWorkflow") + _NOT_A_STRING,
+    "DBOS.delete_workflow": _NOT_A_STEP.format(step="DBOS.deleteWorkflow"),
+    "DBOS.delete_workflows": _NOT_A_STEP.format(step="DBOS.deleteWorkflow") + _NOT_A_STRING,
+    "SendMessage": "a frozen msgspec Struct (DBOS: a dataclass)",
+    "DBOS.send_bulk": "DBOSNonExistentWorkflowError names the destinations not in the journal "
+                      "(DBOS names every destination of the call)",
+    "DBOS.read_stream": _STREAM_WAIT,
+    "DBOS.read_stream_offset": _STREAM_WAIT,
+    "DBOS.fork_workflow": "without `queue_name=` or `queue_partition_key=` the fork runs in "
+                          "this process at once (DBOS puts it on its internal queue); "
+                          "`queue_name=` must name a queue of the journal, and a partitioned "
+                          "one needs `queue_partition_key=`",
     "DBOS.wait_first": "when several have finished, returns the first of them in the list's "
                        "order (DBOS: any one); raises DBOSNonExistentWorkflowError if, while "
                        "none has finished, one of them does not exist (DBOS waits for ever); a "
@@ -123,7 +161,6 @@ NO_FIELD_LIST = {"DBOSConfig"}
 _MISSING_GROUPS = {
     "a type alias of DBOS's (`\"reject\"` or `\"return-existing\"`)": ["DuplicationPolicy"],
     "changing the delay of a DELAYED workflow": ["DBOS.set_workflow_delay"],
-    "a client for other processes (not built yet)": ["DebouncerClient"],
     "DBOS's errors module: dbos_lite's errors are top-level names (see below)": ["error"],
     "Kafka consumer workflows": ["KafkaMessage", "DBOS.kafka_consumer"],
     "role-based access control": [
@@ -142,7 +179,6 @@ _MISSING_GROUPS = {
     "entering a DBOS context explicitly": ["DBOSContextEnsure"],
     "custom workflow attributes": ["SetWorkflowAttributes", "DBOS.update_workflow_attributes"],
     "a type alias of DBOS's (`\"return-existing\"` or `\"reject\"`)": ["WorkflowIDReusePolicy"],
-    "sending many messages in one transaction": ["SendMessage", "DBOS.send_bulk"],
     "reserving a step id to run a step at later": ["StepReservation", "DBOS.reserve_step"],
     "the registry of application versions": [
         "VersionInfo", "DBOS.list_application_versions", "DBOS.get_latest_application_version",
@@ -151,10 +187,7 @@ _MISSING_GROUPS = {
         "pydantic_args_validator", "make_pydantic_args_validator"],
     "alerts from DBOS Conductor": ["DBOS.alert_handler"],
     "a durable `asyncio.wait`": ["DBOS.asyncio_wait"],
-    "reading one offset of a stream": ["DBOS.read_stream_offset"],
     "rewinding a workflow to a step": ["DBOS.rewind_workflow"],
-    "cancelling, resuming or deleting many workflows in one call": [
-        "DBOS.cancel_workflows", "DBOS.resume_workflows", "DBOS.delete_workflows"],
 }
 MISSING = {name: why for why, names in _MISSING_GROUPS.items() for name in names}
 

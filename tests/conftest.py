@@ -21,6 +21,21 @@ def journal_url(path) -> str:
     return f"sqlite:///{path}"
 
 
+def journal_of_schema(path, version: int) -> None:
+    """Write at ``path`` an empty journal as a dbos_lite of schema ``version`` left it."""
+    import apsw
+    import dbos_lite
+
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA journal_mode = WAL")
+    for migration in dbos_lite._MIGRATIONS[:version]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {dbos_lite.APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
 def pytest_report_header(config):
     return f"engine: {NAME} (DBOS_LITE_TEST_ENGINE)"
 

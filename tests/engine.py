@@ -17,7 +17,8 @@ ON_DBOS = NAME == "dbos"
 
 if ON_DBOS:
     from dbos import DBOS, SetWorkflowID, SetWorkflowTimeout, WorkflowHandle, WorkflowHandleAsync
-    from dbos import Debouncer, Queue, SetEnqueueOptions
+    from dbos import DBOSClient, Debouncer, DebouncerClient, Queue, SendMessage
+    from dbos import SetEnqueueOptions
     from dbos import error  # a module attribute: `from dbos.error import` fails
 
     DBOSAwaitedWorkflowCancelledError = error.DBOSAwaitedWorkflowCancelledError
@@ -26,19 +27,24 @@ if ON_DBOS:
     DBOSMaxStepRetriesExceeded = error.DBOSMaxStepRetriesExceeded
     DBOSNonExistentWorkflowError = error.DBOSNonExistentWorkflowError
     DBOSQueueDeduplicatedError = error.DBOSQueueDeduplicatedError
+    DBOSStreamTimeoutError = error.DBOSStreamTimeoutError
     DBOSUnexpectedStepError = error.DBOSUnexpectedStepError
 else:
     from dbos_lite import (
         DBOS,
         DBOSAwaitedWorkflowCancelledError,
+        DBOSClient,
         DBOSConflictingWorkflowError,
         DBOSException,
         DBOSMaxStepRetriesExceeded,
         DBOSNonExistentWorkflowError,
         DBOSQueueDeduplicatedError,
+        DBOSStreamTimeoutError,
         DBOSUnexpectedStepError,
         Debouncer,
+        DebouncerClient,
         Queue,
+        SendMessage,
         SetEnqueueOptions,
         SetWorkflowID,
         SetWorkflowTimeout,
@@ -47,8 +53,9 @@ else:
     )
 
 __all__ = [
-    "DBOS", "DBOSAwaitedWorkflowCancelledError", "DBOSConflictingWorkflowError", "DBOSException",
-    "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError", "DBOSQueueDeduplicatedError",
-    "DBOSUnexpectedStepError", "Debouncer", "NAME", "ON_DBOS", "Queue", "SetEnqueueOptions",
-    "SetWorkflowID", "SetWorkflowTimeout", "WorkflowHandle", "WorkflowHandleAsync",
+    "DBOS", "DBOSAwaitedWorkflowCancelledError", "DBOSClient", "DBOSConflictingWorkflowError",
+    "DBOSException", "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError",
+    "DBOSQueueDeduplicatedError", "DBOSStreamTimeoutError", "DBOSUnexpectedStepError",
+    "Debouncer", "DebouncerClient", "NAME", "ON_DBOS", "Queue", "SendMessage", "SetEnqueueOptions", "SetWorkflowID",
+    "SetWorkflowTimeout", "WorkflowHandle", "WorkflowHandleAsync",
 ]

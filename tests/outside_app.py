@@ -1,7 +1,8 @@
 """A program for tests/test_outside.py: it runs workflows on the journal given as argv[1] and
 keeps running (its queue worker takes what a client enqueues) until its stdin is closed.
-It prints READY once the workflows the tests look at are in place."""
+It prints READY once the workflows (and the schedule) the tests look at are in place."""
 
+import datetime
 import sys
 import time
 
@@ -69,7 +70,14 @@ def double(x: int) -> int:
     return 2 * x
 
 
+@DBOS.workflow()
+def tick(scheduled_time: datetime.datetime, context: object) -> str:
+    return f"{context!r} at {scheduled_time.isoformat()}"
+
+
 DBOS.launch()
+DBOS.create_schedule(schedule_name="nightly", workflow_fn=tick, schedule="0 3 * * *",
+                     context={"report": "daily"}, cron_timezone="Europe/Paris")
 for workflow_id, function, args in (("greet-1", greet, ("ada",)), ("retried-1", retried, (4,)),
                                     ("broken-1", broken, ())):
     with SetWorkflowID(workflow_id):

@@ -591,3 +591,36 @@ def test_starting_a_workflow_before_launch_says_to_launch(dbos, journal_path):
     with SetWorkflowID("r"):
         assert report(1)["total"] == 0
     assert runs == [1]
+
+
+def test_forks_are_found_through_an_index(dbos, journal_path):
+    """Migration 8: was_forked_from (in every status, and as a filter) reads a partial index
+    on forked_from, which holds forks only, never the whole table."""
+
+    @DBOS.workflow()
+    def job() -> int:
+        return 1
+
+    DBOS.launch()
+    with SetWorkflowID("original"):
+        job()
+    DBOS.fork_workflow("original", 1).get_result()
+    conn = sqlite3.connect(journal_path)
+    try:
+        plan = conn.execute("EXPLAIN QUERY PLAN " + dbos_lite._SQL_FORKED_FROM_ANY.replace(
+            "?", "'[\"original\"]'")).fetchall()
+        entries = conn.execute("SELECT count(*) FROM workflow_status"
+                               " INDEXED BY workflow_status_forked_from"
+                               " WHERE forked_from IS NOT NULL").fetchone()[0]
+    finally:
+        conn.close()
+    assert any("workflow_status_forked_from" in row[-1] for row in plan), plan
+    assert entries == 1
+    assert DBOS.get_workflow_status("original").was_forked_from is True
+
+
+def test_list_filters_that_take_a_bool_refuse_other_values(dbos):
+    DBOS.launch()
+    for parameter in ("has_parent", "is_fork", "was_forked_from"):
+        with pytest.raises(ValueError, match=parameter):
+            DBOS.list_workflows(**{parameter: "yes"})

@@ -52,6 +52,19 @@ WRITTEN_APP = f"""
             pass
         return shout(text)
 
+    flaky_calls = []
+
+    @DBOS.step(retries_allowed=True, max_attempts=3, interval_seconds=0.01)
+    def flaky() -> str:
+        flaky_calls.append(1)
+        if len(flaky_calls) < 3:
+            raise ConnectionError(f"try {{len(flaky_calls)}} timed out")
+        return "third time lucky"
+
+    @DBOS.workflow()
+    def retried() -> str:
+        return flaky()
+
     @DBOS.workflow()
     def alpha() -> int:
         return 1
@@ -63,6 +76,8 @@ WRITTEN_APP = f"""
     DBOS.launch()
     with SetWorkflowID({HOSTILE_ID!r}):
         hostile({HOSTILE_OUTPUT!r})
+    with SetWorkflowID("retried"):
+        retried()
     for n in range(2):
         with SetWorkflowID(f"alpha-{{n}}"):
             alpha()
@@ -130,8 +145,21 @@ def test_pages_escape_every_text_from_the_journal(page):
     assert headers["X-Content-Type-Options"] == "nosniff"
     view = json.loads(body)
     assert (view["workflow_id"], view["name"]) == (HOSTILE_ID, HOSTILE_NAME)
-    assert [step["function_name"] for step in view["steps"]] == ["refuse", "shout"]
-    assert view["steps"][0]["error"] == f"ValueError: {HOSTILE_ERROR}"
+    assert [step["name"] for step in view["steps"]] == ["refuse", "shout"]  # as `show --json`
+    assert view["steps"][0]["summary"] == f"ValueError: {HOSTILE_ERROR}"
+
+
+def test_the_timeline_shows_each_failed_attempt_of_a_step(page):
+    status, _, body = get(page, workflow_path("retried"))
+    assert status == 200, body
+    assert body.count('class="attempt failed"') == 2
+    assert "attempt 1 failed" in body and "attempt 2 failed" in body
+    assert "ConnectionError: try 1 timed out" in body and "try 2 timed out" in body
+    assert "third time lucky" in body
+    _, _, data = get(page, "/api/workflow?id=retried")
+    (step,) = json.loads(data)["steps"]
+    assert [a["error"] for a in step["attempts"]] == [
+        "ConnectionError: try 1 timed out", "ConnectionError: try 2 timed out"]
 
 
 def test_the_list_filters_by_status_and_name(page):
@@ -140,7 +168,7 @@ def test_the_list_filters_by_status_and_name(page):
         assert status == 200, body
         return sorted(w["workflow_id"] for w in json.loads(body))
 
-    assert listed("") == sorted(["alpha-0", "alpha-1", "beta-0", HOSTILE_ID])
+    assert listed("") == sorted(["alpha-0", "alpha-1", "beta-0", "retried", HOSTILE_ID])
     assert listed("?status=ERROR") == ["beta-0"]
     assert listed("?name=alpha") == ["alpha-0", "alpha-1"]
     assert listed("?status=ERROR&name=alpha") == []
@@ -276,6 +304,8 @@ def test_the_page_shows_new_steps_as_the_workflow_advances_in_another_process(tm
             tab.wait_for("document.body.innerText.includes('step 1 done')")
             assert tab.evaluate(LESSON_STEPS_SHOWN) == 1
             assert "PENDING" in tab.text()
+            tab.wait_for("document.body.innerText.includes('Waiting for')")
+            assert "'go'" in tab.evaluate("document.querySelector('.waiting').innerText")
             rows = tab.evaluate(STEPS_SHOWN)
             tab.evaluate("window.sameDocument = 'yes'")  # a reload would forget it
             loads = len(tab.events("Page.frameNavigated"))

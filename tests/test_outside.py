@@ -16,7 +16,7 @@ import apsw
 import pytest
 
 import dbos_lite
-from conftest import wait_until
+from conftest import journal_of_schema, wait_until
 from dbos_lite import (DBOSClient, DBOSException, DBOSInitializationError,
                        DBOSNonExistentWorkflowError, SetWorkflowID)
 
@@ -197,7 +197,7 @@ def test_not_found_and_bad_input_are_one_line_and_a_failing_exit(app, capsys, tm
                  ["workflow", "show", "nope"], ["workflow", "cancel", "nope"],
                  ["workflow", "resume", "nope"], ["workflow", "fork", "nope"],
                  ["workflow", "delete", "nope"], ["events", "nope"], ["send", "nope", "1"],
-                 ["workflow", "list", "-t", "yesterday"], ["schedule", "list"]):
+                 ["workflow", "list", "-t", "yesterday"]):
         code, out, err = cli(capsys, *argv, "--journal", app)
         assert code == 1 and out == "", argv
         assert len(err.splitlines()) == 1 and err.startswith("dbos-lite: "), (argv, err)
@@ -360,7 +360,9 @@ def test_reading_commands_and_client_calls_write_nothing(app, capsys, tmp_path):
                  ["workflow", "get", "greet-1"], ["workflow", "steps", "parent-1", "--json"],
                  ["workflow", "show", "parent-1"], ["workflow", "show", "retried-1", "--json"],
                  ["workflow", "queue", "list"], ["queue", "list"], ["events", "parent-1"],
-                 ["stream", "parent-1", "out"], ["backup", str(tmp_path / "again.sqlite")]):
+                 ["stream", "parent-1", "out"], ["backup", str(tmp_path / "again.sqlite")],
+                 ["schedule", "list"], ["schedule", "list", "--json", "-S", "ACTIVE"],
+                 ["schedule", "get", "nightly"], ["schedule", "get", "nightly", "--json"]):
         code, _, err = cli(capsys, *argv, "--journal", journal)
         assert code == 0, (argv, err)
     client = DBOSClient(system_database_url=f"sqlite:///{journal}")
@@ -370,6 +372,10 @@ def test_reading_commands_and_client_calls_write_nothing(app, capsys, tmp_path):
     client.retrieve_workflow("greet-1").get_result()
     client.get_event("parent-1", "progress")
     list(client.read_stream("parent-1", "out"))
+    assert "nightly" in [s["schedule_name"] for s in client.list_schedules()]
+    assert client.get_schedule("nightly")["status"] == "ACTIVE"
+    assert client.get_schedule("nope") is None
+    assert asyncio.run(client.list_schedules_async(status="PAUSED")) == []
     client.destroy()
     assert watcher.execute("PRAGMA data_version").fetchall()[0][0] == version
     watcher.close()
@@ -395,3 +401,284 @@ def test_client_queue_calls(app, client):
     client.delete_queue("client-made")
     assert client.retrieve_queue("client-made") is None
     assert asyncio.run(client.retrieve_queue_async("jobs")).name == "jobs"
+
+
+# ---- schedules from outside: DBOSClient's schedule calls and `schedule ...` ----
+
+# DBOS Transact 3.4's keys of a WorkflowSchedule, in its order.
+DBOS_SCHEDULE_KEYS = [
+    "schedule_id", "schedule_name", "workflow_name", "workflow_class_name", "schedule",
+    "status", "context", "last_fired_at", "automatic_backfill", "cron_timezone", "queue_name",
+    "application_name", "shard_key"]
+
+
+def runs_of(client, schedule_name):
+    return client.list_workflows(workflow_id_prefix=f"sched-{schedule_name}-")
+
+
+def test_client_creates_a_schedule_that_the_program_fires(app, client):
+    nightly = client.get_schedule("nightly")  # created by the program
+    assert list(nightly) == DBOS_SCHEDULE_KEYS
+    assert (nightly["workflow_name"], nightly["schedule"], nightly["cron_timezone"],
+            nightly["context"], nightly["application_name"], nightly["last_fired_at"]) == (
+        "tick", "0 3 * * *", "Europe/Paris", {"report": "daily"}, "outside-app", None)
+
+    client.create_schedule(schedule_name="client-tick", workflow_name="tick",
+                           schedule="* * * * * *", context=[1, "x"])
+    made = client.get_schedule("client-tick")
+    assert (made["status"], made["context"], made["queue_name"], made["cron_timezone"]) == (
+        "ACTIVE", [1, "x"], None, None)
+    wait_until(lambda: any(r.status == "SUCCESS" for r in runs_of(client, "client-tick")),
+               "the program running a time of the schedule the client created")
+    run = next(r for r in runs_of(client, "client-tick") if r.status == "SUCCESS")
+    assert run.output == f"[1, 'x'] at {run.workflow_id[len('sched-client-tick-'):]}"
+    assert run.queue_name == "_dbos_internal_queue" and run.executor_id is not None
+    wait_until(lambda: client.get_schedule("client-tick")["last_fired_at"] is not None,
+               "last_fired_at advancing")
+
+    client.pause_schedule("client-tick")
+    assert client.get_schedule("client-tick")["status"] == "PAUSED"
+    count = len(runs_of(client, "client-tick"))  # a fire after the pause is refused
+    time.sleep(1.5)
+    assert len(runs_of(client, "client-tick")) == count  # paused: no time fires
+    client.resume_schedule("client-tick")
+    wait_until(lambda: len(runs_of(client, "client-tick")) > count, "a fire after resume")
+
+    client.delete_schedule("client-tick")
+    assert client.get_schedule("client-tick") is None
+    count = len(runs_of(client, "client-tick"))
+    assert count > 0  # the runs stay
+    time.sleep(1.2)
+    assert len(runs_of(client, "client-tick")) == count  # deleted: no time fires
+
+
+def test_client_create_refuses_as_dbos_does_and_writes_nothing(app, client):
+    before = client.list_schedules()
+    refusals = [
+        (dict(schedule="not a cron"), "Invalid cron schedule: 'not a cron'"),
+        (dict(schedule="0 0 30 2 *"), "Invalid cron schedule: '0 0 30 2 \\*'"),
+        (dict(cron_timezone="Mars/Olympus"), "Invalid timezone: 'Mars/Olympus'"),
+        (dict(queue_name="nope"), "Queue 'nope' is not declared"),
+        (dict(shard_key="s1"), "no shards"),
+        (dict(application_name="other-app"), "belongs to application 'outside-app'"),
+        (dict(workflow_name=""), "workflow_name must name a workflow"),
+        (dict(schedule_name="nightly"), "Schedule 'nightly' already exists"),
+    ]
+    for change, message in refusals:
+        settings = {"schedule_name": "refused", "workflow_name": "tick",
+                    "schedule": "* * * * *", **change}
+        with pytest.raises(DBOSException, match=message):
+            client.create_schedule(**settings)
+    assert client.list_schedules() == before
+    assert client.get_schedule("refused") is None
+
+
+def test_client_trigger_backfill_and_unknown_names(app, client):
+    handle = client.trigger_schedule("nightly")
+    assert handle.workflow_id.startswith("sched-nightly-trigger-")
+    assert handle.get_result().startswith("{'report': 'daily'} at ")  # run by the program
+    assert handle.get_status().schedule_name == "nightly"
+    assert client.get_schedule("nightly")["last_fired_at"] is None  # as DBOS: not a live fire
+
+    import datetime
+    start, end = datetime.datetime(2026, 1, 1), datetime.datetime(2026, 1, 4)  # naive: UTC
+    handles = client.backfill_schedule("nightly", start, end)
+    assert [h.workflow_id for h in handles] == [
+        f"sched-nightly-2026-01-0{day}T03:00:00+01:00" for day in (1, 2, 3)]
+    assert [h.get_result() for h in handles] == [
+        f"{{'report': 'daily'}} at 2026-01-0{day}T03:00:00+01:00" for day in (1, 2, 3)]
+    again = client.backfill_schedule("nightly", start, end + datetime.timedelta(days=1))
+    assert len(again) == 4 and again[-1].get_result().endswith("2026-01-04T03:00:00+01:00")
+    assert len(runs_of(client, "nightly-2026-01")) == 4  # each time once
+    assert client.backfill_schedule("nightly", end, start) == []
+
+    for call in (lambda: client.trigger_schedule("nope"),
+                 lambda: client.backfill_schedule("nope", start, end)):
+        with pytest.raises(DBOSException, match="Schedule 'nope' does not exist"):
+            call()
+    with pytest.raises(ValueError, match="start must be a datetime"):
+        client.backfill_schedule("nightly", "2026-01-01", end)
+    client.pause_schedule("nope")  # no-ops, as in DBOS Transact
+    client.resume_schedule("nope")
+    client.delete_schedule("nope")
+    assert client.get_schedule("nope") is None
+
+
+def test_client_apply_and_list_schedules(app, client):
+    nightly = client.get_schedule("nightly")
+    client.pause_schedule("nightly")
+    with pytest.raises(DBOSException, match="Schedule entry 1 is missing required field "
+                                            "'workflow_name'"):
+        client.apply_schedules([{"schedule_name": "a1", "workflow_name": "tick",
+                                 "schedule": "0 4 * * *"},
+                                {"schedule_name": "a2", "schedule": "0 4 * * *"}])
+    with pytest.raises(DBOSException, match="Invalid timezone"):  # all or none
+        client.apply_schedules([{"schedule_name": "a1", "workflow_name": "tick",
+                                 "schedule": "0 4 * * *"},
+                                {"schedule_name": "a2", "workflow_name": "tick",
+                                 "schedule": "0 4 * * *", "cron_timezone": "Nowhere/Land"}])
+    assert client.get_schedule("a1") is None
+    client.apply_schedules([
+        {"schedule_name": "nightly", "workflow_name": "tick", "schedule": "30 2 * * *",
+         "context": "changed", "cron_timezone": "Europe/Paris"},
+        {"schedule_name": "apply-new", "workflow_name": "tick", "schedule": "0 4 * * *",
+         "queue_name": "jobs", "automatic_backfill": True}])
+    changed = client.get_schedule("nightly")
+    assert (changed["schedule"], changed["context"]) == ("30 2 * * *", "changed")
+    assert (changed["schedule_id"], changed["status"]) == (nightly["schedule_id"], "PAUSED")
+    new = client.get_schedule("apply-new")
+    assert (new["queue_name"], new["automatic_backfill"], new["status"]) == (
+        "jobs", True, "ACTIVE")
+
+    def names(**filters):
+        return [s["schedule_name"] for s in client.list_schedules(**filters)]
+
+    assert names(status="PAUSED") == ["nightly"]
+    assert "apply-new" in names(status=["ACTIVE"]) and "nightly" not in names(status="ACTIVE")
+    assert names(schedule_name_prefix=["apply-", "night"]) == ["nightly", "apply-new"]
+    assert names(workflow_name="double") == []
+    assert names(application_name="outside-app", schedule_name_prefix="apply") == ["apply-new"]
+    assert names(application_name=["other"]) == []
+    with pytest.raises(ValueError, match="status must be a string or a list"):
+        client.list_schedules(status=3)
+
+    client.apply_schedules([{"schedule_name": "nightly", "workflow_name": "tick",
+                             "schedule": "0 3 * * *", "context": {"report": "daily"},
+                             "cron_timezone": "Europe/Paris"}])
+    client.resume_schedule("nightly")
+    client.delete_schedule("apply-new")
+    assert client.get_schedule("nightly") == {**nightly, "status": "ACTIVE"}
+
+
+def test_client_schedule_async_twins(app, client):
+    async def main():
+        await client.create_schedule_async(schedule_name="async-made", workflow_name="tick",
+                                           schedule="0 5 * * *", context=None)
+        assert (await client.get_schedule_async("async-made"))["schedule"] == "0 5 * * *"
+        await client.apply_schedules_async([{"schedule_name": "async-made",
+                                             "workflow_name": "tick", "schedule": "0 6 * * *"}])
+        listed = await client.list_schedules_async(schedule_name_prefix="async-")
+        assert [s["schedule"] for s in listed] == ["0 6 * * *"]
+        await client.delete_schedule_async("async-made")
+        assert await client.get_schedule_async("async-made") is None
+
+    asyncio.run(main())
+
+
+def test_a_schedule_of_a_workflow_no_process_registers_says_so(app, capsys, client):
+    client.create_schedule(schedule_name="orphan", workflow_name="not_registered",
+                           schedule="* * * * * *")
+    wait_until(lambda: runs_of(client, "orphan"), "the program firing the orphan schedule")
+    code, table, _ = cli(capsys, "schedule", "list", "--journal", app)
+    line = next(line for line in table.splitlines() if line.startswith("orphan"))
+    assert "ACTIVE (no live process registers workflow 'not_registered')" in line
+    run = runs_of(client, "orphan")[0]
+    assert run.status == "ENQUEUED"
+    code, table, _ = cli(capsys, "workflow", "list", "--journal", app, "-n", "not_registered")
+    line = next(line for line in table.splitlines() if line.startswith(run.workflow_id))
+    assert "ENQUEUED (no live process registers workflow 'not_registered')" in line
+    code, text, _ = cli(capsys, "workflow", "show", run.workflow_id, "--journal", app)
+    assert "no live process registers workflow 'not_registered'" in text
+    client.delete_schedule("orphan")  # from its commit on, no process fires it
+    client.delete_workflows([r.workflow_id for r in runs_of(client, "orphan")])
+
+
+def test_schedule_commands(app, capsys, client):
+    code, table, _ = cli(capsys, "schedule", "list", "--journal", app)
+    assert code == 0
+    lines = table.splitlines()
+    assert lines[0].split() == ["SCHEDULE", "WORKFLOW", "CRON", "ZONE", "STATUS", "LAST",
+                                "FIRED", "NEXT", "QUEUE"]
+    nightly = next(line for line in lines if line.startswith("nightly"))
+    assert nightly.split()[1:6] == ["tick", "0", "3", "*", "*"]
+    assert "Europe/Paris" in nightly and "ACTIVE" in nightly and "never" in nightly
+    assert " in " in nightly  # the next time, relative: within a day
+    listed = cli_json(capsys, "schedule", "list", "--journal", app)
+    assert [list(s) for s in listed if s["schedule_name"] == "nightly"] == [DBOS_SCHEDULE_KEYS]
+    assert cli_json(capsys, "schedule", "list", "--journal", app, "-S", "PAUSED") == []
+    assert [s["schedule_name"] for s in cli_json(
+        capsys, "schedule", "list", "--journal", app, "-p", "night", "-n", "tick")] == [
+        "nightly"]
+    code, out, _ = cli(capsys, "schedule", "list", "--journal", app, "-p", "zzz")
+    assert (code, out) == (0, "No schedule matches.\n")
+
+    code, text, _ = cli(capsys, "schedule", "get", "nightly", "--journal", app)
+    assert code == 0 and "context:               {'report': 'daily'}" in text
+    assert "next time:             20" in text and "T03:00:00+0" in text
+    assert cli_json(capsys, "schedule", "get", "nightly", "--journal", app) == \
+        client.get_schedule("nightly")
+
+    code, out, _ = cli(capsys, "schedule", "pause", "nightly", "--journal", app)
+    assert (code, out) == (0, "Paused schedule 'nightly': no program fires it until "
+                              "'dbos-lite schedule resume nightly'.\n")
+    assert client.get_schedule("nightly")["status"] == "PAUSED"
+    code, out, _ = cli(capsys, "schedule", "pause", "nightly", "--journal", app)
+    assert out == "Schedule 'nightly' is PAUSED already: left as it is.\n"
+    code, table, _ = cli(capsys, "schedule", "list", "--journal", app)
+    assert "PAUSED" in table and "- (paused)" in table
+    code, out, _ = cli(capsys, "schedule", "resume", "nightly", "--journal", app)
+    assert code == 0 and out.startswith("Resumed schedule 'nightly': it fires next at 20")
+    assert client.get_schedule("nightly")["status"] == "ACTIVE"
+
+    code, out, _ = cli(capsys, "schedule", "trigger", "nightly", "--journal", app)
+    assert code == 0 and out.startswith("Triggered schedule 'nightly': workflow "
+                                        "sched-nightly-trigger-20")
+    workflow_id = out.split()[4]
+    assert client.retrieve_workflow(workflow_id).get_result().startswith("{'report'")
+    status = cli_json(capsys, "schedule", "trigger", "nightly", "--journal", app)
+    assert list(status) == DBOS_STATUS_KEYS and status["schedule_name"] == "nightly"
+
+    code, out, _ = cli(capsys, "schedule", "backfill", "nightly", "2025-03-01",
+                       "2025-03-03T12:00:00+01:00", "--journal", app)
+    assert out == ("Backfilled schedule 'nightly' between 2025-03-01T00:00:00+00:00 and "
+                   "2025-03-03T12:00:00+01:00: 3 times enqueued, 0 already existed.\n")
+    done = cli_json(capsys, "schedule", "backfill", "nightly", "2025-03-02",
+                    "2025-03-05", "--journal", app)
+    assert done["workflow_ids"] == [f"sched-nightly-2025-03-0{d}T03:00:00+01:00"
+                                    for d in (2, 3, 4)]
+    assert (len(done["enqueued"]), len(done["existed"])) == (1, 2)
+    code, out, _ = cli(capsys, "schedule", "backfill", "nightly", "2025-03-01T03:00:00",
+                       "2025-03-01T04:00:00", "--journal", app)
+    assert code == 0 and "has no time strictly between" in out
+
+    client.create_schedule(schedule_name="to-delete", workflow_name="tick",
+                           schedule="0 0 1 1 *")
+    code, out, _ = cli(capsys, "schedule", "delete", "to-delete", "--journal", app)
+    assert (code, out) == (0, "Deleted schedule 'to-delete'; its runs stay in the journal.\n")
+    assert client.get_schedule("to-delete") is None
+
+
+def test_schedule_commands_not_found_and_bad_input(app, capsys):
+    for argv in (["get", "nope"], ["pause", "nope"], ["resume", "nope"], ["trigger", "nope"],
+                 ["delete", "nope"], ["backfill", "nope", "2026-01-01", "2026-01-02"]):
+        code, out, err = cli(capsys, "schedule", *argv, "--journal", app)
+        assert (code, out) == (1, ""), argv
+        assert err == ("dbos-lite: Schedule 'nope' does not exist in this journal; "
+                       "'dbos-lite schedule list' shows the schedules it has.\n"), argv
+    for start, end, message in (
+            ("yesterday", "2026-01-02", "START 'yesterday' is not an ISO 8601 time"),
+            ("2026-01-01", "2026-13-01", "END '2026-13-01' is not an ISO 8601 time"),
+            ("2026-01-02", "2026-01-01", "END '2026-01-01' is not after START '2026-01-02'")):
+        code, out, err = cli(capsys, "schedule", "backfill", "nightly", start, end,
+                             "--journal", app)
+        assert (code, out) == (1, "") and err.startswith(f"dbos-lite: {message}"), err
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_:
+        dbos_lite._main(["schedule", "list", "-S", "RUNNING", "--journal", app])
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_schedules_on_a_journal_older_than_schedules(tmp_path, capsys):
+    path = str(tmp_path / "old.sqlite")
+    journal_of_schema(path, 6)
+    code, out, _ = cli(capsys, "schedule", "list", "--journal", path)
+    assert (code, out) == (0, "No schedule in this journal (a program creates them with "
+                              "DBOS.create_schedule).\n")
+    code, _, err = cli(capsys, "schedule", "get", "x", "--journal", path)
+    assert code == 1 and "does not exist" in err
+    client = DBOSClient(system_database_url=f"sqlite:///{path}")
+    assert client.list_schedules() == [] and client.get_schedule("x") is None
+    with pytest.raises(DBOSInitializationError, match="schema 6, older than this dbos_lite"):
+        client.create_schedule(schedule_name="x", workflow_name="w", schedule="* * * * *")
+    client.destroy()
+    assert apsw.Connection(path).execute("PRAGMA user_version").fetchall() == [(6,)]

@@ -532,6 +532,36 @@ def test_debounced_calls_share_one_workflow_that_runs_once_with_the_last_argumen
     assert later.get_result() == "new"
 
 
+@both
+def test_a_client_debounces_a_workflow_by_name(dbos, journal_path):
+    from conftest import journal_url
+    from engine import DBOSClient, DebouncerClient
+
+    runs = []
+
+    @DBOS.workflow()
+    def save(text):
+        runs.append(text)
+        return text
+
+    DBOS.launch()
+    DBOS.register_queue("saves")
+    client = DBOSClient(system_database_url=journal_url(journal_path))
+    try:
+        debouncer = DebouncerClient(client, {"workflow_name": save.__qualname__,
+                                             "queue_name": "saves"})
+        handles = [debouncer.debounce("doc-1", 0.5, text) for text in ("a", "ab", "abc")]
+        assert len({h.workflow_id for h in handles}) == 1
+        assert handles[-1].get_result() == "abc"
+        assert runs == ["abc"]
+        assert DBOS.get_workflow_status(handles[0].workflow_id).queue_name == "saves"
+        with pytest.raises(DBOSException, match="deduplication_id"):
+            DebouncerClient(client, {"workflow_name": save.__qualname__, "queue_name": "saves",
+                                     "deduplication_id": "x"}).debounce("k", 0.1, "b")
+    finally:
+        client.destroy()
+
+
 def test_debounce_timeout_caps_the_delay(dbos):
     @DBOS.workflow()
     def save(text):

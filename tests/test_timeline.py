@@ -9,7 +9,7 @@ import apsw
 import pytest
 
 import dbos_lite
-from conftest import journal_url, wait_until
+from conftest import journal_of_schema, journal_url, wait_until
 from dbos_lite import DBOS, DBOSClient, DBOSInitializationError, SetWorkflowID
 
 
@@ -183,13 +183,8 @@ def test_what_a_pending_workflow_waits_for(dbos, journal_path):
 def test_a_journal_of_schema_5_is_upgraded_by_launch_and_read_as_it_is_by_a_client(
         tmp_path, config):
     path = str(tmp_path / "old.sqlite")
+    journal_of_schema(path, 5)
     conn = apsw.Connection(path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    for migration in dbos_lite._MIGRATIONS[:5]:
-        for statement in migration:
-            conn.execute(statement)
-    conn.execute(f"PRAGMA application_id = {dbos_lite.APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 5")
     conn.execute("INSERT INTO workflow_status (workflow_id, status, name, inputs, created_at,"
                  " updated_at, max_recovery_attempts) VALUES ('old', 'SUCCESS', 'w',"
                  " '{\"args\":[],\"kwargs\":{}}', 1, 2, 10)")
