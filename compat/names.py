@@ -119,8 +119,8 @@ DIFFERS = {
                             "the journal lets one of them create the run (DBOS: up to 10% of "
                             "the interval, at most 10 s, later); `shard_key` must be None",
     "DBOS.apply_schedules": "as `create_schedule`",
-    "DBOS.pause_schedule": "takes effect at once in every process (DBOS: at its scheduler's "
-                           "next poll, up to 30 s later)",
+    "DBOS.pause_schedule": "takes effect within a second in every process (DBOS: at its "
+                           "scheduler's next poll, up to 30 s later)",
     "DBOS.list_schedules": "`application_name` matches the journal's one application",
     "WorkflowSchedule": "`shard_key` is always None",
     "DebouncerClient": "`application_name` is accepted and unused (a journal belongs to one "

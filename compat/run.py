@@ -38,6 +38,7 @@ RUNS = {
     "04_approval.py": [["demo"], []],  # waits for an approval it sends itself, then replays it
     "07_async_fanout.py": [[], []],  # killed with fetches in flight, then resumed
     "08_queue.py": [["demo"]],  # starts two workers, kills one, starts it again
+    "09_schedule.py": [["demo"]],  # the job kills itself mid-run, is down 3 s, starts again
 }
 #: Result lines that differ on purpose (said in the README), left out of the comparison: the
 #: beginning of each such line, by program.

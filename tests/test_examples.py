@@ -26,7 +26,7 @@ def test_every_example_is_tested():
     """A new example needs a test here; this list is the examples this file runs."""
     tested = {"01_hello.py", "02_retries.py", "03_crash_and_resume.py", "04_approval.py",
               "05_progress.py", "06_cancel_resume_fork.py", "07_async_fanout.py",
-              "08_queue.py"}
+              "08_queue.py", "09_schedule.py"}
     assert {n for n in os.listdir(EXAMPLES) if n.endswith(".py")} == tested
 
 
@@ -113,3 +113,19 @@ def test_queue_worked_by_two_processes_one_killed(tmp_path):
     assert "All 12 photos resized, each exactly once: True" in out
     assert "At most 2 photos resized at once: True" in out
     assert "Rate limit held (at most 4 starts in any second): True" in out
+
+
+@pytest.mark.slow
+def test_schedule_killed_and_restarted_backfills_what_it_missed(tmp_path):
+    result = run_example("09_schedule.py", tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "The job was killed with SIGKILL (exit -9) in its run for the fourth second" in out
+    assert "to 8 seconds after the kill: 12, each run once: True" in out
+    assert "Run before the kill: 3" in out
+    assert "The run killed mid-way was resumed after the restart, once: True" in out
+    assert "Missed while down, run after the restart: 3, in order: True" in out
+    assert "Later seconds run after the restart: 5" in out
+    lines = (tmp_path / "09_schedule.log").read_text().splitlines()
+    ran = [line.split()[0] for line in lines if line.endswith(" ran")]
+    assert len(ran) == len(set(ran)) >= 12  # every second once, the log kept next to it
