@@ -56,6 +56,7 @@ __all__ = [
     "DBOS", "DBOSAwaitedWorkflowCancelledError", "DBOSClient", "DBOSConflictingWorkflowError",
     "DBOSException", "DBOSMaxStepRetriesExceeded", "DBOSNonExistentWorkflowError",
     "DBOSQueueDeduplicatedError", "DBOSStreamTimeoutError", "DBOSUnexpectedStepError",
-    "Debouncer", "DebouncerClient", "NAME", "ON_DBOS", "Queue", "SendMessage", "SetEnqueueOptions", "SetWorkflowID",
-    "SetWorkflowTimeout", "WorkflowHandle", "WorkflowHandleAsync",
+    "Debouncer", "DebouncerClient", "NAME", "ON_DBOS", "Queue", "SendMessage",
+    "SetEnqueueOptions", "SetWorkflowID", "SetWorkflowTimeout", "WorkflowHandle",
+    "WorkflowHandleAsync",
 ]
