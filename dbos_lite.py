@@ -2133,6 +2133,51 @@ class _WriteRequest:
         self.wake: threading.Lock | None = None
 
 
+# The open journals of this process, made quiet while the process forks: SQLite keeps the
+# locks of a process's connections to one file in memory that all of them share, so a child
+# forked while a thread of the parent was inside a transaction inherits a lock that nothing in
+# the child will release, and its own connection (a forked child launches its own executor)
+# would wait for it for ever. Holding each journal's connection locks across fork() makes the
+# child start from a moment when no statement runs.
+_journals_to_quiet: Any = None  # a weakref.WeakSet, made with the first journal
+
+
+def _quiet_at_fork(journal: _JournalFile) -> None:
+    global _journals_to_quiet
+    if _journals_to_quiet is None:
+        import weakref
+
+        _journals_to_quiet = weakref.WeakSet()
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                            after_in_child=_after_fork_in_child)
+    _journals_to_quiet.add(journal)
+
+
+_quieted: list[_JournalFile] = []  # the journals _before_fork holds, until the fork is made
+
+
+def _before_fork() -> None:
+    for journal in list(_journals_to_quiet):
+        journal._lock.acquire()
+        journal._read_lock.acquire()
+        _quieted.append(journal)
+
+
+def _after_fork_in_parent() -> None:
+    while _quieted:
+        journal = _quieted.pop()
+        journal._read_lock.release()
+        journal._lock.release()
+
+
+def _after_fork_in_child() -> None:
+    """The parent's journals stay held in the child, which never uses them (its first DBOS
+    call launches an executor of its own); a fork of the child does not wait for them."""
+    for journal in _quieted:
+        _journals_to_quiet.discard(journal)
+    _quieted.clear()
+
+
 class _JournalFile:
     """The journal's plumbing: its two SQLite connections, the checks and migrations made when
     it is opened, group commit, and the mapping of SQLite's errors to DBOSJournalError. The
@@ -2163,6 +2208,7 @@ class _JournalFile:
         self._replaced: DBOSJournalError | None = None
         self._closed_because = ""
         self._read_lock = threading.Lock()  # the reading connection: one query at a time
+        _quiet_at_fork(self)
         if read_only:
             self._open_for_reading(path, busy_timeout_sec)
             return

@@ -238,7 +238,9 @@ CREATE_ERRORS = [
 
 
 @pytest.mark.parametrize("change,message", CREATE_ERRORS,
-                         ids=[str(list(c.values())[0]) for c, _ in CREATE_ERRORS])
+                         ids=[f"{key}={value!r}" if isinstance(value, (str, bool)) else key
+                              for change, _ in CREATE_ERRORS
+                              for key, value in change.items()])
 def test_an_error_at_create_creates_nothing(dbos, runs, journal_path, change, message):
     @DBOS.step()
     def st(scheduled_time, context):
