@@ -1,6 +1,7 @@
 # Two entry points, each working on a fresh machine with Python 3.10+:
 #   make demo      - the crash-and-resume demo (run it twice: the first run kills itself)
-#   make test      - install what the tests need into .venv and run them (what CI runs)
+#   make test      - install what the tests need into .venv and run them, in three processes
+#                    (pytest-xdist: most tests wait on subprocesses and sleeps), as CI does
 # and, while editing, make test-fast: the tests not marked slow (pytest -m "not slow");
 # make compat: install DBOS Transact into .venv-compat, run every example and README snippet on
 # dbos_lite and on DBOS Transact, and compare their result lines (compat/run.py says how); then
@@ -27,10 +28,10 @@ demo: $(VENV)/.installed
 	$(BIN)/python examples/03_crash_and_resume.py
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3
 
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 3 -m "not slow"
 
 $(COMPAT_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(COMPAT_VENV)
