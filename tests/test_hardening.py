@@ -1121,3 +1121,46 @@ def test_the_documented_example_runs_as_written(tmp_path, example):
         assert result.returncode == 0, f"{run}:\n{result.stdout}\n{result.stderr}"
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1] != ""
+
+
+def test_a_body_left_running_by_destroy_records_nothing_through_the_next_launch(config):
+    from conftest import wait_until
+
+    # destroy() leaves a running body to stop at its next durable operation; a relaunch in the
+    # same process resumes the workflow. The old body must not record through the new
+    # instance: two executions recording one operation ended the workflow as ERROR.
+    DBOS.destroy(destroy_registry=True)
+    gate, calls = threading.Event(), []
+
+    @DBOS.step()
+    def first() -> str:
+        calls.append("first")
+        gate.wait(10)
+        return "first"
+
+    @DBOS.step()
+    def second() -> str:
+        calls.append("second")
+        return "second"
+
+    @DBOS.workflow()
+    def job() -> str:
+        value = first()
+        DBOS.set_event("k", "v")
+        return value + second()
+
+    DBOS(config=config)
+    DBOS.launch()
+    with SetWorkflowID("left-running"):
+        DBOS.start_workflow(job)
+    wait_until(lambda: calls == ["first"], "the first step to start")
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()  # resumes it: its first step runs again, in a new thread
+    wait_until(lambda: calls.count("first") == 2, "the relaunch to run the first step again")
+    gate.set()  # both bodies go on; only the launched one may record
+    assert DBOS.retrieve_workflow("left-running").get_result() == "firstsecond"
+    time.sleep(0.2)
+    assert calls.count("second") == 1, calls
+    assert DBOS.get_workflow_status("left-running").status == "SUCCESS"
+    DBOS.destroy(destroy_registry=True)
