@@ -5630,6 +5630,24 @@ class _Executor:
             raise self._why_stopped(context.workflow_id)
         self.scheduler.wake()
 
+    def put_schedules_plan(self, records: list[_ScheduleRecord], *, replace: bool
+                           ) -> _Plan[None]:
+        """Create schedules (``DBOS.create_schedule``), or create or change them
+        (``replace``: ``DBOS.apply_schedules``)."""
+        return self.schedule_write_plan("DBOS.applySchedules" if replace
+                                        else "DBOS.createSchedule",
+                                        self._journal().put_schedules, records, replace)
+
+    def schedule_status_plan(self, name: str, status: str) -> _Plan[None]:
+        """Pause (``"PAUSED"``) or resume (``"ACTIVE"``) a schedule."""
+        return self.schedule_write_plan("DBOS.pauseSchedule" if status == "PAUSED"
+                                        else "DBOS.resumeSchedule",
+                                        self._journal().set_schedule_status, name, status)
+
+    def delete_schedule_plan(self, name: str) -> _Plan[None]:
+        return self.schedule_write_plan("DBOS.deleteSchedule", self._journal().delete_schedule,
+                                        name)
+
     def schedule_read_plan(self, operation_name: str, read: Callable[[], Any]) -> _Plan[Any]:
         """A schedule read (get, list): inside a workflow, operation N, whose recorded value
         replay returns."""
@@ -6795,6 +6813,31 @@ class _Management:
     def backup(self, path: str) -> None:
         self.journal.backup(os.path.abspath(path))
 
+    def list_schedules(self, status: str | list[str] | None = None,
+                       workflow_name: str | list[str] | None = None,
+                       schedule_name_prefix: str | list[str] | None = None,
+                       application_name: str | list[str] | None = None
+                       ) -> list[WorkflowSchedule]:
+        """The schedules, oldest first, filtered as ``DBOS.list_schedules`` filters them."""
+        filters = (_name_list(status, "status"), _name_list(workflow_name, "workflow_name"),
+                   _name_list(schedule_name_prefix, "schedule_name_prefix"))
+        applications = _name_list(application_name, "application_name")
+        owner = self.journal.application_name()
+        if applications is not None and owner not in applications:
+            return []
+        return [_schedule_view(record, owner) for record in self.journal.list_schedules(*filters)]
+
+    def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        record = self.journal.get_schedule(name)
+        return None if record is None else _schedule_view(record, self.journal.application_name())
+
+    def schedule(self, name: str) -> _ScheduleRecord:
+        """The schedule named ``name`` (DBOSException if there is none, DBOS's words)."""
+        record = self.journal.get_schedule(name)
+        if record is None:
+            raise DBOSException(f"Schedule '{name}' does not exist")
+        return record
+
     def list_workflow_steps(self, workflow_id: str) -> list[StepInfo]:
         return [
             StepInfo(
@@ -7530,13 +7573,6 @@ def _name_list(value: Any, parameter: str) -> list[str] | None:
         raise _InvalidArgument(f"{parameter} must be a string or a list of strings, not "
                                f"{value!r}.")
     return list(values)
-
-
-def _schedule_or_raise(journal: _Journal, schedule_name: str) -> _ScheduleRecord:
-    schedule = journal.get_schedule(schedule_name)
-    if schedule is None:
-        raise DBOSException(f"Schedule '{schedule_name}' does not exist")
-    return schedule
 
 
 def _trigger_fire(schedule: _ScheduleRecord, application_version: str | None) -> _Fire:
@@ -8465,8 +8501,7 @@ class DBOS:
                                   context, automatic_backfill, cron_timezone, queue_name,
                                   shard_key)
         executor.scheduler.start()
-        _run_plan(executor.schedule_write_plan(
-            "DBOS.createSchedule", executor._journal().put_schedules, [record], False))
+        _run_plan(executor.put_schedules_plan([record], replace=False))
 
     @classmethod
     async def create_schedule_async(cls, **settings: Any) -> None:
@@ -8490,8 +8525,7 @@ class DBOS:
                 entry.get("cron_timezone"), entry.get("queue_name"), entry.get("shard_key")))
         if records:
             executor.scheduler.start()
-            _run_plan(executor.schedule_write_plan(
-                "DBOS.applySchedules", executor._journal().put_schedules, records, True))
+            _run_plan(executor.put_schedules_plan(records, replace=True))
 
     @classmethod
     async def apply_schedules_async(cls, schedules: list[ScheduleInput]) -> None:
@@ -8507,18 +8541,10 @@ class DBOS:
         """The schedules, oldest first, filtered by status (``"ACTIVE"``, ``"PAUSED"``),
         workflow name and name prefix (each one value or a list). Inside a workflow, a
         recorded operation."""
-        executor = _launched()
-        filters = (_name_list(status, "status"), _name_list(workflow_name, "workflow_name"),
-                   _name_list(schedule_name_prefix, "schedule_name_prefix"))
-        applications = _name_list(application_name, "application_name")
-
-        def read() -> list[WorkflowSchedule]:
-            if applications is not None and executor.application_name not in applications:
-                return []
-            return [_schedule_view(record, executor.application_name)
-                    for record in executor._journal().list_schedules(*filters)]
-
-        return _run_plan(executor.schedule_read_plan("DBOS.listSchedules", read))
+        management = _looking()
+        return _run_plan(_launched().schedule_read_plan(
+            "DBOS.listSchedules", lambda: management.list_schedules(
+                status, workflow_name, schedule_name_prefix, application_name)))
 
     @classmethod
     async def list_schedules_async(cls, **filters: Any) -> list[WorkflowSchedule]:
@@ -8528,14 +8554,9 @@ class DBOS:
     @classmethod
     def get_schedule(cls, name: str) -> WorkflowSchedule | None:
         """The schedule named ``name``, or None. Inside a workflow, a recorded operation."""
-        executor = _launched()
-
-        def read() -> WorkflowSchedule | None:
-            record = executor._journal().get_schedule(name)
-            return None if record is None else _schedule_view(record,
-                                                              executor.application_name)
-
-        return _run_plan(executor.schedule_read_plan("DBOS.getSchedule", read))
+        management = _looking()
+        return _run_plan(_launched().schedule_read_plan(
+            "DBOS.getSchedule", lambda: management.get_schedule(name)))
 
     @classmethod
     async def get_schedule_async(cls, name: str) -> WorkflowSchedule | None:
@@ -8547,8 +8568,7 @@ class DBOS:
         """Stop firing a schedule until ``resume_schedule`` (nothing if there is none of that
         name). Inside a workflow, a recorded operation."""
         executor = _launched()
-        _run_plan(executor.schedule_write_plan(
-            "DBOS.pauseSchedule", executor._journal().set_schedule_status, name, "PAUSED"))
+        _run_plan(executor.schedule_status_plan(name, "PAUSED"))
 
     @classmethod
     def resume_schedule(cls, name: str) -> None:
@@ -8556,16 +8576,14 @@ class DBOS:
         while paused run first. Nothing if there is none of that name. Inside a workflow, a
         recorded operation."""
         executor = _launched()
-        _run_plan(executor.schedule_write_plan(
-            "DBOS.resumeSchedule", executor._journal().set_schedule_status, name, "ACTIVE"))
+        _run_plan(executor.schedule_status_plan(name, "ACTIVE"))
 
     @classmethod
     def delete_schedule(cls, name: str) -> None:
         """Delete a schedule; its runs stay. Nothing if there is none of that name. Inside a
         workflow, a recorded operation."""
         executor = _launched()
-        _run_plan(executor.schedule_write_plan(
-            "DBOS.deleteSchedule", executor._journal().delete_schedule, name))
+        _run_plan(executor.delete_schedule_plan(name))
 
     @classmethod
     async def delete_schedule_async(cls, name: str) -> None:
@@ -8580,7 +8598,7 @@ class DBOS:
             raise DBOSException("DBOS.trigger_schedule cannot be called from within a "
                                 "workflow")
         executor = _launched()
-        schedule = _schedule_or_raise(executor._journal(), schedule_name)
+        schedule = _looking().schedule(schedule_name)
         fire = _trigger_fire(schedule, executor.application_version)
         executor.fire_now([fire])
         return WorkflowHandle(fire.workflow.workflow_id, None)
@@ -8596,7 +8614,7 @@ class DBOS:
             raise DBOSException("DBOS.backfill_schedule cannot be called from within a "
                                 "workflow")
         executor = _launched()
-        schedule = _schedule_or_raise(executor._journal(), schedule_name)
+        schedule = _looking().schedule(schedule_name)
         ids = []
         for batch in _batched(_backfill_fires(schedule, start, end,
                                               executor.application_version), 500):
@@ -9397,20 +9415,12 @@ class DBOSClient:
                        application_name: str | list[str] | None = None
                        ) -> list[WorkflowSchedule]:
         """The schedules, oldest first, filtered as ``DBOS.list_schedules`` filters them."""
-        filters = (_name_list(status, "status"), _name_list(workflow_name, "workflow_name"),
-                   _name_list(schedule_name_prefix, "schedule_name_prefix"))
-        applications = _name_list(application_name, "application_name")
-        journal = self._looking().journal
-        owner = journal.application_name()
-        if applications is not None and owner not in applications:
-            return []
-        return [_schedule_view(record, owner) for record in journal.list_schedules(*filters)]
+        return self._looking().list_schedules(status, workflow_name, schedule_name_prefix,
+                                              application_name)
 
     def get_schedule(self, name: str) -> WorkflowSchedule | None:
         """The schedule named ``name``, or None."""
-        journal = self._looking().journal
-        record = journal.get_schedule(name)
-        return None if record is None else _schedule_view(record, journal.application_name())
+        return self._looking().get_schedule(name)
 
     def pause_schedule(self, name: str) -> None:
         """Stop firing a schedule until ``resume_schedule`` (nothing if there is none of that
@@ -9430,7 +9440,7 @@ class DBOSClient:
         """Put a run of a schedule's workflow on its queue now (also when it is paused), as
         workflow ``sched-<name>-trigger-<now in UTC, ISO>``, for a program to run; its
         handle. DBOSException if there is no such schedule."""
-        schedule = _schedule_or_raise(self._looking().journal, schedule_name)
+        schedule = self._looking().schedule(schedule_name)
         fire = _trigger_fire(schedule, None)
         self._fire_schedule([fire])
         return _ClientHandle(self, fire.workflow.workflow_id)
@@ -9448,7 +9458,7 @@ class DBOSClient:
     def _backfill(self, schedule_name: str, start: Any, end: Any
                   ) -> tuple[list[str], list[str]]:
         """The ids of the times in the window, and those of the runs it created."""
-        schedule = _schedule_or_raise(self._looking().journal, schedule_name)
+        schedule = self._looking().schedule(schedule_name)
         ids: list[str] = []
         created: list[str] = []
         for batch in _batched(_backfill_fires(schedule, start, end, None), 500):
