@@ -3931,6 +3931,191 @@ def _check_queue(queue: _QueueRecord) -> None:
         polling_interval_sec=queue.polling_interval_sec)
 
 
+# ==== Baton: under NORMAL, one thread at a time runs dbos_lite's code ====
+#
+# CPython runs one thread at a time, and apsw lets go of the interpreter around every SQLite
+# call. Under FULL a commit waits for the disk, and other threads' records join the next group
+# commit meanwhile: concurrency pays. Under NORMAL a commit is a few microseconds of work, and
+# two threads that both record (one starting workflows, one running them; or many running them)
+# hand the interpreter back and forth at every call instead, each hand-off waking a thread on
+# another core: that made 200 concurrent workflows run at under half the rate of the same
+# workflows called one after another. So under NORMAL a thread holds the baton while it runs
+# dbos_lite's code, and keeps it when it goes back to user code, so that a loop of short calls
+# (a workflow's steps, a loop that starts workflows) hands nothing over. It gives the baton up
+# when it waits (DBOS.sleep, a result, a message), when a pool thread runs out of work, and
+# after a turn of _BATON_TURN_SEC if another thread wants it. It is a courtesy, never a lock
+# that correctness needs: the first thread in line takes it after _BATON_STEAL_SEC in which
+# the holder showed no sign of life (a step blocked on the network, a thread gone on to other
+# things), so nothing waits on it for longer. (Its effect is in bench_concurrent.py.)
+
+_BATON_STEAL_SEC = 0.002
+_BATON_TURN_SEC = 0.005
+_BATON_ASIDE_TURNS = 10
+
+
+class _InLine:
+    """A thread waiting for the baton; ``bell`` is released to wake it."""
+
+    __slots__ = ("ident", "bell")
+
+    def __init__(self, ident: int):
+        self.ident = ident
+        self.bell = threading.Lock()
+        self.bell.acquire()
+
+
+class _Baton:
+    """Who runs dbos_lite's code now (see above). Inactive (every method returns at once)
+    unless an executor under NORMAL turned it on.
+
+    Threads wait in line, first come first served, except the pool's thread for the workflows
+    not yet begun, which waits aside (``take(aside=True)``): it is handed the baton when the
+    holder waits or runs out of work, when nobody is in line, or after _BATON_ASIDE_TURNS
+    turns of waiting. So a thread that starts workflows in a loop and then waits for them
+    runs them itself (see _Pool.take), while a workflow started and left to run still begins
+    within a few milliseconds."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self._registered = False  # reset() runs in forked children
+        self._lock = threading.Lock()
+        self._line: collections.deque[_InLine] = collections.deque()
+        self._aside: _InLine | None = None
+        self._aside_since = 0.0
+        self.holder: int | None = None  # a thread's ident
+        self._since = 0.0  # when the holder's turn began
+        self._last = 0.0  # the holder's last sign of life
+        # The holder is writing to the journal: a commit that checkpoints the WAL syncs, and
+        # a thread that took the baton meanwhile would wait for the same connection.
+        self.writing = False
+
+    def take(self, aside: bool = False) -> None:
+        """Hold the baton: at once if it is free; else when the holder gives it up, or
+        shows no sign of life for _BATON_STEAL_SEC while this thread is next."""
+        if not self.active:
+            return
+        me = threading.get_ident()
+        if self.holder == me:
+            return
+        with self._lock:
+            if self.holder is None and not self._line and (aside or self._aside is None):
+                self._hold(me)
+                return
+            place = _InLine(me)
+            now = time.monotonic()
+            if not self._line and self._aside is None:
+                self._last = now  # the first to wait: the holder's signs of life count now
+            if aside:
+                self._aside, self._aside_since = place, now
+            else:
+                self._line.append(place)
+        while True:
+            with self._lock:
+                if self.holder == me:
+                    return
+                next_ = self._next_in_line() is place
+                quiet = time.monotonic() - self._last
+            # The next thread watches the holder; the others wait to be rung (the long
+            # timeout only bounds what a missed ring could cost).
+            timeout = _BATON_STEAL_SEC - quiet if next_ else 20 * _BATON_STEAL_SEC
+            if timeout <= 0:  # quiet, but writing: look again later
+                timeout = _BATON_STEAL_SEC
+            rung = place.bell.acquire(True, timeout)
+            with self._lock:
+                place.bell.acquire(False)  # a ring that came after the timeout
+                if self.holder == me or not self.active or (
+                        place is not self._aside and place not in self._line):
+                    return  # handed the baton; or turned off, or reset
+                if self.holder is None or (
+                        next_ and not rung and self._next_in_line() is place
+                        and time.monotonic() - self._last
+                        >= _BATON_STEAL_SEC * (20 if self.writing else 1)):
+                    if place is self._aside:
+                        self._aside = None
+                    else:
+                        self._line.remove(place)
+                    self._hold(me)
+                    self._ring_next()
+                    return
+
+    def give(self) -> None:
+        """Give the baton up, to the next thread."""
+        if self.holder != threading.get_ident():
+            return
+        with self._lock:
+            place = self._next_in_line()
+            if place is None:
+                self.holder = None
+                return
+            if place is self._aside:
+                self._aside = None
+            else:
+                self._line.popleft()
+            self._hold(place.ident)
+            self._ring(place)
+            self._ring_next()  # the next one watches the new holder
+
+    def beat(self) -> None:
+        """The holder's sign of life, at each durable operation: past its turn it lets the
+        next thread go first. A thread that lost the baton (it was taken while the thread
+        ran user code) waits for it here."""
+        if self.holder != threading.get_ident():
+            self.take()
+        if self._line or self._aside is not None:  # (nobody waits: nobody looks at _last)
+            self._last = now = time.monotonic()
+            if now - self._since > _BATON_TURN_SEC and (self._line or (
+                    now - self._aside_since > _BATON_ASIDE_TURNS * _BATON_TURN_SEC)):
+                self.give()
+                self.take()
+
+    def turn_on(self, active: bool) -> None:
+        """On for an executor under NORMAL, off when it is destroyed."""
+        if active and not self._registered:
+            os.register_at_fork(after_in_child=self.reset)
+            self._registered = True
+        self.active = active
+        if not active:
+            with self._lock:
+                while self._line:
+                    self._ring(self._line.popleft())
+                if self._aside is not None:
+                    self._ring(self._aside)
+                    self._aside = None
+                self.holder = None
+
+    def _next_in_line(self) -> _InLine | None:
+        aside = self._aside
+        if aside is not None and (not self._line or time.monotonic() - self._aside_since
+                                  > _BATON_ASIDE_TURNS * _BATON_TURN_SEC):
+            return aside
+        return self._line[0] if self._line else None
+
+    def _hold(self, ident: int) -> None:
+        self.holder = ident
+        self._since = self._last = time.monotonic()
+
+    def _ring_next(self) -> None:
+        place = self._next_in_line()
+        if place is not None:
+            self._ring(place)
+
+    @staticmethod
+    def _ring(place: _InLine) -> None:
+        if place.bell.locked():
+            place.bell.release()
+
+    def reset(self) -> None:
+        """Nobody holds the baton, nobody waits (in a forked child, the parent's other
+        threads are not there); a thread in line goes on within its wait."""
+        self._lock = threading.Lock()
+        self._line = collections.deque()
+        self._aside = None
+        self.holder = None
+
+
+_baton = _Baton()
+
+
 # ==== Plans: the replay-or-run logic, written once for sync and async callers ====
 #
 # A plan is a generator function (named ``*_plan``, annotated ``_Plan[T]``) that decides what to
@@ -4020,14 +4205,22 @@ class _Wait:
 
 
 def _run_plan(plan: _Plan[_T]) -> _T:
-    """Drive a plan in the calling thread."""
+    """Drive a plan in the calling thread, holding the baton."""
+    baton = _baton
+    baton.take()
     try:
         effect = plan.send(None)
         while True:
             try:
                 kind = type(effect)
+                if baton.active:
+                    baton.beat()
                 if kind is _Write:
-                    value = effect.func(*effect.args)
+                    baton.writing = True
+                    try:
+                        value = effect.func(*effect.args)
+                    finally:
+                        baton.writing = False
                 elif kind is _Call:
                     value = effect.func(*effect.args, **effect.kwargs)
                     if hasattr(type(value), "__await__"):
@@ -4068,9 +4261,11 @@ def _refuse_awaitable(func: Callable, result: Any) -> typing.NoReturn:
 
 
 def _run_wait(effect: _Wait) -> None:
+    _baton.give()
     with _lend_pool_place():
         effect.watch.event.wait(effect.seconds)
     effect.watch.event.clear()
+    _baton.take()
     return None
 
 
@@ -4850,42 +5045,93 @@ class _Pool:
     count against the limit, so workflows that wait for each other cannot starve the pool (as
     they could with a fixed-size pool, after a crash left many parents and children PENDING).
     Threads are daemons: a process that exits abandons its background workflows, as a crash
-    would, and the next launch resumes them."""
+    would, and the next launch resumes them.
 
-    def __init__(self, limit: int):
+    Each function is submitted under a key (a workflow id): a thread about to wait for that
+    workflow takes the function back and runs it itself (``take``), instead of sleeping while
+    a pool thread runs it. Paced (under NORMAL: see the baton), queued functions wait for the
+    baton: one idle thread stands in line for it on the queue's behalf, and the thread that
+    holds it goes from one function to the next. More threads join only as the baton is handed
+    over (a workflow waits) or taken from a holder that stopped making progress (a step that
+    blocks), so the pool runs as many threads as the work needs rather than one per workflow."""
+
+    def __init__(self, limit: int, paced: bool = False):
         self._limit = max(1, limit)
+        self._paced = paced
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
-        self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
+        self._order: collections.deque[Any] = collections.deque()  # keys, oldest first
+        self._queue: dict[Any, tuple[Callable[..., Any], tuple]] = {}  # by key
         self._threads = self._idle = self._waiting = 0
+        self._in_line = False  # paced: an idle thread waits for the baton for the queue
         self._stopped = False
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+    def submit(self, key: Any, function: Callable[..., Any], *args: Any) -> None:
         with self._lock:
             if self._stopped:
                 raise DBOSException("DBOS was destroyed: no more workflows can be started.")
-            self._queue.append((function, args))
+            if key in self._queue:
+                key = object()
+            self._order.append(key)
+            self._queue[key] = (function, args)
             self._wake_or_grow()
 
+    def take(self, key: Any) -> tuple[Callable[..., Any], tuple] | None:
+        """The function submitted under ``key``, if no thread has begun it; it is then the
+        caller's to run."""
+        with self._lock:
+            return self._queue.pop(key, None)
+
     def _wake_or_grow(self) -> None:
+        if self._paced and self._in_line:
+            return  # the thread in line brings in another once it has the baton
         if self._idle:
             self._work_ready.notify()
         elif self._queue and self._threads - self._waiting < self._limit:
             self._threads += 1
             threading.Thread(target=self._work, name="dbos_lite-worker", daemon=True).start()
 
+    def _next(self) -> tuple[Callable[..., Any], tuple] | None:
+        """Under the lock: the next function for this thread (None: the pool stopped)."""
+        self._idle += 1
+        while not self._stopped:
+            if self._queue:
+                if not (self._paced and _baton.active) \
+                        or _baton.holder == threading.get_ident():
+                    break
+                if not self._in_line:
+                    self._in_line = True
+                    self._lock.release()
+                    try:
+                        _baton.take(aside=True)
+                    finally:
+                        self._lock.acquire()
+                        self._in_line = False
+                    continue
+            _baton.give()  # an idle thread holds nothing up
+            self._work_ready.wait()
+        self._idle -= 1
+        if self._stopped:
+            self._threads -= 1
+            _baton.give()
+            return None
+        while True:
+            key = self._order.popleft()
+            if key in self._queue:
+                item = self._queue.pop(key)
+                break
+        if self._queue:
+            self._wake_or_grow()  # the rest: another thread, or one to stand in line
+        return item
+
     def _work(self) -> None:
         _in_pool.pool = self
         while True:
             with self._lock:
-                self._idle += 1
-                while not self._queue and not self._stopped:
-                    self._work_ready.wait()
-                self._idle -= 1
-                if self._stopped:
-                    self._threads -= 1
-                    return
-                function, args = self._queue.popleft()
+                item = self._next()
+            if item is None:
+                return
+            function, args = item
             function(*args)
 
     @contextlib.contextmanager
@@ -4904,6 +5150,7 @@ class _Pool:
         with self._lock:
             self._stopped = True
             self._queue.clear()
+            self._order.clear()
             self._work_ready.notify_all()
 
 
@@ -5163,6 +5410,7 @@ class _Dispatcher(_Worker):
         next_fault_log = 0.0
         while not self._stopping:
             try:
+                _baton.take()  # (under NORMAL) between the turns of the workflows it started
                 current = journal.data_version()  # all that an idle turn reads
                 if self._look.is_set() or current != version or time.time() >= due:
                     self._look.clear()
@@ -5176,12 +5424,14 @@ class _Dispatcher(_Worker):
                         if dispatch.wake_at_ms is not None:
                             due = min(due, dispatch.wake_at_ms / 1000)
             except _OwnershipLost:
+                _baton.give()
                 return
             except Exception:
                 if time.monotonic() >= next_fault_log:
                     next_fault_log = time.monotonic() + 60.0
                     _logger.exception("dbos_lite could not take work from its queues; it "
                                       "retries (this message repeats at most once a minute)")
+            _baton.give()
             self._look.wait(max(0.0, min(poll, due - time.time())))
 
 
@@ -5443,7 +5693,9 @@ class _Executor:
             raise
         self.journal = journal
         self.pid = os.getpid()
-        self._pool = _Pool(self.max_threads)
+        paced = self.synchronous == "NORMAL"
+        _baton.turn_on(paced)
+        self._pool = _Pool(self.max_threads, paced)
         self.recover()
         self._housekeeper.start()
         if _declared_queues or journal.list_queues():
@@ -5474,6 +5726,7 @@ class _Executor:
             time.sleep(0.01)
         if self._pool is not None:
             self._pool.shutdown()
+        _baton.turn_on(False)
         self._release_and_close(
             "DBOS.destroy() closed the journal: a workflow still running stops here without "
             "recording more, and the next DBOS.launch() resumes it from its last completed "
@@ -5698,8 +5951,20 @@ class _Executor:
         assert self._pool is not None
         self.runs.begin(workflow.workflow_id)
         context = contextvars.Context()
-        self._pool.submit(context.run, self._run_in_background, workflow_function, workflow,
-                          fresh)
+        self._pool.submit(workflow.workflow_id, context.run, self._run_in_background,
+                          workflow_function, workflow, fresh)
+
+    def run_here(self, workflow_id: str) -> None:
+        """Outside workflows, about to wait for a workflow this process has yet to begin: run
+        it in this thread rather than sleep while a pool thread runs it. (A workflow waits as
+        it always does: a wait the timeline shows, and that its cancellation ends.)"""
+        if self._pool is None or _current_workflow.get() is not None \
+                or _current_step.get() is not None:
+            return
+        item = self._pool.take(workflow_id)
+        if item is not None:
+            function, args = item
+            function(*args)
 
     def submit_task(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
                     fresh: bool = False) -> None:
@@ -5722,6 +5987,9 @@ class _Executor:
             return
         try:
             _run_plan(self.body_plan(workflow_function, workflow, fresh))
+        except KeyboardInterrupt:
+            if threading.current_thread() is threading.main_thread():
+                raise  # Ctrl-C while the main thread ran it for its get_result (run_here)
         except BaseException:
             pass  # the outcome is in the journal, for whoever awaits the workflow
 
@@ -5952,6 +6220,9 @@ class _Executor:
         wait also ends when the workflow is cancelled or passes its deadline, by raising
         DBOSWorkflowCancelledError. A ``note`` (function id, kind, detail) is written to
         workflow_waits when the wait blocks, for tools that show what a workflow waits for."""
+        result = check()  # already there (a finished workflow): no watch to set up
+        if result is not _NOT_YET:
+            return result
         ends = None if for_seconds is None else time.monotonic() + for_seconds
         wait = None
         if note is not None and context is not None:
@@ -7634,7 +7905,9 @@ class WorkflowHandle(_Handle):
         workflow raises DBOSAwaitedWorkflowCancelledError. Inside a workflow the result is
         recorded (``DBOS.getResult``), so a replay does not wait again."""
         _refuse_running_loop("get_result")
-        return _run_plan(_launched().get_result_plan(self.workflow_id, self._return_type))
+        executor = _launched()
+        executor.run_here(self.workflow_id)
+        return _run_plan(executor.get_result_plan(self.workflow_id, self._return_type))
 
     def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
@@ -8039,7 +8312,9 @@ class DBOS:
         recorded (``DBOS.getResult``). DBOSNonExistentWorkflowError if there is no such
         workflow (DBOS Transact waits for ever)."""
         _refuse_running_loop("get_result")
-        return _run_plan(_launched().get_result_plan(workflow_id, None))
+        executor = _launched()
+        executor.run_here(workflow_id)
+        return _run_plan(executor.get_result_plan(workflow_id, None))
 
     @classmethod
     async def get_result_async(cls, workflow_id: str) -> Any:

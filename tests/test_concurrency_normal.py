@@ -1,0 +1,178 @@
+"""Concurrent workflows under sqlite_synchronous="NORMAL", where threads take turns (the
+baton, in dbos_lite.py): nothing may wait on a turn for long, a workflow run by the thread
+that waits for it behaves as one run by the pool, and many threads still run each step once."""
+
+import threading
+import time
+
+import pytest
+
+from conftest import wait_until
+from dbos_lite import DBOS, SetWorkflowID
+
+pytestmark = pytest.mark.skipif(DBOS.__module__ != "dbos_lite", reason="dbos_lite's threads")
+
+
+def test_a_step_that_blocks_does_not_hold_up_other_workflows(dbos):
+    release = threading.Event()
+    steps_done: list[float] = []
+
+    @DBOS.step()
+    def call_the_network() -> str:
+        release.wait(5)  # blocks in user code, as a slow request would
+        return "answer"
+
+    @DBOS.step()
+    def quick(i: int) -> int:
+        steps_done.append(time.monotonic())
+        return i
+
+    @DBOS.workflow()
+    def slow() -> str:
+        return call_the_network()
+
+    @DBOS.workflow()
+    def five_steps() -> int:
+        return sum(quick(i) for i in range(5))
+
+    DBOS.launch()
+    blocked = DBOS.start_workflow(slow)
+    time.sleep(0.05)  # the slow workflow is inside its step
+    started = time.monotonic()
+    assert DBOS.start_workflow(five_steps).get_result() == 10
+    assert time.monotonic() - started < 1.0
+    assert blocked.get_status().status == "PENDING"
+    release.set()
+    assert blocked.get_result() == "answer"
+
+
+def test_a_starter_busy_in_its_own_code_does_not_hold_up_its_workflows(dbos):
+    ran = threading.Event()
+
+    @DBOS.workflow()
+    def note() -> None:
+        ran.set()
+
+    DBOS.launch()
+    handle = DBOS.start_workflow(note)
+    # The starting thread goes on with code of its own (here it blocks): the pool thread
+    # runs the workflow meanwhile.
+    assert ran.wait(1.0), "the workflow did not run while its starter was busy"
+    handle.get_result()
+    assert handle.get_status().status == "SUCCESS"
+
+
+def test_a_workflow_run_by_the_thread_that_waits_for_it_keeps_its_own_context(dbos):
+    seen = {}
+    gate = threading.Event()
+
+    @DBOS.workflow()
+    def first() -> None:
+        gate.wait(5)  # keeps the pool's thread busy, so the next one waits in the queue
+
+    @DBOS.workflow()
+    def second(x: int) -> int:
+        seen["id"] = DBOS.workflow_id
+        return 2 * x
+
+    DBOS.launch()
+    busy = DBOS.start_workflow(first)
+    with SetWorkflowID("second-one"):
+        handle = DBOS.start_workflow(second, 21)
+    gate.set()
+    with SetWorkflowID("third-one"):
+        assert handle.get_result() == 42
+        # The id set for the next start was not used up by the workflow run meanwhile.
+        assert DBOS.start_workflow(second, 1).get_workflow_id() == "third-one"
+    busy.get_result()
+    assert seen["id"] == "second-one"
+    assert DBOS.workflow_id is None
+    assert DBOS.get_workflow_status("second-one").status == "SUCCESS"
+
+
+def test_many_starting_threads_run_every_step_once(dbos):
+    runs: list[tuple[str, int, int, float, float]] = []
+    lock = threading.Lock()
+
+    @DBOS.step()
+    def step(i: int) -> int:
+        start = time.monotonic()
+        end = time.monotonic()
+        with lock:
+            runs.append((DBOS.workflow_id, i, threading.get_ident(), start, end))
+        return i
+
+    @DBOS.workflow()
+    def five_steps(n: int) -> int:
+        return n + sum(step(i) for i in range(5))
+
+    DBOS.launch()
+    results: dict[int, int] = {}
+
+    def starter(base: int) -> None:
+        handles = [(n, DBOS.start_workflow(five_steps, n)) for n in range(base, base + 25)]
+        for n, handle in handles:
+            results[n] = handle.get_result()
+
+    threads = [threading.Thread(target=starter, args=(25 * k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a starter hung"
+    assert results == {n: n + 10 for n in range(100)}
+    per_step = {(workflow_id, i) for workflow_id, i, *_ in runs}
+    assert len(runs) == len(per_step) == 500
+
+
+def test_a_waiting_workflow_gives_its_turn(dbos):
+    @DBOS.workflow()
+    def waiter() -> str:
+        return DBOS.recv("go", timeout_seconds=10)
+
+    @DBOS.workflow()
+    def sender(target: str) -> None:
+        DBOS.send(target, "now", "go")
+
+    DBOS.launch()
+    waiting = DBOS.start_workflow(waiter)
+    wait_until(lambda: waiting.get_status().status == "PENDING", "the waiter started")
+    started = time.monotonic()
+    DBOS.start_workflow(sender, waiting.get_workflow_id()).get_result()
+    assert waiting.get_result() == "now"
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_workflow_left_to_run_begins_while_other_threads_keep_busy(dbos):
+    ran = threading.Event()
+    stop = threading.Event()
+
+    @DBOS.workflow()
+    def note() -> None:
+        ran.set()
+
+    @DBOS.step()
+    def work(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def busy() -> int:
+        return work(1)
+
+    DBOS.launch()
+
+    def keep_busy() -> None:  # one direct workflow after another, never a pause
+        while not stop.is_set():
+            busy()
+
+    threads = [threading.Thread(target=keep_busy) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.05)
+        DBOS.start_workflow(note)
+        assert ran.wait(2.0), "the started workflow did not run beside three busy threads"
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
