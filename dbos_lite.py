@@ -3964,6 +3964,20 @@ class _InLine:
         self.bell.acquire()
 
 
+class _GiveOnExit:
+    """Kept in a thread's locals: a thread that ends holding the baton hands it on at once,
+    as it is deleted with them, rather than after _BATON_STEAL_SEC."""
+
+    __slots__ = ("ident",)
+
+    def __init__(self, ident: int):
+        self.ident = ident
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # (at interpreter exit, the module may be gone)
+            _baton.give(self.ident)
+
+
 class _Baton:
     """Who runs dbos_lite's code now (see above). Inactive (every method returns at once)
     unless an executor under NORMAL turned it on.
@@ -3979,6 +3993,7 @@ class _Baton:
         self.active = False
         self._registered = False  # reset() runs in forked children
         self._lock = threading.Lock()
+        self._threads = threading.local()  # a _GiveOnExit in each thread that took it
         self._line: collections.deque[_InLine] = collections.deque()
         self._aside: _InLine | None = None
         self._aside_since = 0.0
@@ -3997,6 +4012,8 @@ class _Baton:
         me = threading.get_ident()
         if self.holder == me:
             return
+        if not hasattr(self._threads, "exit"):
+            self._threads.exit = _GiveOnExit(me)
         with self._lock:
             if self.holder is None and not self._line and (aside or self._aside is None):
                 self._hold(me)
@@ -4038,11 +4055,14 @@ class _Baton:
                     self._ring_next()
                     return
 
-    def give(self) -> None:
-        """Give the baton up, to the next thread."""
-        if self.holder != threading.get_ident():
+    def give(self, ident: int | None = None) -> None:
+        """Give the baton up, to the next thread (if this thread, or ``ident``, has it)."""
+        me = threading.get_ident() if ident is None else ident
+        if self.holder != me:
             return
         with self._lock:
+            if self.holder != me:
+                return
             place = self._next_in_line()
             if place is None:
                 self.holder = None
@@ -5060,8 +5080,9 @@ class _Pool:
         self._paced = paced
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
-        self._order: collections.deque[Any] = collections.deque()  # keys, oldest first
-        self._queue: dict[Any, tuple[Callable[..., Any], tuple]] = {}  # by key
+        # By key, oldest first: taken from the front, or by key (take).
+        self._queue: collections.OrderedDict[Any, tuple[Callable[..., Any], tuple]] = \
+            collections.OrderedDict()
         self._threads = self._idle = self._waiting = 0
         self._in_line = False  # paced: an idle thread waits for the baton for the queue
         self._stopped = False
@@ -5072,7 +5093,6 @@ class _Pool:
                 raise DBOSException("DBOS was destroyed: no more workflows can be started.")
             if key in self._queue:
                 key = object()
-            self._order.append(key)
             self._queue[key] = (function, args)
             self._wake_or_grow()
 
@@ -5115,11 +5135,7 @@ class _Pool:
             self._threads -= 1
             _baton.give()
             return None
-        while True:
-            key = self._order.popleft()
-            if key in self._queue:
-                item = self._queue.pop(key)
-                break
+        item = self._queue.popitem(last=False)[1]
         if self._queue:
             self._wake_or_grow()  # the rest: another thread, or one to stand in line
         return item
@@ -5150,7 +5166,6 @@ class _Pool:
         with self._lock:
             self._stopped = True
             self._queue.clear()
-            self._order.clear()
             self._work_ready.notify_all()
 
 
