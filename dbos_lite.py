@@ -2200,6 +2200,7 @@ class _JournalFile:
         self._group = threading.Lock()  # guards the queue of writes waiting for a commit
         self._queue: list[_WriteRequest] = []
         self._committing = False
+        self._commit_costs: collections.deque[float] = collections.deque(maxlen=32)
         self._busy_timeout_sec = busy_timeout_sec
         self.read_only = read_only
         # A program moves the WAL into the file when it closes; a tool that wrote a message
@@ -2435,7 +2436,9 @@ class _JournalFile:
                     with self._group:
                         batch += self._queue
                         self._queue = []
+            started = time.perf_counter()
             cursor.execute("COMMIT")
+            self._commit_costs.append(time.perf_counter() - started)
             return
         except BaseException as exc:
             self._rollback(cursor)
@@ -2450,6 +2453,12 @@ class _JournalFile:
             except BaseException as exc:
                 request.error = self._failure(exc)
                 self._rollback(cursor)
+
+    def commit_cost(self) -> float | None:
+        """How long a COMMIT takes here (seconds, the median of the last 32; None before the
+        first): under FULL, mostly the disk's fsync."""
+        costs = sorted(self._commit_costs)
+        return costs[len(costs) // 2] if costs else None
 
     @staticmethod
     def _rollback(cursor: apsw.Cursor) -> None:
@@ -3931,26 +3940,31 @@ def _check_queue(queue: _QueueRecord) -> None:
         polling_interval_sec=queue.polling_interval_sec)
 
 
-# ==== Baton: under NORMAL, one thread at a time runs dbos_lite's code ====
+# ==== Baton: where commits are cheap, one thread at a time runs dbos_lite's code ====
 #
 # CPython runs one thread at a time, and apsw lets go of the interpreter around every SQLite
-# call. Under FULL a commit waits for the disk, and other threads' records join the next group
-# commit meanwhile: concurrency pays. Under NORMAL a commit is a few microseconds of work, and
-# two threads that both record (one starting workflows, one running them; or many running them)
-# hand the interpreter back and forth at every call instead, each hand-off waking a thread on
-# another core: that made 200 concurrent workflows run at under half the rate of the same
-# workflows called one after another. So under NORMAL a thread holds the baton while it runs
-# dbos_lite's code, and keeps it when it goes back to user code, so that a loop of short calls
-# (a workflow's steps, a loop that starts workflows) hands nothing over. It gives the baton up
-# when it waits (DBOS.sleep, a result, a message), when a pool thread runs out of work, and
-# after a turn of _BATON_TURN_SEC if another thread wants it. It is a courtesy, never a lock
-# that correctness needs: the first thread in line takes it after _BATON_STEAL_SEC in which
-# the holder showed no sign of life (a step blocked on the network, a thread gone on to other
-# things), so nothing waits on it for longer. (Its effect is in bench_concurrent.py.)
+# call. Where a commit waits for the disk (FULL on most disks), other threads' records join the
+# next group commit meanwhile: concurrency pays. Where a commit is a few microseconds of work
+# (NORMAL; FULL on tmpfs), two threads that both record (one starting workflows, one running
+# them; or many running them) hand the interpreter back and forth at every call instead, each
+# hand-off waking a thread on another core: that made 200 concurrent workflows run at under
+# half the rate of the same workflows called one after another. So there a thread holds the
+# baton while it runs dbos_lite's code, and keeps it when it goes back to user code, so that a
+# loop of short calls (a workflow's steps, a loop that starts workflows) hands nothing over.
+# It gives the baton up when it waits (DBOS.sleep, a result, a message), when a pool thread
+# runs out of work, when it ends, and after a turn of _BATON_TURN_SEC if another thread wants
+# it. It is a courtesy, never a lock that correctness needs: the next thread takes it after
+# _BATON_STEAL_SEC in which the holder showed no sign of life (a step blocked on the network,
+# a thread gone on to other things; twenty times that while the holder writes, as a commit
+# that checkpoints the WAL syncs), so nothing waits on it for longer. Code on an event loop
+# (async workflows) takes no part. The executor turns the baton on while the median commit
+# takes under _CHEAP_COMMIT_SEC (_Executor.take_turns). (Its effect is in bench_concurrent.py
+# and bench_queue.py.)
 
 _BATON_STEAL_SEC = 0.002
 _BATON_TURN_SEC = 0.005
 _BATON_ASIDE_TURNS = 10
+_CHEAP_COMMIT_SEC = 40e-6  # the baton is on below (off again above twice this)
 
 
 class _InLine:
@@ -3980,7 +3994,7 @@ class _GiveOnExit:
 
 class _Baton:
     """Who runs dbos_lite's code now (see above). Inactive (every method returns at once)
-    unless an executor under NORMAL turned it on.
+    unless an executor turned it on.
 
     Threads wait in line, first come first served, except the pool's thread for the workflows
     not yet begun, which waits aside (``take(aside=True)``): it is handed the baton when the
@@ -4089,7 +4103,7 @@ class _Baton:
                 self.take()
 
     def turn_on(self, active: bool) -> None:
-        """On for an executor under NORMAL, off when it is destroyed."""
+        """On while an executor's commits are cheap; off otherwise, and once it is destroyed."""
         if active and not self._registered:
             os.register_at_fork(after_in_child=self.reset)
             self._registered = True
@@ -5069,15 +5083,14 @@ class _Pool:
 
     Each function is submitted under a key (a workflow id): a thread about to wait for that
     workflow takes the function back and runs it itself (``take``), instead of sleeping while
-    a pool thread runs it. Paced (under NORMAL: see the baton), queued functions wait for the
-    baton: one idle thread stands in line for it on the queue's behalf, and the thread that
-    holds it goes from one function to the next. More threads join only as the baton is handed
+    a pool thread runs it. Paced (while the baton is on: see there), queued functions wait
+    for the baton: one idle thread waits for it aside, on the queue's behalf, and the thread that holds
+    it goes from one function to the next. More threads join only as the baton is handed
     over (a workflow waits) or taken from a holder that stopped making progress (a step that
     blocks), so the pool runs as many threads as the work needs rather than one per workflow."""
 
-    def __init__(self, limit: int, paced: bool = False):
+    def __init__(self, limit: int):
         self._limit = max(1, limit)
-        self._paced = paced
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
         # By key, oldest first: taken from the front, or by key (take).
@@ -5103,7 +5116,7 @@ class _Pool:
             return self._queue.pop(key, None)
 
     def _wake_or_grow(self) -> None:
-        if self._paced and self._in_line:
+        if self._in_line:
             return  # the thread in line brings in another once it has the baton
         if self._idle:
             self._work_ready.notify()
@@ -5116,8 +5129,7 @@ class _Pool:
         self._idle += 1
         while not self._stopped:
             if self._queue:
-                if not (self._paced and _baton.active) \
-                        or _baton.holder == threading.get_ident():
+                if not _baton.active or _baton.holder == threading.get_ident():
                     break
                 if not self._in_line:
                     self._in_line = True
@@ -5326,6 +5338,7 @@ class _Housekeeper:
                         and abs(time.time() - time.monotonic() - clock_offset) > 0.5:
                     executor.scheduler.wake()  # the wall clock was set
                 clock_offset = time.time() - time.monotonic()
+                executor.take_turns()
                 overdue = executor.runs.overdue(_now_ms())
                 if overdue:
                     _logger.info("Workflows %s passed their deadline; cancelling them.", overdue)
@@ -5425,7 +5438,7 @@ class _Dispatcher(_Worker):
         next_fault_log = 0.0
         while not self._stopping:
             try:
-                _baton.take()  # (under NORMAL) between the turns of the workflows it started
+                _baton.take()  # (baton on) between the turns of the workflows it started
                 current = journal.data_version()  # all that an idle turn reads
                 if self._look.is_set() or current != version or time.time() >= due:
                     self._look.clear()
@@ -5708,9 +5721,8 @@ class _Executor:
             raise
         self.journal = journal
         self.pid = os.getpid()
-        paced = self.synchronous == "NORMAL"
-        _baton.turn_on(paced)
-        self._pool = _Pool(self.max_threads, paced)
+        self._pool = _Pool(self.max_threads)
+        self.take_turns()  # from the commits launch made
         self.recover()
         self._housekeeper.start()
         if _declared_queues or journal.list_queues():
@@ -5720,6 +5732,17 @@ class _Executor:
         import atexit
 
         atexit.register(self._release_at_exit)
+
+    def take_turns(self) -> None:
+        """Turn the baton on where a commit is cheap, off where it waits for the disk (see
+        the baton; the commits measured so far decide, and the housekeeper asks again)."""
+        cost = self._journal().commit_cost()
+        if cost is None:
+            cheap = self.synchronous == "NORMAL"
+        else:
+            cheap = cost < _CHEAP_COMMIT_SEC * (2 if _baton.active else 1)
+        if cheap != _baton.active:
+            _baton.turn_on(cheap)
 
     def process_record(self) -> _ProcessRecord:
         now = _now_ms()
