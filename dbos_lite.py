@@ -5084,8 +5084,8 @@ class _Pool:
     Each function is submitted under a key (a workflow id): a thread about to wait for that
     workflow takes the function back and runs it itself (``take``), instead of sleeping while
     a pool thread runs it. Paced (while the baton is on: see there), queued functions wait
-    for the baton: one idle thread waits for it aside, on the queue's behalf, and the thread that holds
-    it goes from one function to the next. More threads join only as the baton is handed
+    for the baton: one idle thread waits for it aside, on the queue's behalf, and the thread
+    that holds it goes from one function to the next. More threads join only as the baton is handed
     over (a workflow waits) or taken from a holder that stopped making progress (a step that
     blocks), so the pool runs as many threads as the work needs rather than one per workflow."""
 
