@@ -5992,17 +5992,23 @@ class _Executor:
         self._pool.submit(workflow.workflow_id, context.run, self._run_in_background,
                           workflow_function, workflow, fresh)
 
-    def run_here(self, workflow_id: str) -> None:
+    def result_here(self, workflow_id: str, return_type: Any) -> tuple[Any] | None:
         """Outside workflows, about to wait for a workflow this process has yet to begin: run
         it in this thread rather than sleep while a pool thread runs it. (A workflow waits as
-        it always does: a wait the timeline shows, and that its cancellation ends.)"""
+        it always does: a wait the timeline shows, and that its cancellation ends.) If it ran
+        here and succeeded, its value, as ``return_type`` (None: its function's) decodes it;
+        else None, and the journal has the outcome."""
         if self._pool is None or _current_workflow.get() is not None \
                 or _current_step.get() is not None:
-            return
+            return None
         item = self._pool.take(workflow_id)
-        if item is not None:
-            function, args = item
-            function(*args)
+        if item is None:
+            return None
+        function, args = item
+        ran = function(*args)
+        if ran is not None and (return_type is None or return_type is ran[1]):
+            return (ran[0],)
+        return None
 
     def submit_task(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
                     fresh: bool = False) -> None:
@@ -6017,19 +6023,23 @@ class _Executor:
         task.add_done_callback(self._tasks.discard)
 
     def _run_in_background(self, workflow_function: _WorkflowFunction,
-                           workflow: _WorkflowRecord, fresh: bool) -> None:
+                           workflow: _WorkflowRecord, fresh: bool) -> tuple[Any, Any] | None:
+        """Run a workflow's body; for result_here, (its value, decoded as its function's
+        return type) once its success is recorded, else None: the outcome is in the journal."""
         if workflow_function.is_async:
             import asyncio
 
             asyncio.run(self._run_in_background_async(workflow_function, workflow, fresh))
-            return
+            return None
         try:
-            _run_plan(self.body_plan(workflow_function, workflow, fresh))
+            value = _run_plan(self.body_plan(workflow_function, workflow, fresh))
         except KeyboardInterrupt:
             if threading.current_thread() is threading.main_thread():
-                raise  # Ctrl-C while the main thread ran it for its get_result (run_here)
+                raise  # Ctrl-C while the main thread ran it for its get_result (result_here)
+            return None
         except BaseException:
-            pass  # the outcome is in the journal, for whoever awaits the workflow
+            return None  # the outcome is in the journal, for whoever awaits the workflow
+        return value, workflow_function.return_type
 
     async def _run_in_background_async(self, workflow_function: _WorkflowFunction,
                                        workflow: _WorkflowRecord, fresh: bool) -> None:
@@ -7944,7 +7954,9 @@ class WorkflowHandle(_Handle):
         recorded (``DBOS.getResult``), so a replay does not wait again."""
         _refuse_running_loop("get_result")
         executor = _launched()
-        executor.run_here(self.workflow_id)
+        ran = executor.result_here(self.workflow_id, self._return_type)
+        if ran is not None:
+            return ran[0]
         return _run_plan(executor.get_result_plan(self.workflow_id, self._return_type))
 
     def get_status(self) -> WorkflowStatus:
@@ -8351,7 +8363,9 @@ class DBOS:
         workflow (DBOS Transact waits for ever)."""
         _refuse_running_loop("get_result")
         executor = _launched()
-        executor.run_here(workflow_id)
+        ran = executor.result_here(workflow_id, None)
+        if ran is not None:
+            return ran[0]
         return _run_plan(executor.get_result_plan(workflow_id, None))
 
     @classmethod

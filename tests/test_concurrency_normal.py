@@ -176,3 +176,40 @@ def test_a_workflow_left_to_run_begins_while_other_threads_keep_busy(dbos):
         stop.set()
         for thread in threads:
             thread.join(10)
+
+
+def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(dbos):
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+
+    gate = threading.Event()
+
+    @DBOS.workflow()
+    def hold() -> None:
+        gate.wait(5)
+
+    @DBOS.workflow()
+    def make(x: int) -> Point:
+        return Point(x, -x)
+
+    @DBOS.workflow()
+    def fail(x: int) -> int:
+        raise ValueError(f"no {x}")
+
+    DBOS.launch()
+    busy = DBOS.start_workflow(hold)
+    made, failed = DBOS.start_workflow(make, 3), DBOS.start_workflow(fail, 4)
+    gate.set()
+    value = made.get_result()
+    assert value == Point(3, -3) and type(value) is Point
+    with pytest.raises(ValueError, match="no 4"):
+        failed.get_result()
+    busy.get_result()
+    again = DBOS.retrieve_workflow(made.get_workflow_id()).get_result()
+    assert again == value and type(again) is Point
+    assert DBOS.get_result(made.get_workflow_id()) == value
+    assert failed.get_status().status == "ERROR"
