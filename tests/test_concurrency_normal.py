@@ -213,3 +213,58 @@ def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(dbos):
     assert again == value and type(again) is Point
     assert DBOS.get_result(made.get_workflow_id()) == value
     assert failed.get_status().status == "ERROR"
+
+
+def test_the_baton_follows_the_cost_of_a_commit_and_switching_loses_nothing(dbos,
+                                                                           monkeypatch):
+    """The executor turns the baton on while commits are cheap and off while they wait for
+    the disk; turning it on and off while threads run workflows hangs none of them."""
+    import dbos_lite
+
+    @DBOS.step()
+    def step(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def three(n: int) -> int:
+        return n + sum(step(i) for i in range(3))
+
+    DBOS.launch()
+    executor = dbos_lite._process_executor
+    assert dbos_lite._baton.active  # NORMAL: commits of a few microseconds
+    cost = {"now": 1e-3}
+    monkeypatch.setattr(executor.journal, "commit_cost", lambda: cost["now"])
+    executor.take_turns()
+    assert not dbos_lite._baton.active  # a commit that waits for a disk
+    cost["now"] = 60e-6
+    executor.take_turns()
+    assert not dbos_lite._baton.active  # between the two thresholds: as it was
+    cost["now"] = 5e-6
+    executor.take_turns()
+    assert dbos_lite._baton.active
+
+    results: dict[int, int] = {}
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            cost["now"] = 1e-3 if cost["now"] < 1e-4 else 5e-6
+            executor.take_turns()
+            time.sleep(0.003)
+
+    def starter(base: int) -> None:
+        handles = [(n, DBOS.start_workflow(three, n)) for n in range(base, base + 30)]
+        for n, handle in handles:
+            results[n] = handle.get_result()
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    threads = [threading.Thread(target=starter, args=(30 * k,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stop.set()
+    flipper.join()
+    assert not any(thread.is_alive() for thread in threads), "a starter hung"
+    assert results == {n: n + 3 for n in range(90)}
