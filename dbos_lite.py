@@ -3954,14 +3954,17 @@ def _check_queue(queue: _QueueRecord) -> None:
 # It gives the baton up when it waits (DBOS.sleep, a result, a message), when a pool thread
 # runs out of work, when it ends, and after a turn of _BATON_TURN_SEC if another thread wants
 # it. It is a courtesy, never a lock that correctness needs: the next thread takes it after
-# _BATON_STEAL_SEC in which the holder showed no sign of life (a step blocked on the network,
-# a thread gone on to other things; twenty times that while the holder writes, as a commit
-# that checkpoints the WAL syncs), so nothing waits on it for longer. Code on an event loop
+# _BATON_STEAL_SEC in which the holder showed no sign of life (a step blocked on the network;
+# twenty times that while the holder writes, as a commit that checkpoints the WAL syncs), or
+# _BATON_OUTSIDE_SEC after the holder went back to its caller's code (a thread that started a
+# workflow and then blocks), so nothing waits on it for longer. Code on an event loop
 # (async workflows) takes no part. The executor turns the baton on while the median commit
 # takes under _CHEAP_COMMIT_SEC (_Executor.take_turns). (Its effect is in bench_concurrent.py
 # and bench_queue.py.)
 
 _BATON_STEAL_SEC = 0.002
+_BATON_OUTSIDE_SEC = 0.0002
+_BATON_RING_SEC = 0.002
 _BATON_TURN_SEC = 0.005
 _BATON_ASIDE_TURNS = 10
 _CHEAP_COMMIT_SEC = 40e-6  # the baton is on below (off again above twice this)
@@ -4017,6 +4020,10 @@ class _Baton:
         # The holder is writing to the journal: a commit that checkpoints the WAL syncs, and
         # a thread that took the baton meanwhile would wait for the same connection.
         self.writing = False
+        # Since when the holder runs user code (a step, or the caller's code after a call),
+        # None while it runs dbos_lite's: out there for _BATON_OUTSIDE_SEC, it may be long.
+        self.outside: float | None = None
+        self._rung_outside = 0.0
 
     def take(self, aside: bool = False) -> None:
         """Hold the baton: at once if it is free; else when the holder gives it up, or
@@ -4045,22 +4052,18 @@ class _Baton:
                 if self.holder == me:
                     return
                 next_ = self._next_in_line() is place
-                quiet = time.monotonic() - self._last
+                timeout = min(self._patience(), _BATON_STEAL_SEC) if next_ \
+                    else 20 * _BATON_STEAL_SEC
             # The next thread watches the holder; the others wait to be rung (the long
             # timeout only bounds what a missed ring could cost).
-            timeout = _BATON_STEAL_SEC - quiet if next_ else 20 * _BATON_STEAL_SEC
-            if timeout <= 0:  # quiet, but writing: look again later
-                timeout = _BATON_STEAL_SEC
-            rung = place.bell.acquire(True, timeout)
+            rung = place.bell.acquire(True, max(timeout, 0.0001))
             with self._lock:
                 place.bell.acquire(False)  # a ring that came after the timeout
                 if self.holder == me or not self.active or (
                         place is not self._aside and place not in self._line):
                     return  # handed the baton; or turned off, or reset
-                if self.holder is None or (
-                        next_ and not rung and self._next_in_line() is place
-                        and time.monotonic() - self._last
-                        >= _BATON_STEAL_SEC * (20 if self.writing else 1)):
+                if self.holder is None or (next_ and not rung and self._next_in_line() is place
+                                           and self._patience() <= 0):
                     if place is self._aside:
                         self._aside = None
                     else:
@@ -4116,6 +4119,29 @@ class _Baton:
                     self._ring(self._aside)
                     self._aside = None
                 self.holder = None
+
+    def went_outside(self) -> None:
+        """The holder goes back to its caller's code; the next thread, if it has not been rung
+        for this within _BATON_STEAL_SEC, looks again after _BATON_OUTSIDE_SEC (so that a
+        thread that starts a workflow and then blocks holds it up for that long only)."""
+        if self.holder != threading.get_ident():
+            return
+        self.outside = now = time.monotonic()
+        if (self._line or self._aside is not None) \
+                and now - self._rung_outside > _BATON_RING_SEC:
+            with self._lock:
+                self._rung_outside = now
+                self._ring_next()
+
+    def _patience(self) -> float:
+        """How long the next thread still waits before it takes the baton (<= 0: now)."""
+        now = time.monotonic()
+        outside = self.outside
+        if outside is not None:
+            return _BATON_OUTSIDE_SEC - (now - outside)
+        if self.writing:
+            return 20 * _BATON_STEAL_SEC - (now - self._last)
+        return _BATON_STEAL_SEC - (now - self._last)
 
     def _next_in_line(self) -> _InLine | None:
         aside = self._aside
@@ -4242,6 +4268,7 @@ def _run_plan(plan: _Plan[_T]) -> _T:
     """Drive a plan in the calling thread, holding the baton."""
     baton = _baton
     baton.take()
+    baton.outside = None
     try:
         effect = plan.send(None)
         while True:
@@ -4256,7 +4283,11 @@ def _run_plan(plan: _Plan[_T]) -> _T:
                     finally:
                         baton.writing = False
                 elif kind is _Call:
-                    value = effect.func(*effect.args, **effect.kwargs)
+                    baton.outside = time.monotonic()
+                    try:
+                        value = effect.func(*effect.args, **effect.kwargs)
+                    finally:
+                        baton.outside = None
                     if hasattr(type(value), "__await__"):
                         _refuse_awaitable(effect.func, value)
                 else:
@@ -4269,6 +4300,9 @@ def _run_plan(plan: _Plan[_T]) -> _T:
         return stop.value
     except (DBOSJournalError, _OwnershipLost) as exc:
         raise _error_leaving_plan(exc) from None
+    finally:
+        if baton.active:
+            baton.went_outside()
 
 
 def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException:
@@ -5438,9 +5472,9 @@ class _Dispatcher(_Worker):
         next_fault_log = 0.0
         while not self._stopping:
             try:
-                _baton.take()  # (baton on) between the turns of the workflows it started
                 current = journal.data_version()  # all that an idle turn reads
                 if self._look.is_set() or current != version or time.time() >= due:
+                    _baton.take()  # (baton on) between the turns of the workflows it started
                     self._look.clear()
                     version, due = current, float("inf")
                     queues = [q for q in journal.list_queues() if executor.listens(q.name)]
