@@ -2201,6 +2201,7 @@ class _JournalFile:
         self._queue: list[_WriteRequest] = []
         self._committing = False
         self._commit_costs: collections.deque[float] = collections.deque(maxlen=32)
+        self._commits = 0
         self._busy_timeout_sec = busy_timeout_sec
         self.read_only = read_only
         # A program moves the WAL into the file when it closes; a tool that wrote a message
@@ -2436,9 +2437,13 @@ class _JournalFile:
                     with self._group:
                         batch += self._queue
                         self._queue = []
-            started = time.perf_counter()
-            cursor.execute("COMMIT")
-            self._commit_costs.append(time.perf_counter() - started)
+            self._commits += 1
+            if self._commits <= 32 or not self._commits % 8:  # (the first ones, then 1 in 8)
+                started = time.perf_counter()
+                cursor.execute("COMMIT")
+                self._commit_costs.append(time.perf_counter() - started)
+            else:
+                cursor.execute("COMMIT")
             return
         except BaseException as exc:
             self._rollback(cursor)
@@ -4024,6 +4029,7 @@ class _Baton:
         # None while it runs dbos_lite's: out there for _BATON_OUTSIDE_SEC, it may be long.
         self.outside: float | None = None
         self._rung_outside = 0.0
+        self.wanted = False  # a thread waits for the baton
 
     def take(self, aside: bool = False) -> None:
         """Hold the baton: at once if it is free; else when the holder gives it up, or
@@ -4047,6 +4053,7 @@ class _Baton:
                 self._aside, self._aside_since = place, now
             else:
                 self._line.append(place)
+            self.wanted = True
         while True:
             with self._lock:
                 if self.holder == me:
@@ -4071,6 +4078,12 @@ class _Baton:
                     self._hold(me)
                     self._ring_next()
                     return
+
+    def _hold(self, ident: int) -> None:
+        self.holder = ident
+        self._since = self._last = time.monotonic()
+        self.outside = None
+        self.wanted = bool(self._line) or self._aside is not None
 
     def give(self, ident: int | None = None) -> None:
         """Give the baton up, to the next thread (if this thread, or ``ident``, has it)."""
@@ -4098,7 +4111,8 @@ class _Baton:
         ran user code) waits for it here."""
         if self.holder != threading.get_ident():
             self.take()
-        if self._line or self._aside is not None:  # (nobody waits: nobody looks at _last)
+        self.outside = None
+        if self.wanted:  # (nobody waits: nobody looks at _last)
             self._last = now = time.monotonic()
             if now - self._since > _BATON_TURN_SEC and (self._line or (
                     now - self._aside_since > _BATON_ASIDE_TURNS * _BATON_TURN_SEC)):
@@ -4119,6 +4133,7 @@ class _Baton:
                     self._ring(self._aside)
                     self._aside = None
                 self.holder = None
+                self.wanted = False
 
     def went_outside(self) -> None:
         """The holder goes back to its caller's code; the next thread, if it has not been rung
@@ -4127,8 +4142,7 @@ class _Baton:
         if self.holder != threading.get_ident():
             return
         self.outside = now = time.monotonic()
-        if (self._line or self._aside is not None) \
-                and now - self._rung_outside > _BATON_RING_SEC:
+        if self.wanted and now - self._rung_outside > _BATON_RING_SEC:
             with self._lock:
                 self._rung_outside = now
                 self._ring_next()
@@ -4150,10 +4164,6 @@ class _Baton:
             return aside
         return self._line[0] if self._line else None
 
-    def _hold(self, ident: int) -> None:
-        self.holder = ident
-        self._since = self._last = time.monotonic()
-
     def _ring_next(self) -> None:
         place = self._next_in_line()
         if place is not None:
@@ -4171,6 +4181,7 @@ class _Baton:
         self._line = collections.deque()
         self._aside = None
         self.holder = None
+        self.wanted = False
 
 
 _baton = _Baton()
@@ -4267,27 +4278,29 @@ class _Wait:
 def _run_plan(plan: _Plan[_T]) -> _T:
     """Drive a plan in the calling thread, holding the baton."""
     baton = _baton
-    baton.take()
-    baton.outside = None
+    if baton.active:
+        baton.take()
+        baton.outside = None
     try:
         effect = plan.send(None)
         while True:
             try:
                 kind = type(effect)
-                if baton.active:
-                    baton.beat()
+                if baton.active and (baton.wanted or baton.holder != threading.get_ident()):
+                    baton.beat()  # (alone, a thread that holds it has nothing to do)
                 if kind is _Write:
-                    baton.writing = True
-                    try:
+                    if baton.wanted:
+                        baton.writing = True
+                        try:
+                            value = effect.func(*effect.args)
+                        finally:
+                            baton.writing = False
+                    else:
                         value = effect.func(*effect.args)
-                    finally:
-                        baton.writing = False
                 elif kind is _Call:
-                    baton.outside = time.monotonic()
-                    try:
-                        value = effect.func(*effect.args, **effect.kwargs)
-                    finally:
-                        baton.outside = None
+                    if baton.wanted:
+                        baton.outside = time.monotonic()  # (beat() clears it)
+                    value = effect.func(*effect.args, **effect.kwargs)
                     if hasattr(type(value), "__await__"):
                         _refuse_awaitable(effect.func, value)
                 else:
@@ -4301,8 +4314,8 @@ def _run_plan(plan: _Plan[_T]) -> _T:
     except (DBOSJournalError, _OwnershipLost) as exc:
         raise _error_leaving_plan(exc) from None
     finally:
-        if baton.active:
-            baton.went_outside()
+        if baton.active and _current_workflow.get() is None:
+            baton.went_outside()  # back in code outside any workflow
 
 
 def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException:
