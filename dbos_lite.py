@@ -4032,8 +4032,8 @@ class _Baton:
         self.wanted = False  # a thread waits for the baton
 
     def take(self, aside: bool = False) -> None:
-        """Hold the baton: at once if it is free; else when the holder gives it up, or
-        shows no sign of life for _BATON_STEAL_SEC while this thread is next."""
+        """Hold the baton: at once if it is free; else, once this thread is next, when the
+        holder gives it up or has shown no sign of life for a while (see _patience)."""
         if not self.active:
             return
         me = threading.get_ident()
@@ -4137,7 +4137,7 @@ class _Baton:
 
     def went_outside(self) -> None:
         """The holder goes back to its caller's code; the next thread, if it has not been rung
-        for this within _BATON_STEAL_SEC, looks again after _BATON_OUTSIDE_SEC (so that a
+        for this within _BATON_RING_SEC, looks again after _BATON_OUTSIDE_SEC (so that a
         thread that starts a workflow and then blocks holds it up for that long only)."""
         if self.holder != threading.get_ident():
             return
@@ -4180,8 +4180,8 @@ class _Baton:
         self._lock = threading.Lock()
         self._line = collections.deque()
         self._aside = None
-        self.holder = None
-        self.wanted = False
+        self.holder = self.outside = None
+        self.writing = self.wanted = False
 
 
 _baton = _Baton()
@@ -6039,23 +6039,21 @@ class _Executor:
         self._pool.submit(workflow.workflow_id, context.run, self._run_in_background,
                           workflow_function, workflow, fresh)
 
-    def result_here(self, workflow_id: str, return_type: Any) -> tuple[Any] | None:
-        """Outside workflows, about to wait for a workflow this process has yet to begin: run
-        it in this thread rather than sleep while a pool thread runs it. (A workflow waits as
-        it always does: a wait the timeline shows, and that its cancellation ends.) If it ran
-        here and succeeded, its value, as ``return_type`` (None: its function's) decodes it;
-        else None, and the journal has the outcome."""
-        if self._pool is None or _current_workflow.get() is not None \
-                or _current_step.get() is not None:
-            return None
-        item = self._pool.take(workflow_id)
-        if item is None:
-            return None
-        function, args = item
-        ran = function(*args)
-        if ran is not None and (return_type is None or return_type is ran[1]):
-            return (ran[0],)
-        return None
+    def get_result(self, workflow_id: str, return_type: Any) -> Any:
+        """get_result_plan driven in this thread. Outside workflows, a workflow this process
+        has yet to begin runs in this thread rather than a pool thread while this one sleeps,
+        and its value is returned as its body returned it, when ``return_type`` (None: its
+        function's) decodes it so; else the journal gives the outcome. (A workflow waits as it
+        always does: a wait the timeline shows, and that its cancellation ends.)"""
+        if self._pool is not None and _current_workflow.get() is None \
+                and _current_step.get() is None:
+            item = self._pool.take(workflow_id)
+            if item is not None:
+                function, args = item
+                ran = function(*args)
+                if ran is not None and (return_type is None or return_type is ran[1]):
+                    return ran[0]
+        return _run_plan(self.get_result_plan(workflow_id, return_type))
 
     def submit_task(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
                     fresh: bool = False) -> None:
@@ -6071,7 +6069,7 @@ class _Executor:
 
     def _run_in_background(self, workflow_function: _WorkflowFunction,
                            workflow: _WorkflowRecord, fresh: bool) -> tuple[Any, Any] | None:
-        """Run a workflow's body; for result_here, (its value, decoded as its function's
+        """Run a workflow's body; for get_result, (its value, decoded as its function's
         return type) once its success is recorded, else None: the outcome is in the journal."""
         if workflow_function.is_async:
             import asyncio
@@ -6082,7 +6080,7 @@ class _Executor:
             value = _run_plan(self.body_plan(workflow_function, workflow, fresh))
         except KeyboardInterrupt:
             if threading.current_thread() is threading.main_thread():
-                raise  # Ctrl-C while the main thread ran it for its get_result (result_here)
+                raise  # Ctrl-C while the main thread ran it for its get_result
             return None
         except BaseException:
             return None  # the outcome is in the journal, for whoever awaits the workflow
@@ -8000,11 +7998,7 @@ class WorkflowHandle(_Handle):
         workflow raises DBOSAwaitedWorkflowCancelledError. Inside a workflow the result is
         recorded (``DBOS.getResult``), so a replay does not wait again."""
         _refuse_running_loop("get_result")
-        executor = _launched()
-        ran = executor.result_here(self.workflow_id, self._return_type)
-        if ran is not None:
-            return ran[0]
-        return _run_plan(executor.get_result_plan(self.workflow_id, self._return_type))
+        return _launched().get_result(self.workflow_id, self._return_type)
 
     def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
@@ -8409,11 +8403,7 @@ class DBOS:
         recorded (``DBOS.getResult``). DBOSNonExistentWorkflowError if there is no such
         workflow (DBOS Transact waits for ever)."""
         _refuse_running_loop("get_result")
-        executor = _launched()
-        ran = executor.result_here(workflow_id, None)
-        if ran is not None:
-            return ran[0]
-        return _run_plan(executor.get_result_plan(workflow_id, None))
+        return _launched().get_result(workflow_id, None)
 
     @classmethod
     async def get_result_async(cls, workflow_id: str) -> Any:

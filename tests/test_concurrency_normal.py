@@ -13,6 +13,15 @@ from dbos_lite import DBOS, SetWorkflowID
 pytestmark = pytest.mark.skipif(DBOS.__module__ != "dbos_lite", reason="dbos_lite's threads")
 
 
+@pytest.fixture
+def one_worker(config):
+    """DBOS with a pool of one thread: a workflow blocked in it keeps the next one queued."""
+    DBOS.destroy(destroy_registry=True)
+    DBOS(config={**config, "max_executor_threads": 1})
+    yield DBOS
+    DBOS.destroy(destroy_registry=True)
+
+
 def test_a_step_that_blocks_does_not_hold_up_other_workflows(dbos):
     release = threading.Event()
     steps_done: list[float] = []
@@ -62,7 +71,7 @@ def test_a_starter_busy_in_its_own_code_does_not_hold_up_its_workflows(dbos):
     assert handle.get_status().status == "SUCCESS"
 
 
-def test_a_workflow_run_by_the_thread_that_waits_for_it_keeps_its_own_context(dbos):
+def test_a_workflow_run_by_the_thread_that_waits_for_it_keeps_its_own_context(one_worker):
     seen = {}
     gate = threading.Event()
 
@@ -72,7 +81,7 @@ def test_a_workflow_run_by_the_thread_that_waits_for_it_keeps_its_own_context(db
 
     @DBOS.workflow()
     def second(x: int) -> int:
-        seen["id"] = DBOS.workflow_id
+        seen["id"], seen["thread"] = DBOS.workflow_id, threading.get_ident()
         return 2 * x
 
     DBOS.launch()
@@ -86,6 +95,7 @@ def test_a_workflow_run_by_the_thread_that_waits_for_it_keeps_its_own_context(db
         assert DBOS.start_workflow(second, 1).get_workflow_id() == "third-one"
     busy.get_result()
     assert seen["id"] == "second-one"
+    assert seen["thread"] == threading.get_ident()  # it ran in the thread that waited
     assert DBOS.workflow_id is None
     assert DBOS.get_workflow_status("second-one").status == "SUCCESS"
 
@@ -125,7 +135,7 @@ def test_many_starting_threads_run_every_step_once(dbos):
     assert len(runs) == len(per_step) == 500
 
 
-def test_a_waiting_workflow_gives_its_turn(dbos):
+def test_a_workflow_waiting_for_a_message_does_not_hold_up_its_sender(dbos):
     @DBOS.workflow()
     def waiter() -> str:
         return DBOS.recv("go", timeout_seconds=10)
@@ -178,7 +188,7 @@ def test_a_workflow_left_to_run_begins_while_other_threads_keep_busy(dbos):
             thread.join(10)
 
 
-def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(dbos):
+def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(one_worker):
     import dataclasses
 
     @dataclasses.dataclass
@@ -192,12 +202,16 @@ def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(dbos):
     def hold() -> None:
         gate.wait(5)
 
+    threads = set()
+
     @DBOS.workflow()
     def make(x: int) -> Point:
+        threads.add(threading.get_ident())
         return Point(x, -x)
 
     @DBOS.workflow()
     def fail(x: int) -> int:
+        threads.add(threading.get_ident())
         raise ValueError(f"no {x}")
 
     DBOS.launch()
@@ -208,6 +222,7 @@ def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(dbos):
     assert value == Point(3, -3) and type(value) is Point
     with pytest.raises(ValueError, match="no 4"):
         failed.get_result()
+    assert threads == {threading.get_ident()}  # both ran in the thread that waited
     busy.get_result()
     again = DBOS.retrieve_workflow(made.get_workflow_id()).get_result()
     assert again == value and type(again) is Point
