@@ -3680,6 +3680,7 @@ class _StepFunction(_Function):
         self.max_attempts, self.backoff_rate = max_attempts, float(backoff_rate)
         self.should_retry = options.get("should_retry")
         self.warned = False  # about blocking an event loop
+        self.slow = False  # its last call, while another thread waited, took a while (_Baton)
 
     def retry_delay(self, attempt: int) -> float:
         try:
@@ -3958,20 +3959,22 @@ def _check_queue(queue: _QueueRecord) -> None:
 # loop of short calls (a workflow's steps, a loop that starts workflows) hands nothing over.
 # It gives the baton up when it waits (DBOS.sleep, a result, a message), when a pool thread
 # runs out of work, when it ends, and after a turn of _BATON_TURN_SEC if another thread wants
-# it. It is a courtesy, never a lock that correctness needs: the next thread takes it after
-# _BATON_STEAL_SEC in which the holder showed no sign of life (a step blocked on the network;
-# twenty times that while the holder writes, as a commit that checkpoints the WAL syncs), or
-# _BATON_OUTSIDE_SEC after the holder went back to its caller's code (a thread that started a
-# workflow and then blocks), so nothing waits on it for longer. Code on an event loop
+# it; and, while another thread wants it, before a step whose last call took longer than
+# _BATON_OUTSIDE_SEC (a request over the network: the pool's thread begins another workflow
+# meanwhile), and when it goes back to caller's code that kept it away that long last time.
+# It is a courtesy, never a lock that correctness needs: the next thread looks every
+# _BATON_STEAL_SEC and takes it if the holder showed no sign of life meanwhile (twenty times
+# that while the holder writes, as a commit that checkpoints the WAL syncs) or has been in
+# user code for _BATON_OUTSIDE_SEC (a step or a caller that blocks for the first time), so
+# nothing waits on it for longer. Code on an event loop
 # (async workflows) takes no part. The executor turns the baton on while the median commit
 # takes under _CHEAP_COMMIT_SEC (_Executor.take_turns). (Its effect is in bench_concurrent.py
 # and bench_queue.py.)
 
-_BATON_STEAL_SEC = 0.002
+_BATON_STEAL_SEC = 0.005
 _BATON_OUTSIDE_SEC = 0.0002
-_BATON_RING_SEC = 0.002
-_BATON_TURN_SEC = 0.005
-_BATON_ASIDE_TURNS = 10
+_BATON_TURN_SEC = 0.02
+_BATON_ASIDE_SEC = 0.05
 _CHEAP_COMMIT_SEC = 40e-6  # the baton is on below (off again above twice this)
 
 
@@ -4006,10 +4009,10 @@ class _Baton:
 
     Threads wait in line, first come first served, except the pool's thread for the workflows
     not yet begun, which waits aside (``take(aside=True)``): it is handed the baton when the
-    holder waits or runs out of work, when nobody is in line, or after _BATON_ASIDE_TURNS
-    turns of waiting. So a thread that starts workflows in a loop and then waits for them
-    runs them itself (see _Pool.take), while a workflow started and left to run still begins
-    within a few milliseconds."""
+    holder waits or runs out of work, when nobody is in line, or once the queue has not moved
+    for _BATON_ASIDE_SEC (see queue_moved). So a thread that starts workflows in a loop and
+    then waits for them runs them itself (see _Pool.take), while a workflow started and left
+    to run still begins soon."""
 
     def __init__(self) -> None:
         self.active = False
@@ -4028,7 +4031,6 @@ class _Baton:
         # Since when the holder runs user code (a step, or the caller's code after a call),
         # None while it runs dbos_lite's: out there for _BATON_OUTSIDE_SEC, it may be long.
         self.outside: float | None = None
-        self._rung_outside = 0.0
         self.wanted = False  # a thread waits for the baton
 
     def take(self, aside: bool = False) -> None:
@@ -4085,15 +4087,18 @@ class _Baton:
         self.outside = None
         self.wanted = bool(self._line) or self._aside is not None
 
-    def give(self, ident: int | None = None) -> None:
-        """Give the baton up, to the next thread (if this thread, or ``ident``, has it)."""
+    def give(self, ident: int | None = None, to_the_pool: bool = False) -> None:
+        """Give the baton up, to the next thread (if this thread, or ``ident``, has it);
+        ``to_the_pool``: to the pool's thread first, if it waits (this thread is about to
+        block: the time is best spent beginning another workflow, which may block too)."""
         me = threading.get_ident() if ident is None else ident
         if self.holder != me:
             return
         with self._lock:
             if self.holder != me:
                 return
-            place = self._next_in_line()
+            place = self._aside if to_the_pool and self._aside is not None \
+                else self._next_in_line()
             if place is None:
                 self.holder = None
                 return
@@ -4115,9 +4120,15 @@ class _Baton:
         if self.wanted:  # (nobody waits: nobody looks at _last)
             self._last = now = time.monotonic()
             if now - self._since > _BATON_TURN_SEC and (self._line or (
-                    now - self._aside_since > _BATON_ASIDE_TURNS * _BATON_TURN_SEC)):
+                    now - self._aside_since > _BATON_ASIDE_SEC)):
                 self.give()
                 self.take()
+
+    def queue_moved(self) -> None:
+        """The pool's oldest workflow was taken by the thread that waits for it: the queue moves
+        without the thread waiting aside, so its turns count from now."""
+        if self._aside is not None:
+            self._aside_since = time.monotonic()
 
     def turn_on(self, active: bool) -> None:
         """On while an executor's commits are cheap; off otherwise, and once it is destroyed."""
@@ -4135,17 +4146,49 @@ class _Baton:
                 self.holder = None
                 self.wanted = False
 
+    def come_in(self) -> None:
+        """A thread enters dbos_lite's code: it takes the baton. Coming back from its caller's
+        code, it notes whether it was away for longer than _BATON_OUTSIDE_SEC."""
+        local = self._threads
+        went = getattr(local, "went", None)
+        if went is not None:
+            local.went = None
+            local.away_long = time.monotonic() - went > _BATON_OUTSIDE_SEC
+        self.take()
+        self.outside = None
+
     def went_outside(self) -> None:
-        """The holder goes back to its caller's code; the next thread, if it has not been rung
-        for this within _BATON_RING_SEC, looks again after _BATON_OUTSIDE_SEC (so that a
-        thread that starts a workflow and then blocks holds it up for that long only)."""
+        """The holder goes back to its caller's code. While another thread waits, if the last
+        time it stayed away for longer than _BATON_OUTSIDE_SEC, it gives the baton up now;
+        else it is marked outside, and the next thread takes the baton if it finds it still
+        out there when it next looks."""
         if self.holder != threading.get_ident():
             return
         self.outside = now = time.monotonic()
-        if self.wanted and now - self._rung_outside > _BATON_RING_SEC:
-            with self._lock:
-                self._rung_outside = now
-                self._ring_next()
+        if self.wanted:
+            local = self._threads
+            local.went = now
+            if getattr(local, "away_long", False):
+                self.give()
+
+    def call_outside(self, func: Callable, args: tuple, kwargs: dict,
+                     step: Any) -> Any:
+        """Call user code while another thread waits. A step whose last such call took longer
+        than _BATON_OUTSIDE_SEC (it would have been taken from) gives the baton up first and
+        takes it back after; other code only marks the holder outside."""
+        slow = step is not None and step.slow
+        started = time.monotonic()
+        if slow:
+            self.give(to_the_pool=True)
+        else:
+            self.outside = started  # (beat() clears it)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if step is not None:
+                step.slow = time.monotonic() - started > _BATON_OUTSIDE_SEC
+            if slow:
+                self.take()
 
     def _patience(self) -> float:
         """How long the next thread still waits before it takes the baton (<= 0: now)."""
@@ -4160,7 +4203,7 @@ class _Baton:
     def _next_in_line(self) -> _InLine | None:
         aside = self._aside
         if aside is not None and (not self._line or time.monotonic() - self._aside_since
-                                  > _BATON_ASIDE_TURNS * _BATON_TURN_SEC):
+                                  > _BATON_ASIDE_SEC):
             return aside
         return self._line[0] if self._line else None
 
@@ -4217,12 +4260,13 @@ _STREAM_END = object()  # what reading a stream gives past its end
 
 
 class _Call:
-    """Effect: call a user function."""
+    """Effect: call a user function (``step``: the step it is the body of, if any)."""
 
-    __slots__ = ("func", "args", "kwargs")
+    __slots__ = ("func", "args", "kwargs", "step")
 
-    def __init__(self, func: Callable, args: tuple, kwargs: dict):
-        self.func, self.args, self.kwargs = func, args, kwargs
+    def __init__(self, func: Callable, args: tuple, kwargs: dict,
+                 step: _StepFunction | None = None):
+        self.func, self.args, self.kwargs, self.step = func, args, kwargs, step
 
 
 class _Write:
@@ -4279,8 +4323,7 @@ def _run_plan(plan: _Plan[_T]) -> _T:
     """Drive a plan in the calling thread, holding the baton."""
     baton = _baton
     if baton.active:
-        baton.take()
-        baton.outside = None
+        baton.come_in()
     try:
         effect = plan.send(None)
         while True:
@@ -4299,8 +4342,10 @@ def _run_plan(plan: _Plan[_T]) -> _T:
                         value = effect.func(*effect.args)
                 elif kind is _Call:
                     if baton.wanted:
-                        baton.outside = time.monotonic()  # (beat() clears it)
-                    value = effect.func(*effect.args, **effect.kwargs)
+                        value = baton.call_outside(effect.func, effect.args, effect.kwargs,
+                                                   effect.step)
+                    else:
+                        value = effect.func(*effect.args, **effect.kwargs)
                     if hasattr(type(value), "__await__"):
                         _refuse_awaitable(effect.func, value)
                 else:
@@ -4381,7 +4426,7 @@ async def _run_plan_async(plan: _Plan[_T]) -> _T:
 
 def _plain_call_plan(step: _StepFunction, args: tuple, kwargs: dict) -> _Plan[Any]:
     """A plan that only calls the step's function (outside a workflow)."""
-    return (yield _Call(step.func, args, kwargs))
+    return (yield _Call(step.func, args, kwargs, step))
 
 
 async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
@@ -5160,7 +5205,11 @@ class _Pool:
         """The function submitted under ``key``, if no thread has begun it; it is then the
         caller's to run."""
         with self._lock:
-            return self._queue.pop(key, None)
+            oldest = next(iter(self._queue), None) == key
+            item = self._queue.pop(key, None)
+        if oldest:
+            _baton.queue_moved()
+        return item
 
     def _wake_or_grow(self) -> None:
         if self._in_line:
@@ -5195,6 +5244,7 @@ class _Pool:
             _baton.give()
             return None
         item = self._queue.popitem(last=False)[1]
+        _baton.queue_moved()
         if self._queue:
             self._wake_or_grow()  # the rest: another thread, or one to stand in line
         return item
@@ -6430,7 +6480,7 @@ class _Executor:
         """A step: replay its recorded outcome, or run it with retries and record the outcome."""
         context = _recording_context()
         if context is None:
-            return (yield _Call(step.func, args, kwargs))  # a plain call, as the contract says
+            return (yield _Call(step.func, args, kwargs, step))  # a plain call (the contract)
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, step.name)
         if recorded is not None:
@@ -6447,7 +6497,7 @@ class _Executor:
             ))
             attempt_started_at = _now_ms()
             try:
-                value = yield _Call(step.func, args, kwargs)
+                value = yield _Call(step.func, args, kwargs, step)
             except Exception as exc:
                 retry = step.retries_allowed
                 if retry and step.should_retry is not None:

@@ -9,6 +9,10 @@ run is printed). And dbos_lite's own sequential rate: the same 200 workflows cal
 another in one thread; running them concurrently must never be slower than that. Reported in
 steps per second (dbos_lite also records each workflow's start and finish).
 
+Then the same 200 workflows with two steps that wait 5 ms each (a request over the network),
+under NORMAL, where threads take turns running dbos_lite's code (the baton, in dbos_lite.py):
+against the same run with the baton switched off, taking turns must not make them slower.
+
 Usage: python benchmarks/bench_concurrent.py [--quick]
 """
 
@@ -17,6 +21,9 @@ import threading
 
 from _common import Scratch, commit_insert, floor_connection, fsync_cost_us, print_table, timed
 
+import time
+
+import dbos_lite
 from dbos_lite import DBOS
 
 QUICK = "--quick" in sys.argv
@@ -74,6 +81,43 @@ def dbos_lite_rate(scratch, synchronous, run, starters):
     return WORKFLOWS * STEPS / seconds
 
 
+def waiting_rate(scratch, run, baton):
+    """Workflows/s for WORKFLOWS workflows whose steps wait on I/O, started together under
+    NORMAL; ``baton`` False: threads never take turns (the baton patched off)."""
+    turn_on = dbos_lite._Baton.turn_on
+    if not baton:
+        dbos_lite._Baton.turn_on = lambda self, active: turn_on(self, False)
+    try:
+        DBOS(config={"name": "bench", "sqlite_synchronous": "NORMAL", "system_database_url":
+                     f"sqlite:///{scratch.file(f'waiting-{run}-{baton}.sqlite')}"})
+
+        @DBOS.step()
+        def request(i: int) -> int:
+            time.sleep(0.005)
+            return i
+
+        @DBOS.step()
+        def trivial(i: int) -> int:
+            return i
+
+        @DBOS.workflow()
+        def two_requests(i: int) -> int:
+            return request(i) + sum(trivial(j) for j in range(3)) + request(i)
+
+        DBOS.launch()
+
+        def run_all():
+            handles = [DBOS.start_workflow(two_requests, i) for i in range(WORKFLOWS)]
+            for handle in handles:
+                handle.get_result()
+
+        seconds = timed(run_all)
+        DBOS.destroy(destroy_registry=True)
+    finally:
+        dbos_lite._Baton.turn_on = turn_on
+    return WORKFLOWS / seconds
+
+
 def main():
     rows = []
     with Scratch() as scratch:
@@ -91,11 +135,20 @@ def main():
                              f"{rate:,.0f}", f"{rate / floor:.2f}x",
                              "1.5x" if synchronous == "FULL" else "-",
                              f"{rate / sequential:.2f}x", "1.0x"))
+        waiting = {True: [], False: []}
+        for run in range(REPEATS):
+            for baton in (True, False):
+                waiting[baton].append(waiting_rate(scratch, run, baton))
     print_table(f"Concurrent throughput: {WORKFLOWS} workflows x {STEPS} steps started together "
                 f"(steps/s, best of {REPEATS}; fsync costs {fsync:.0f} us here; sequential: "
                 "dbos_lite calling the same workflows one after another)",
                 ("synchronous", "starters", "floor", "dbos_lite sequential",
                  "dbos_lite concurrent", "vs floor", "target", "vs sequential", "target"), rows)
+    on, off = max(waiting[True]), max(waiting[False])
+    print_table(f"Workflows whose two steps wait 5 ms each, {WORKFLOWS} started together, NORMAL "
+                f"(workflows/s, best of {REPEATS})",
+                ("threads take turns", "never", "ratio", "target"),
+                [(f"{on:,.0f}", f"{off:,.0f}", f"{on / off:.2f}x", "1.0x")])
 
 
 if __name__ == "__main__":
