@@ -4125,8 +4125,8 @@ class _Baton:
                 self.take()
 
     def queue_moved(self) -> None:
-        """The pool's oldest workflow was taken by the thread that waits for it: the queue moves
-        without the thread waiting aside, so its turns count from now."""
+        """The pool's oldest workflow was taken (by a pool thread, or by the thread that waits
+        for it): the queue moves, so the thread waiting aside counts its wait from now."""
         if self._aside is not None:
             self._aside_since = time.monotonic()
 
