@@ -6,7 +6,6 @@ they write."""
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,8 @@ import threading
 import time
 
 import pytest
+
+import sqlite_here
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -140,18 +141,14 @@ class Apps:
 
     def query(self, sql, args=()):
         """Read the journal directly (read-only), as the sqlite3 shell would."""
-        conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+        return sqlite_here.query(self.journal, sql, args)
 
     def wait_for_query(self, sql, args=(), predicate=bool, timeout=20.0):
         deadline = time.monotonic() + timeout
         while True:
             try:
                 rows = self.query(sql, args)
-            except sqlite3.OperationalError:  # the journal is not created yet
+            except sqlite_here.Error:  # the journal is not created yet
                 rows = []
             if predicate(rows):
                 return rows
@@ -315,19 +312,13 @@ def call_with_id(workflow_id, func, *args):
 
 
 def journal_rows(journal, workflow_id):
-    """Every column of a workflow's row and of its operations' rows, read with the stdlib sqlite3
-    module (read-only), to check that a process wrote nothing into the workflow."""
-    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=10)
-    conn.row_factory = sqlite3.Row
-    try:
-        workflow = conn.execute("SELECT * FROM workflow_status WHERE workflow_id = ?",
-                                (workflow_id,)).fetchall()
-        operations = conn.execute("SELECT * FROM operation_outputs WHERE workflow_id = ?"
-                                  " ORDER BY function_id", (workflow_id,)).fetchall()
-        return {"workflow": [dict(row) for row in workflow],
-                "operations": [dict(row) for row in operations]}
-    finally:
-        conn.close()
+    """Every column of a workflow's row and of its operations' rows, read directly (read-only),
+    to check that a process wrote nothing into the workflow."""
+    with sqlite_here.connect(journal, read_only=True) as conn:
+        return {"workflow": conn.dicts("SELECT * FROM workflow_status WHERE workflow_id = ?",
+                                       (workflow_id,)),
+                "operations": conn.dicts("SELECT * FROM operation_outputs WHERE workflow_id = ?"
+                                         " ORDER BY function_id", (workflow_id,))}
 
 
 def row_changes(before, after):

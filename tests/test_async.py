@@ -1,8 +1,6 @@
 """asyncio parity: async workflows and steps with the same guarantees as sync ones."""
 
 import asyncio
-import contextlib
-import sqlite3
 import os
 import subprocess
 import sys
@@ -427,9 +425,8 @@ def test_cancelling_the_task_while_its_write_waits_leaves_the_workflow_intact(
     asyncio.run(main())
     assert DBOS.get_workflow_status("c").status == "PENDING"
     DBOS.destroy()  # waits for the write still in a journal thread
-    with contextlib.closing(sqlite3.connect(journal_path)) as conn:
-        recorded = [row[0] for row in conn.execute(
-            "SELECT function_id FROM operation_outputs WHERE workflow_id = 'c' ORDER BY 1")]
+    recorded = [row[0] for row in other.execute(
+        "SELECT function_id FROM operation_outputs WHERE workflow_id = 'c' ORDER BY 1")]
     assert recorded in ([1], [1, 2])
     DBOS(config=config)
     DBOS.launch()

@@ -4,13 +4,13 @@ staticmethods), and waiting by id: DBOS.get_result and DBOS.wait_first."""
 import asyncio
 import dataclasses
 import logging
-import sqlite3
 import threading
 
 import apsw
 import pytest
 
 import dbos_lite
+import sqlite_here
 from dbos_lite import (
     DBOS,
     DBOSAwaitedWorkflowCancelledError,
@@ -340,12 +340,8 @@ def test_the_journal_names_the_instance_as_data(dbos, journal_path):
     with SetWorkflowID("bill-gold"):
         gold.bill(7)
     DBOS.destroy(destroy_registry=True)
-    conn = sqlite3.connect(journal_path)
-    try:
-        row = conn.execute("SELECT class_name, config_name, inputs FROM workflow_status"
-                           " WHERE workflow_id = 'bill-gold'").fetchall()
-    finally:
-        conn.close()
+    row = sqlite_here.query(journal_path, "SELECT class_name, config_name, inputs"
+                            " FROM workflow_status WHERE workflow_id = 'bill-gold'")
     assert row == [("Account", "gold", '{"args":[7],"kwargs":{}}')]
 
 

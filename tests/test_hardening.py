@@ -24,6 +24,7 @@ import time
 import pytest
 
 import dbos_lite
+import sqlite_here
 from conftest import journal_url
 from dbos_lite import (
     DBOS,
@@ -476,12 +477,9 @@ def test_a_workflow_whose_row_was_deleted_by_hand_runs_afresh(dbos, journal_path
 
     DBOS.launch()
     assert call_with_id("job-7", job) == [1, 2]
-    shell = sqlite3.connect(journal_path, isolation_level=None, timeout=10)
-    try:  # as in the sqlite3 shell, where foreign keys are off
+    with sqlite_here.connect(journal_path) as shell:  # as in the sqlite3 shell: no foreign keys
         shell.execute("PRAGMA foreign_keys = OFF")
         shell.execute("DELETE FROM workflow_status WHERE workflow_id = ?", ("job-7",))
-    finally:
-        shell.close()
 
     assert call_with_id("job-7", job) == [3, 4]
     assert runs == [1, 2, 1, 2]
@@ -633,12 +631,8 @@ def test_a_relative_journal_path_stays_where_it_was_after_chdir(tmp_path, monkey
     finally:
         DBOS.destroy(destroy_registry=True)
     assert os.listdir(second) == []
-    conn = sqlite3.connect(f"file:{first / 'rel.sqlite'}?mode=ro", uri=True)
-    try:
-        statuses = conn.execute("SELECT status, count(*) FROM workflow_status GROUP BY status")
-        assert statuses.fetchall() == [("SUCCESS", n + 2)]
-    finally:
-        conn.close()
+    assert sqlite_here.query(first / "rel.sqlite", "SELECT status, count(*) FROM workflow_status"
+                             " GROUP BY status") == [("SUCCESS", n + 2)]
 
 
 # ---- 10: durations are validated where they are given ----

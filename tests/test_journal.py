@@ -1,6 +1,7 @@
 """The journal file: its format, the files dbos_lite refuses to touch, and the configuration that
 chooses it. Everything here is checked from outside: with the stdlib ``sqlite3`` module reading
-the file, file hashes, and what DBOS raises or logs."""
+the file from another process (or SQL on a second connection, tests/sqlite_here.py says why),
+file hashes, and what DBOS raises or logs."""
 
 import hashlib
 import logging
@@ -18,6 +19,7 @@ import pytest
 import dbos_lite
 from dbos_lite import DBOS, DBOSException, DBOSInitializationError, SetWorkflowID
 
+import sqlite_here
 from conftest import journal_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,12 +46,9 @@ def snapshot(directory) -> dict[str, str]:
 
 
 def pragma(path, name: str):
-    """A PRAGMA's value, read by the stdlib sqlite3 module (not by dbos_lite's apsw)."""
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(f"PRAGMA {name}").fetchone()[0]
-    finally:
-        conn.close()
+    """A PRAGMA's value, read by the stdlib sqlite3 module in another process (not by dbos_lite's
+    apsw)."""
+    return sqlite_here.read_elsewhere(path, (f"PRAGMA {name}", ()))[0][0][0]
 
 
 def make_other_app_database(path, journal_mode: str = "delete") -> None:
@@ -58,6 +57,7 @@ def make_other_app_database(path, journal_mode: str = "delete") -> None:
     conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
     conn.execute("INSERT INTO customers (name) VALUES ('ada'), ('grace')")
     conn.commit()
+    conn.close()  # before dbos_lite opens the file: two SQLites in one process (sqlite_here.py)
     conn.close()
 
 
@@ -106,22 +106,17 @@ def test_journal_is_readable_with_stdlib_sqlite3_and_json_extract(dbos, journal_
         report(3)
 
     def read():
-        conn = sqlite3.connect(journal_path)
-        try:
-            row = conn.execute(
-                "SELECT status, name, json_extract(output, '$.total'),"
-                " json_extract(output, '$.items[2]'), json_extract(output, '$.label'),"
-                " json_extract(inputs, '$.args[0]')"
-                " FROM workflow_status WHERE workflow_id = ?", ("r-3",)).fetchone()
-            whole = conn.execute("SELECT json_extract(output, '$') FROM workflow_status"
-                                 " WHERE workflow_id = 'r-3'").fetchone()[0]
-            steps = conn.execute(
-                "SELECT function_id, function_name, json_extract(output, '$')"
-                " FROM operation_outputs WHERE workflow_id = ? ORDER BY function_id",
-                ("r-3",)).fetchall()
-        finally:
-            conn.close()
-        return row, whole, steps
+        rows, whole, steps = sqlite_here.read_elsewhere(
+            journal_path,
+            ("SELECT status, name, json_extract(output, '$.total'),"
+             " json_extract(output, '$.items[2]'), json_extract(output, '$.label'),"
+             " json_extract(inputs, '$.args[0]')"
+             " FROM workflow_status WHERE workflow_id = ?", ("r-3",)),
+            ("SELECT json_extract(output, '$') FROM workflow_status"
+             " WHERE workflow_id = 'r-3'", ()),
+            ("SELECT function_id, function_name, json_extract(output, '$')"
+             " FROM operation_outputs WHERE workflow_id = ? ORDER BY function_id", ("r-3",)))
+        return tuple(rows[0]), whole[0][0], [tuple(step) for step in steps]
 
     expected = (("SUCCESS", "report", 3, 2, "report of 3", 3),
                 '{"total":3,"items":[0,1,2],"label":"report of 3"}',
@@ -295,16 +290,15 @@ def test_file_that_is_not_sqlite_is_refused_unchanged(dbos, journal_path, tmp_pa
 def test_sqlite_file_of_another_app_is_refused_unchanged(dbos, journal_path, tmp_path,
                                                          journal_mode):
     make_other_app_database(journal_path, journal_mode)
-    assert pragma(journal_path, "application_id") == 0
     before = snapshot(tmp_path)
     with pytest.raises(DBOSInitializationError, match="not a dbos_lite journal"):
         DBOS.launch()
     assert snapshot(tmp_path) == before
-    conn = sqlite3.connect(journal_path)
-    assert conn.execute("SELECT name FROM customers ORDER BY id").fetchall() == [
-        ("ada",), ("grace",)]
-    assert conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 1
-    conn.close()
+    assert pragma(journal_path, "application_id") == 0
+    with sqlite_here.connect(journal_path, read_only=True) as conn:
+        assert conn.execute("SELECT name FROM customers ORDER BY id").fetchall() == [
+            ("ada",), ("grace",)]
+        assert conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 1
 
 
 def test_journal_of_a_newer_dbos_lite_is_refused_unchanged(dbos, config, journal_path,
@@ -314,9 +308,8 @@ def test_journal_of_a_newer_dbos_lite_is_refused_unchanged(dbos, config, journal
     with SetWorkflowID("r"):
         report(2)
     DBOS.destroy(destroy_registry=True)
-    conn = sqlite3.connect(journal_path)
-    conn.execute(f"PRAGMA user_version = {dbos_lite.SCHEMA_VERSION + 1}")
-    conn.close()
+    with sqlite_here.connect(journal_path) as conn:
+        conn.execute(f"PRAGMA user_version = {dbos_lite.SCHEMA_VERSION + 1}")
     before = snapshot(tmp_path)
 
     DBOS(config=config)
@@ -605,15 +598,12 @@ def test_forks_are_found_through_an_index(dbos, journal_path):
     with SetWorkflowID("original"):
         job()
     DBOS.fork_workflow("original", 1).get_result()
-    conn = sqlite3.connect(journal_path)
-    try:
+    with sqlite_here.connect(journal_path, read_only=True) as conn:
         plan = conn.execute("EXPLAIN QUERY PLAN " + dbos_lite._SQL_FORKED_FROM_ANY.replace(
             "?", "'[\"original\"]'")).fetchall()
         entries = conn.execute("SELECT count(*) FROM workflow_status"
                                " INDEXED BY workflow_status_forked_from"
                                " WHERE forked_from IS NOT NULL").fetchone()[0]
-    finally:
-        conn.close()
     assert any("workflow_status_forked_from" in row[-1] for row in plan), plan
     assert entries == 1
     assert DBOS.get_workflow_status("original").was_forked_from is True

@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import urllib.parse
 
 import pytest
 
+import sqlite_here
 from browser import Browser, find_chromium
 from conftest import ROOT
 from harness import ScriptApps
@@ -208,7 +208,7 @@ def journal_state(path):
 
 
 def test_serving_pages_never_writes_to_the_journal(written):
-    watcher = sqlite3.connect(f"file:{written}?mode=ro", uri=True)
+    watcher = sqlite_here.connect(written, read_only=True)
     version = watcher.execute("PRAGMA data_version").fetchone()[0]
     before = journal_state(written)
     assert before[1] == 0  # the program exited: its WAL was checkpointed into the file

@@ -4,12 +4,13 @@ nothing. Each job's step logs (pid, start, end); the checks read the intervals."
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+
+import sqlite_here
 
 pytestmark = pytest.mark.slow  # several processes
 
@@ -61,9 +62,8 @@ class Queue:
         return found
 
     def dequeued_at(self):
-        with sqlite3.connect(self.journal) as db:
-            return sorted(row[0] for row in db.execute(
-                "SELECT dequeued_at FROM workflow_status WHERE queue_name = 'jobs'"))
+        return sorted(row[0] for row in sqlite_here.query(
+            self.journal, "SELECT dequeued_at FROM workflow_status WHERE queue_name = 'jobs'"))
 
     def kill_all(self):
         for proc in self.procs:
@@ -149,7 +149,6 @@ def test_a_worker_killed_mid_job_loses_nothing_and_runs_nothing_twice(make_queue
     assert sorted(ends) == sorted(f"job-{i}" for i in range(8))  # each finished exactly once
     intervals = queue.intervals(killed_at)
     assert most_at_once(intervals.values()) == 1  # the killed run counted until it died
-    with sqlite3.connect(queue.journal) as db:
-        statuses = {row[0] for row in db.execute(
-            "SELECT status FROM workflow_status WHERE queue_name = 'jobs'")}
+    statuses = {row[0] for row in sqlite_here.query(
+        queue.journal, "SELECT status FROM workflow_status WHERE queue_name = 'jobs'")}
     assert statuses == {"SUCCESS"}

@@ -10,13 +10,13 @@ those tests wait for runs generously and never for a time; most use backfill or 
 which run at once on both."""
 
 import datetime
-import sqlite3
 import threading
 import time
 import zoneinfo
 
 import pytest
 
+import sqlite_here
 from conftest import wait_until
 from engine import DBOS, ON_DBOS, DBOSException, SetWorkflowID
 
@@ -48,8 +48,7 @@ def runs(dbos):
 def schedule_rows(journal_path) -> int:
     """How many schedules the journal holds, read by SQLite itself."""
     table = "workflow_schedules" if ON_DBOS else "schedules"
-    with sqlite3.connect(journal_path) as db:
-        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return sqlite_here.query(journal_path, f"SELECT count(*) FROM {table}")[0][0]
 
 
 def run_ids(recorded) -> list[str]:

@@ -1,10 +1,11 @@
 """Workflows: idempotent ids, handles, status and listing, children, and in-process recovery."""
 
-import contextlib
 import threading
 import time
 
 import pytest
+
+import sqlite_here
 
 from engine import (
     DBOS,
@@ -393,11 +394,9 @@ def test_unregistered_workflow_is_reported_and_left_for_another_process(dbos, co
     DBOS.destroy(destroy_registry=True)
     gate.set()
     DBOS(config=config)
-    import sqlite3
-
     def row():
-        with contextlib.closing(sqlite3.connect(journal_path)) as conn:
-            return conn.execute("SELECT * FROM workflow_status WHERE workflow_id = 'u'").fetchall()
+        return sqlite_here.query(journal_path, "SELECT * FROM workflow_status"
+                                 " WHERE workflow_id = 'u'")
 
     before = row()
     with caplog.at_level("WARNING", logger="dbos_lite"):
@@ -419,8 +418,6 @@ def test_a_process_judged_dead_takes_back_its_running_workflows(dbos, journal_pa
     """Another host's process may release this process's workflows after its lease ran out
     (say it was suspended). On its next heartbeat this process takes back what it is still
     running, without running it a second time."""
-    import sqlite3
-
     import dbos_lite
 
     monkeypatch.setattr(dbos_lite, "_HEARTBEAT_SEC", 0.2)
@@ -440,11 +437,11 @@ def test_a_process_judged_dead_takes_back_its_running_workflows(dbos, journal_pa
     with SetWorkflowID("w"):
         handle = DBOS.start_workflow(work)
     time.sleep(0.3)
-    other = sqlite3.connect(journal_path, timeout=10)
-    other.execute("DELETE FROM processes")
-    other.execute("UPDATE workflow_status SET owner = NULL WHERE status = 'PENDING'")
-    other.commit()
-    other.close()
+    with sqlite_here.connect(journal_path) as other:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("DELETE FROM processes")
+        other.execute("UPDATE workflow_status SET owner = NULL WHERE status = 'PENDING'")
+        other.execute("COMMIT")
     assert handle.get_result() == 3
     assert runs == [1, 2]
     assert handle.get_status().recovery_attempts == 1
