@@ -2037,6 +2037,15 @@ def _cannot_open(path: str, exc: apsw.Error) -> DBOSInitializationError:
     )
 
 
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a file, None if there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _side_files(path: str) -> set[str]:
     return {suffix for suffix in ("-wal", "-shm") if os.path.exists(path + suffix)}
 
@@ -2254,8 +2263,9 @@ class _JournalFile:
         # One cursor per connection, reused: conn.execute() would make (and free) a cursor for
         # every statement, and a workflow runs about ten.
         self._cursor, self._read_cursor = conn.cursor(), reader.cursor()
-        stat = os.stat(path)
-        self._identity = (stat.st_dev, stat.st_ino)
+        self._identity = _file_identity(path)
+        # Open connections keep the -wal file: it goes only when the last one closes.
+        self._wal_identity = _file_identity(path + "-wal")
 
     def _open_for_reading(self, path: str, busy_timeout_sec: float) -> None:
         """One read-only connection, for looking: no migration, no check that writes, no
@@ -2283,8 +2293,8 @@ class _JournalFile:
             raise
         self._conn = self._reader = conn
         self._cursor, self._read_cursor = conn.cursor(), conn.cursor()
-        stat = os.stat(path)
-        self._identity = (stat.st_dev, stat.st_ino)
+        self._identity = _file_identity(path)
+        self._wal_identity = None  # writers come and go, and the -wal with them
 
     @staticmethod
     def _configure(conn: apsw.Connection, synchronous: str, busy_timeout_sec: float) -> None:
@@ -2353,20 +2363,36 @@ class _JournalFile:
     def check_file(self) -> bool:
         """Notice that the journal's file was deleted or replaced while this process has it open:
         what it would write then goes to a file nobody will read. From then on every operation
-        raises DBOSJournalError. False once that happened."""
-        try:
-            stat = os.stat(self.path)
-            same = (stat.st_dev, stat.st_ino) == self._identity
-        except OSError:
-            same = False
-        if not same and self._replaced is None:
+        raises DBOSJournalError. False once that happened.
+
+        The same goes for the -wal file, which SQLite removes only when the last connection to
+        the journal closes. It goes while this process has the journal open when the process
+        also opened the journal with another copy of SQLite, Python's sqlite3 module beside
+        apsw's: the two do not see each other's locks, and the other, closing, believes itself
+        the last (sqlite.org/howtocorrupt.html, 2.2.1)."""
+        if self._replaced is not None:
+            return False
+        if _file_identity(self.path) != self._identity:
             self._replaced = DBOSJournalError(
                 f"The journal {self.path} was deleted or replaced while this process was using "
                 "it; nothing more is recorded. Restart the program: it opens the journal now at "
                 "that path (restore the old one first if it was removed by mistake)."
             )
-            _logger.error("%s", self._replaced)
-        return self._replaced is None
+        elif (self._wal_identity is not None
+              and _file_identity(self.path + "-wal") != self._wal_identity):
+            self._replaced = DBOSJournalError(
+                f"The journal's {self.path}-wal file was removed while this process had the "
+                "journal open: what it recorded now would go to a file no other connection "
+                "sees, so nothing more is recorded; what was committed before is in the "
+                "journal. This happens when the program also opens the journal with Python's "
+                "sqlite3 module (a second copy of SQLite, which removes the file when its "
+                "connection closes): restart the program, and look at the journal from another "
+                "process (the sqlite3 shell, python -m dbos_lite) or with DBOS.list_workflows()."
+            )
+        else:
+            return True
+        _logger.error("%s", self._replaced)
+        return False
 
     def _transact(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run ``work(cursor, *args)`` in a write transaction and return its result.

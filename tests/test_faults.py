@@ -853,6 +853,68 @@ def test_journal_deleted_or_replaced_while_running_is_noticed_and_nothing_more_i
     assert {s.workflow_id for s in DBOS.list_workflows()} == expected
 
 
+def test_a_wal_file_removed_while_running_is_noticed_and_nothing_more_is_written(
+        dbos, journal_path, monkeypatch):
+    monkeypatch.setattr(dbos_lite, "_HEARTBEAT_SEC", HEARTBEAT_FOR_TESTS)
+    runs = []
+    probe, _, _ = register_probe_app(threading.Event(), runs)
+    DBOS.launch()
+    assert call_with_id("before", probe, 1) == 1
+    os.remove(journal_path + "-wal")
+    time.sleep(HEARTBEAT_FOR_TESTS * 5)
+    with pytest.raises(BaseException) as info:
+        within(20, call_with_id, "after", probe, 2)
+    assert_journal_error(info.value, r"-wal file was removed", r"Python's sqlite3 module")
+    assert ("quick", 2) not in runs
+
+
+TWO_SQLITES_APP = """
+import os, sqlite3, sys, time
+sys.path.insert(0, os.environ["DBOS_LITE_ROOT"])
+from dbos_lite import DBOS, DBOSJournalError, SetWorkflowID
+
+path = sys.argv[1]
+DBOS(config={"name": "two-sqlites", "system_database_url": "sqlite:///" + path})
+
+@DBOS.step()
+def double(k: int) -> int:
+    return 2 * k
+
+@DBOS.workflow()
+def job(k: int) -> int:
+    return double(k)
+
+DBOS.launch()
+with SetWorkflowID("before"):
+    job(1)
+peek = sqlite3.connect(path)  # the mistake: a second copy of SQLite, in the same process
+peek.execute("SELECT count(*) FROM workflow_status").fetchall()
+peek.close()  # it believes itself the last connection: it removes the -wal and the -shm
+time.sleep(1.5)  # a housekeeping round or more
+try:
+    with SetWorkflowID("after"):
+        job(2)
+except DBOSJournalError as exc:
+    print("refused:", exc)
+else:
+    print("recorded")
+"""
+
+
+def test_a_program_that_also_opens_its_journal_with_pythons_sqlite3_is_told_so(tmp_path):
+    """Python's sqlite3 module and apsw are two copies of SQLite: in one process, the first
+    closing its connection removes the -wal that dbos_lite writes to. What was committed stays;
+    what follows is refused with a message that names the cause."""
+    journal = str(tmp_path / "journal.sqlite")
+    result = run_python(TWO_SQLITES_APP, journal)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused: "), result.stdout
+    assert "Python's sqlite3 module" in result.stdout and "another process" in result.stdout
+    info = inspect_from_another_process(journal)
+    assert info["integrity"] == ["ok"], info
+    assert info["workflows"] == {"before": "SUCCESS"}, info
+
+
 # ---- Corrupt journal at launch --------------------------------------------------------------
 
 
