@@ -3994,7 +3994,8 @@ def _check_queue(queue: _QueueRecord) -> None:
 # user code for _BATON_OUTSIDE_SEC (a step or a caller that blocks for the first time), so
 # nothing waits on it for longer. Code on an event loop
 # (async workflows) takes no part. The executor turns the baton on while the median commit
-# takes under _CHEAP_COMMIT_SEC (_Executor.take_turns). (Its effect is in bench_concurrent.py
+# takes under _CHEAP_COMMIT_SEC (_Executor.take_turns); it turns itself off for a while where
+# most turns end in a slow step anyway (_Baton._count). (Its effect is in bench_concurrent.py
 # and bench_queue.py.)
 
 _BATON_STEAL_SEC = 0.005
@@ -4002,6 +4003,9 @@ _BATON_OUTSIDE_SEC = 0.0002
 _BATON_TURN_SEC = 0.02
 _BATON_ASIDE_SEC = 0.05
 _CHEAP_COMMIT_SEC = 40e-6  # the baton is on below (off again above twice this)
+_BATON_SLOW_WINDOW = 16  # step calls
+_BATON_SLOW_SHARE = 4  # off where more than one in four of them is slow
+_BATON_SLOW_REST_SEC = 2.0
 
 
 class _InLine:
@@ -4058,6 +4062,9 @@ class _Baton:
         # None while it runs dbos_lite's: out there for _BATON_OUTSIDE_SEC, it may be long.
         self.outside: float | None = None
         self.wanted = False  # a thread waits for the baton
+        # The step calls made while another thread waited, and how many of those were slow.
+        self._calls = self._slow_calls = 0
+        self.off_until = 0.0  # (monotonic) turned off for slow steps: stays off until then
 
     def take(self, aside: bool = False) -> None:
         """Hold the baton: at once if it is free; else, once this thread is next, when the
@@ -4172,6 +4179,12 @@ class _Baton:
                 self.holder = None
                 self.wanted = False
 
+    def stop(self) -> None:
+        """The executor is destroyed: off, and what was counted of its steps forgotten."""
+        self.turn_on(False)
+        self._calls = self._slow_calls = 0
+        self.off_until = 0.0
+
     def come_in(self) -> None:
         """A thread enters dbos_lite's code: it takes the baton. Coming back from its caller's
         code, it notes whether it was away for longer than _BATON_OUTSIDE_SEC."""
@@ -4213,8 +4226,22 @@ class _Baton:
         finally:
             if step is not None:
                 step.slow = time.monotonic() - started > _BATON_OUTSIDE_SEC
+                self._count(step.slow)
             if slow:
                 self.take()
+
+    def _count(self, slow: bool) -> None:
+        """Where more than one step call in _BATON_SLOW_SHARE is slow, every turn ends in a
+        hand-off, each waking a sleeping thread, and taking turns costs more than it saves: the
+        baton turns itself off for _BATON_SLOW_REST_SEC (then the housekeeper turns it on
+        again, and the count starts over)."""
+        self._calls += 1
+        self._slow_calls += slow
+        if self._calls == _BATON_SLOW_WINDOW:
+            if self._slow_calls * _BATON_SLOW_SHARE > self._calls:
+                self.off_until = time.monotonic() + _BATON_SLOW_REST_SEC
+                self.turn_on(False)
+            self._calls = self._slow_calls = 0
 
     def _patience(self) -> float:
         """How long the next thread still waits before it takes the baton (<= 0: now)."""
@@ -5864,6 +5891,8 @@ class _Executor:
             cheap = self.synchronous == "NORMAL"
         else:
             cheap = cost < _CHEAP_COMMIT_SEC * (2 if _baton.active else 1)
+        if cheap and time.monotonic() < _baton.off_until:
+            return  # off for a while: most steps were slow (_Baton._count)
         if cheap != _baton.active:
             _baton.turn_on(cheap)
 
@@ -5887,7 +5916,7 @@ class _Executor:
             time.sleep(0.01)
         if self._pool is not None:
             self._pool.shutdown()
-        _baton.turn_on(False)
+        _baton.stop()
         self._release_and_close(
             "DBOS.destroy() closed the journal: a workflow still running stops here without "
             "recording more, and the next DBOS.launch() resumes it from its last completed "

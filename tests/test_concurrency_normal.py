@@ -286,3 +286,37 @@ def test_the_baton_follows_the_cost_of_a_commit_and_switching_loses_nothing(dbos
     flipper.join()
     assert not any(thread.is_alive() for thread in threads), "a starter hung"
     assert results == {n: n + 3 for n in range(90)}
+
+
+def test_where_most_steps_wait_on_io_threads_stop_taking_turns_for_a_while(dbos, monkeypatch):
+    """Every slow step hands the baton on, and each hand-off wakes a sleeping thread: where
+    more than one step in four waits (requests over the network), the baton turns itself off,
+    and the housekeeper leaves it off for a while. Each step still runs once."""
+    import dbos_lite
+
+    runs: list[int] = []
+
+    @DBOS.step()
+    def request(i: int) -> int:
+        time.sleep(0.003)
+        runs.append(i)
+        return i
+
+    @DBOS.workflow()
+    def two_requests(i: int) -> int:
+        return request(i) + request(i)
+
+    DBOS.launch()
+    executor = dbos_lite._process_executor
+    monkeypatch.setattr(executor.journal, "commit_cost", lambda: 5e-6)
+    executor.take_turns()
+    assert dbos_lite._baton.active
+    handles = [DBOS.start_workflow(two_requests, i) for i in range(60)]
+    assert [handle.get_result() for handle in handles] == [2 * i for i in range(60)]
+    assert sorted(runs) == sorted(list(range(60)) * 2)
+    assert not dbos_lite._baton.active
+    executor.take_turns()  # what the housekeeper does
+    assert not dbos_lite._baton.active  # off for a while
+    monkeypatch.setattr(dbos_lite._baton, "off_until", time.monotonic())
+    executor.take_turns()
+    assert dbos_lite._baton.active  # and on again after it
