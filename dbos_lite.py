@@ -4033,6 +4033,15 @@ class _GiveOnExit:
             _baton.give(self.ident)
 
 
+class _BatonThread(threading.local):
+    """What the baton keeps of each thread (class defaults: a thread's first look finds them
+    without an AttributeError)."""
+
+    exit: _GiveOnExit | None = None  # made when the thread first takes the baton
+    went: float | None = None  # when it last went back to its caller's code (monotonic)
+    away_long = False  # and its caller kept it away for longer than _BATON_OUTSIDE_SEC
+
+
 class _Baton:
     """Who runs dbos_lite's code now (see above). Inactive (every method returns at once)
     unless an executor turned it on.
@@ -4048,7 +4057,7 @@ class _Baton:
         self.active = False
         self._registered = False  # reset() runs in forked children
         self._lock = threading.Lock()
-        self._threads = threading.local()  # a _GiveOnExit in each thread that took it
+        self._threads = _BatonThread()
         self._line: collections.deque[_InLine] = collections.deque()
         self._aside: _InLine | None = None
         self._aside_since = 0.0
@@ -4074,7 +4083,7 @@ class _Baton:
         me = threading.get_ident()
         if self.holder == me:
             return
-        if not hasattr(self._threads, "exit"):
+        if self._threads.exit is None:
             self._threads.exit = _GiveOnExit(me)
         with self._lock:
             if self.holder is None and not self._line and (aside or self._aside is None):
@@ -4189,7 +4198,7 @@ class _Baton:
         """A thread enters dbos_lite's code: it takes the baton. Coming back from its caller's
         code, it notes whether it was away for longer than _BATON_OUTSIDE_SEC."""
         local = self._threads
-        went = getattr(local, "went", None)
+        went = local.went
         if went is not None:
             local.went = None
             local.away_long = time.monotonic() - went > _BATON_OUTSIDE_SEC
@@ -4207,7 +4216,7 @@ class _Baton:
         if self.wanted:
             local = self._threads
             local.went = now
-            if getattr(local, "away_long", False):
+            if local.away_long:
                 self.give()
 
     def call_outside(self, func: Callable, args: tuple, kwargs: dict,
