@@ -866,6 +866,10 @@ def test_a_wal_file_removed_while_running_is_noticed_and_nothing_more_is_written
         within(20, call_with_id, "after", probe, 2)
     assert_journal_error(info.value, r"-wal file was removed", r"Python's sqlite3 module")
     assert ("quick", 2) not in runs
+    DBOS.destroy(destroy_registry=True)
+    info = inspect_from_another_process(journal_path)
+    assert info["integrity"] == ["ok"], info
+    assert info["workflows"] == {"before": "SUCCESS"}, info  # what the error says
 
 
 TWO_SQLITES_APP = """
