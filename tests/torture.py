@@ -6,12 +6,14 @@ that nothing recorded was lost and nothing completed ran twice.
     python tests/torture.py --kills 100 --seed 3 --snapshots            # + live journal copies
 
 The driver starts the app (``--processes N``: N of them on one journal), SIGKILLs each one at a
-random moment (``--kill-min``..``--kill-max`` seconds after its start, from
-``random.Random(seed)``), starts it again, and so on until ``--kills`` kills are done; then it
-lets the last runs finish. When a run finishes all the work (it prints DONE) before the kill
-budget is spent, the driver starts the next *round*: the same app with ``--round R+1``, whose
-workflows have new ids, so that kills keep landing in running steps instead of in runs with
-nothing left to do. Importable: ``run(...)`` returns a :class:`Report`; the tests assert on it.
+random moment (``--kill-min``..``--kill-max`` seconds after DBOS.launch() returned in it, as its
+log says; one run in EARLY_KILLS that many seconds after its start, wherever it is by then,
+launching and recovering included; drawn from ``random.Random(seed)``), starts it again, and so
+on until ``--kills`` kills are done; then it lets the last runs finish. When a run finishes all
+the work (it prints DONE) before the kill budget is spent, the driver starts the next *round*:
+the same app with ``--round R+1``, whose workflows have new ids, so that kills keep landing in
+running steps instead of in runs with nothing left to do. Importable: ``run(...)`` returns a
+:class:`Report`; the tests assert on it.
 
 What is checked, once every app process is gone (the journal is read with the stdlib sqlite3,
 read-only, through the tables documented in dbos_lite's "Schema" section):
@@ -75,6 +77,12 @@ RUN_FILE = "run.json"
 DEFAULT_STEP_MS = 150.0
 MAX_VIOLATIONS_KEPT = 50
 MAX_UNKILLED_RUNS = 50
+# One app run in this many is killed so many seconds after its start rather than after its
+# launch: the window is measured from the launch so that a slow start (a loaded machine that
+# compiles dbos_lite at each start) does not make every kill land before it, while some kills
+# still land in the launch and the recovery it makes.
+EARLY_KILLS = 5
+LAUNCH_WAIT_SEC = 60.0  # a run that has not launched by then is killed all the same
 
 # ==== What the app computes: shared with tests/torture_app.py, recomputed by the checks ====
 
@@ -242,6 +250,7 @@ class _Slot:
         self.run: AppRun | None = None
         self.round = 0
         self.kill_at = 0.0
+        self.after_launch = False  # its kill is drawn once its launched line is in the log
 
 
 class _Runner:
@@ -258,6 +267,7 @@ class _Runner:
         self.runs: list[AppRun] = []
         self.aborted = False
         self.unkilled_runs = 0  # app runs in a row that finished before their kill
+        self.log_read = 0  # how much of the log the kill phase has read for launched lines
         self.snapshot_dir = os.path.join(directory, "snapshots")
         self.snapshots: list[str] = []  # kept (a uniform sample if more were taken)
         self.next_snapshot = float("inf")
@@ -277,7 +287,29 @@ class _Runner:
         slot.run = AppRun(slot.proc.pid, spawned, round=round_, slot=slot.index)
         self.runs.append(slot.run)
         self.report.app_runs += 1
-        slot.kill_at = time.monotonic() + self.rng.uniform(self.opts.kill_min, self.opts.kill_max)
+        slot.after_launch = self.rng.randrange(EARLY_KILLS) != 0
+        slot.kill_at = time.monotonic() + (
+            LAUNCH_WAIT_SEC if slot.after_launch else self.kill_delay())
+
+    def kill_delay(self) -> float:
+        return self.rng.uniform(self.opts.kill_min, self.opts.kill_max)
+
+    def note_launches(self) -> None:
+        """Read the log's new lines: a run that logged its launch gets its kill time."""
+        try:
+            with open(self.log, "rb") as log:
+                log.seek(self.log_read)
+                new = log.read()
+        except FileNotFoundError:
+            return
+        new = new[:new.rfind(b"\n") + 1]  # whole lines only: the rest is still being written
+        self.log_read += len(new)
+        launched = {int(line.split()[1]) for line in new.splitlines()
+                    if line.startswith(b"launched ")}
+        for slot in self.slots:
+            if slot.after_launch and slot.proc is not None and slot.proc.pid in launched:
+                slot.after_launch = False
+                slot.kill_at = time.monotonic() + self.kill_delay()
 
     def _out(self, slot: _Slot, what: str) -> str:
         return os.path.join(self.dir, f"app-{slot.index}.{what}")
@@ -342,6 +374,7 @@ class _Runner:
             self.spawn(slot, self.round)
         # Kill phase: each slot is killed at its own random moment and started again.
         while self.report.kills < opts.kills and not self.aborted:
+            self.note_launches()
             now = time.monotonic()
             for slot in self.slots:
                 if self.report.kills >= opts.kills or self.aborted:
@@ -781,9 +814,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the journal, log and snapshots go (default: a new temp dir, "
                         "removed after a passing run)")
     p.add_argument("--kill-min", type=float, default=0.05,
-                   help="earliest kill, in seconds after an app's start")
+                   help="earliest kill, in seconds after an app's launch (see EARLY_KILLS)")
     p.add_argument("--kill-max", type=float, default=0.5,
-                   help="latest kill, in seconds after an app's start")
+                   help="latest kill, in seconds after an app's launch (see EARLY_KILLS)")
     p.add_argument("--step-ms", type=float, default=DEFAULT_STEP_MS,
                    help="each step sleeps a random 0..MS milliseconds")
     p.add_argument("--final-timeout", type=float, default=120.0,
