@@ -1419,6 +1419,23 @@ _MIGRATIONS.append((  # 8: which workflows were forked from, found without readi
     " WHERE forked_from IS NOT NULL",
 ))
 
+_MIGRATIONS.append((  # 9: unfinished statuses compared with =, not looked up with IN
+    # SQLite evaluates ``status IN (three constants)`` by filling a temporary b-tree with the
+    # constants, each time: a partial index's condition is evaluated for every row written, so
+    # every start and every finish of a workflow paid for one (see benchmarks/bench_sequential).
+    "DROP INDEX workflow_status_active",
+    "CREATE INDEX workflow_status_active ON workflow_status (status, owner)"
+    " WHERE status = 'PENDING' OR status = 'ENQUEUED' OR status = 'DELAYED'",
+    "DROP TRIGGER workflow_status_left_queue",
+    """CREATE TRIGGER workflow_status_left_queue AFTER UPDATE OF status ON workflow_status
+    WHEN OLD.queue_name IS NOT NULL AND NEW.status <> 'PENDING' AND NEW.status <> 'ENQUEUED'
+        AND NEW.status <> 'DELAYED' BEGIN
+        DELETE FROM queue_entries WHERE workflow_id = NEW.workflow_id;
+        UPDATE workflow_status SET deduplication_id = NULL
+            WHERE workflow_id = NEW.workflow_id AND deduplication_id IS NOT NULL;
+    END""",
+))
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -1440,9 +1457,11 @@ _OPERATION_COLUMNS = (
 
 # Repeats the condition of the partial index workflow_status_active word for word: SQLite uses
 # a partial index only for queries whose WHERE clause contains its condition, and without it the
-# queries that recovery runs every few seconds would scan every workflow ever run.
+# queries that recovery runs every few seconds would scan every workflow ever run. (SQLite reads
+# these ORs as one IN, so the index of a journal older than schema 9, whose condition is that IN,
+# serves them too.)
 _ACTIVE_STATUSES = ("PENDING", "ENQUEUED", "DELAYED")
-_ACTIVE = "status IN ('PENDING', 'ENQUEUED', 'DELAYED')"
+_ACTIVE = "(status = 'PENDING' OR status = 'ENQUEUED' OR status = 'DELAYED')"
 _FINISHED_SQL = "status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
 
 _SQL_INSERT_WORKFLOW = (
@@ -1654,7 +1673,7 @@ _SQL_HAS_WAITING = (
 _SQL_END_DELAYS = (
     "UPDATE workflow_status SET status = 'ENQUEUED', updated_at = ?2 WHERE workflow_id IN"
     " (SELECT workflow_id FROM queue_entries WHERE queue_name = ?1 AND not_before_ms <= ?2)"
-    " AND status = 'DELAYED'"
+    " AND +status = 'DELAYED'"  # (+: by id, from the due entries, not through every DELAYED)
 )
 _SQL_END_DELAYS_OF_ENTRIES = (
     "UPDATE queue_entries SET not_before_ms = NULL WHERE queue_name = ?1 AND not_before_ms <= ?2"
@@ -3261,6 +3280,27 @@ class _Journal(_JournalFile):
 
 
 # ==== Processes: who owns a workflow, and whether that process is still alive ====
+
+
+_pid: int | None = None  # os.getpid() of this process, remembered; None again in a forked child
+_pid_hook = False  # whether the at-fork hook that forgets it is registered
+
+
+def _this_pid() -> int:
+    """os.getpid() without its system call (a workflow call asks twice): remembered, and
+    forgotten in a forked child by an at-fork hook registered with the first ask."""
+    global _pid, _pid_hook
+    if _pid is None:
+        if not _pid_hook:
+            _pid_hook = True
+            os.register_at_fork(after_in_child=_forget_pid)
+        _pid = os.getpid()
+    return _pid
+
+
+def _forget_pid() -> None:
+    global _pid
+    _pid = None
 
 
 def _host_name() -> str:
@@ -7248,7 +7288,7 @@ def _launched() -> _Executor:
             "DBOS is not launched: call DBOS(config=...) and then DBOS.launch() before starting "
             "or querying workflows."
         )
-    if executor.pid != os.getpid():  # in a child forked after launch
+    if executor.pid != _this_pid():  # in a child forked after launch
         executor = _process_executor = executor.for_this_process()
     return executor
 

@@ -20,7 +20,7 @@ import dbos_lite
 from dbos_lite import DBOS, DBOSException, DBOSInitializationError, SetWorkflowID
 
 import sqlite_here
-from conftest import journal_url
+from conftest import journal_of_schema, journal_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -382,6 +382,41 @@ def test_reopening_an_existing_journal_keeps_its_data(dbos, config, journal_path
     register_app(runs)
     DBOS.launch()
     assert [w.workflow_id for w in DBOS.list_workflows()] == ["r-4"]
+
+
+def test_a_journal_of_schema_8_is_read_as_it_is_then_upgraded_and_recovered_by_launch(
+        no_dbos, config, journal_path):
+    # Schema 9 rewrote the condition of the index of unfinished workflows: a client's reads of
+    # an older journal still find them through the index it has there, and a launch upgrades
+    # the journal and then finds them through the new one.
+    journal_of_schema(journal_path, 8)
+    conn = apsw.Connection(journal_path)
+    for workflow_id, status in (("left", "PENDING"), ("done", "SUCCESS")):
+        conn.execute("INSERT INTO workflow_status (workflow_id, status, name, inputs, created_at,"
+                     " updated_at, max_recovery_attempts) VALUES (?, ?, 'resumed',"
+                     " '{\"args\":[3],\"kwargs\":{}}', 1, 2, 10)", (workflow_id, status))
+    conn.close()
+    client = dbos_lite.DBOSClient(system_database_url=journal_url(journal_path))
+    assert [w.workflow_id for w in client.list_workflows(status=["PENDING", "ENQUEUED"])] == [
+        "left"]
+    client.destroy()
+    assert pragma(journal_path, "user_version") == 8
+
+    DBOS(config=config)
+
+    @DBOS.workflow(name="resumed")  # the name recorded above (not this function's qualname)
+    def resumed(x: int) -> int:
+        return x * 2
+
+    DBOS.launch()
+    assert DBOS.retrieve_workflow("left").get_result() == 6  # recovered through the new index
+    assert pragma(journal_path, "user_version") == dbos_lite.SCHEMA_VERSION == 9
+    index = sqlite_here.read_elsewhere(journal_path, (
+        "SELECT sql FROM sqlite_schema WHERE name = 'workflow_status_active'", ()))[0][0][0]
+    assert "status = 'PENDING' OR status = 'ENQUEUED'" in index
+    assert [w.workflow_id for w in DBOS.list_workflows(status="PENDING")] == []
+    assert sorted(w.workflow_id for w in DBOS.list_workflows(status="SUCCESS")) == [
+        "done", "left"]
 
 
 _LAUNCHER = textwrap.dedent("""
