@@ -905,15 +905,17 @@ def _encode_value(value: Any, what: str | Callable[[], str]) -> str:
             "float, bool, None, list, dict, tuple), dataclasses, msgspec Structs, datetime, "
             "UUID, Decimal, bytes or enums."
         ) from None
+    text = encoded.decode()
     # JSON has no NaN or infinity: msgspec writes them as null. Only a value whose JSON holds
-    # a null can hide one, so only then is the value searched.
-    if b"null" in encoded and _has_non_finite_float(value):
+    # a null can hide one, so only then is the value searched. (Searched in the str: ``in``
+    # on bytes first tries its operand as an int, and raises and clears a TypeError.)
+    if "null" in text and _has_non_finite_float(value):
         what = what() if callable(what) else what
         raise TypeError(
             f"{what} cannot be recorded in the journal: it contains NaN or an infinite float, "
             "which JSON cannot represent. Return None, a string such as 'inf', or a Decimal."
         )
-    return encoded.decode()
+    return text
 
 
 def _has_non_finite_float(value: Any) -> bool:
@@ -4448,7 +4450,7 @@ def _run_plan(plan: _Plan[_T]) -> _T:
                                                    effect.step)
                     else:
                         value = effect.func(*effect.args, **effect.kwargs)
-                    if hasattr(type(value), "__await__"):
+                    if _awaitable_type(type(value)):
                         _refuse_awaitable(effect.func, value)
                 else:
                     value = _run_wait(effect)
@@ -4476,6 +4478,13 @@ def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException
         return DBOSJournalError(
             f"{exc} Then run the workflow again with its id, or call DBOS.resume_workflow().")
     return exc if inside else DBOSException(str(exc))
+
+
+@functools.lru_cache(maxsize=256)
+def _awaitable_type(cls: type) -> bool:
+    """Whether a call's result of this type is awaitable (asked once per type: hasattr on a
+    type that lacks the attribute raises and clears an AttributeError)."""
+    return hasattr(cls, "__await__")
 
 
 def _refuse_awaitable(func: Callable, result: Any) -> typing.NoReturn:
@@ -4543,7 +4552,7 @@ async def _run_effect_async(effect: _Call | _Write | _Wait) -> Any:
         context = contextvars.copy_context()  # the thread sees the step's context
         result = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(context.run, func, *args, **kwargs))
-        return await result if hasattr(type(result), "__await__") else result
+        return await result if _awaitable_type(type(result)) else result
     loop = asyncio.get_running_loop()
     watch = effect.watch
     watch.future, watch.loop = loop.create_future(), loop
@@ -6599,7 +6608,7 @@ class _Executor:
                 attempt if step.retries_allowed else None,
                 attempts if step.retries_allowed else None,
             ))
-            attempt_started_at = _now_ms()
+            attempt_started_at = _now_ms() if attempt else started_at
             try:
                 value = yield _Call(step.func, args, kwargs, step)
             except Exception as exc:
