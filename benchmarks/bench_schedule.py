@@ -248,7 +248,6 @@ def idle(scratch):
 def next_fire_cost_us(expression, start, calls):
     """Microseconds per next fire time, walking `calls` fires from `start`: dbos_lite's cron
     parser, and croniter's (what DBOS Transact uses) when it is installed, in the same run."""
-    sys.path.insert(0, ROOT)
     import dbos_lite
 
     cron, moment = dbos_lite._parse_cron(expression), start
