@@ -4426,14 +4426,18 @@ class _Wait:
 def _run_plan(plan: _Plan[_T]) -> _T:
     """Drive a plan in the calling thread, holding the baton."""
     baton = _baton
+    me = threading.get_ident()
     if baton.active:
-        baton.come_in()
+        if baton.holder != me or baton.wanted:
+            baton.come_in()
+        else:
+            baton.outside = None  # (it holds the baton and nobody waits: nothing else to do)
     try:
         effect = plan.send(None)
         while True:
             try:
                 kind = type(effect)
-                if baton.active and (baton.wanted or baton.holder != threading.get_ident()):
+                if baton.active and (baton.wanted or baton.holder != me):
                     baton.beat()  # (alone, a thread that holds it has nothing to do)
                 if kind is _Write:
                     if baton.wanted:
