@@ -2606,8 +2606,13 @@ def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, ow
     the workflow (recovered elsewhere, cancelled, deleted) cannot record into it."""
     if operation is None:
         return True
-    cursor.execute(_SQL_RECORD_OPERATION,
-                   (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
+    try:
+        cursor.execute(_SQL_RECORD_OPERATION,
+                       (*msgspec.structs.astuple(operation), operation.workflow_id, owner))
+    except apsw.ConstraintError as exc:
+        if exc.extendedresult != apsw.SQLITE_CONSTRAINT_PRIMARYKEY:
+            raise
+        return False  # another run of the workflow recorded this operation: this one stops
     return cursor.connection.changes() == 1
 
 
@@ -5481,6 +5486,16 @@ class _LocalRuns:
             self._stranded.discard(workflow_id)
             return stranded
 
+    def start_when_ended(self, workflow_id: str) -> bool:
+        """True if a run of the workflow is still ending here (a cancelled run in a long step):
+        the workflow, taken from a queue again meanwhile, then starts once that run has ended
+        (``end`` says so) rather than beside it."""
+        with self._lock:
+            if workflow_id not in self._running:
+                return False
+            self._resumes.add(workflow_id)
+            return True
+
     def resume(self, workflow_id: str, resume_in_journal: Callable[[], _T]) -> tuple[bool, _T]:
         """Run ``resume_in_journal()`` while no run of the workflow can end here; if one is
         still running (a cancelled run in a long step), the resumed one starts when it has
@@ -6102,7 +6117,8 @@ class _Executor:
             if function is None:  # its instance went away since the claim: give it back
                 self._journal().release_workflow(workflow.workflow_id, self.process_id)
                 continue
-            self.submit(function, workflow, taken.fresh)
+            if not self.runs.start_when_ended(workflow.workflow_id):
+                self.submit(function, workflow, taken.fresh)
 
     # -- schedules --
 

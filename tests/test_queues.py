@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from conftest import wait_until
 
 from engine import (
     DBOS,
@@ -386,6 +387,66 @@ def test_list_queued_workflows(dbos):
     for handle in handles:
         handle.get_result()
     assert DBOS.list_queued_workflows() == []
+
+
+def test_resumed_onto_a_queue_while_its_cancelled_run_is_in_a_step_it_runs_once(dbos):
+    in_step, finish_step = threading.Event(), threading.Event()
+    runs = []
+
+    @DBOS.step()
+    def long_step():
+        runs.append(threading.get_ident())
+        in_step.set()
+        finish_step.wait(10)
+        return "stepped"
+
+    @DBOS.workflow()
+    def job():
+        return long_step()
+
+    DBOS.launch()
+    DBOS.register_queue("again")
+    with SetWorkflowID("a"):
+        DBOS.start_workflow(job)
+    assert in_step.wait(5)
+    DBOS.cancel_workflow("a")  # the run stops at its next durable operation, after the step
+    handle = DBOS.resume_workflow("a", queue_name="again")
+    wait_until(lambda: handle.get_status().status == "PENDING", "the queue taking it")
+    time.sleep(0.2)  # a second run, were one started, would be in the step by now
+    finish_step.set()
+    assert handle.get_result() == "stepped"
+    assert len(runs) == 1  # the running one went on; none ran beside it
+    assert len(DBOS.list_workflow_steps("a")) == 1
+    assert handle.get_status().queue_name == "again"
+
+
+def test_a_run_that_finds_its_step_recorded_by_another_run_stops_without_an_outcome(dbos):
+    import dbos_lite
+
+    in_step, finish_step = threading.Event(), threading.Event()
+
+    @DBOS.step()
+    def long_step():
+        in_step.set()
+        finish_step.wait(10)
+        return "this run's"
+
+    @DBOS.workflow()
+    def job():
+        return long_step()
+
+    DBOS.launch()
+    with SetWorkflowID("a"):
+        DBOS.start_workflow(job)
+    assert in_step.wait(5)
+    executor = dbos_lite._process_executor
+    other = dbos_lite._OperationRecord("a", 1, "long_step", '"the other run\'s"', None, None,
+                                       None, None)
+    assert executor.journal.record_operation(other, executor.process_id)
+    finish_step.set()
+    wait_until(lambda: "a" not in executor.runs, "the run ending")
+    assert DBOS.get_workflow_status("a").status == "PENDING"  # no ConstraintError recorded
+    assert [s["output"] for s in DBOS.list_workflow_steps("a")] == ["the other run's"]
 
 
 # ---- where dbos_lite is stricter than DBOS ----
