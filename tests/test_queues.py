@@ -389,33 +389,40 @@ def test_list_queued_workflows(dbos):
     assert DBOS.list_queued_workflows() == []
 
 
+class InAStep:
+    """Workflow "a" launched and started, its run held inside its one step until ``finish``;
+    ``runs`` counts the step's calls."""
+
+    def __init__(self):
+        self.entered, self.finish, self.runs = threading.Event(), threading.Event(), []
+
+        @DBOS.step()
+        def long_step():
+            self.runs.append(threading.get_ident())
+            self.entered.set()
+            self.finish.wait(10)
+            return "stepped"
+
+        @DBOS.workflow()
+        def job():
+            return long_step()
+
+        DBOS.launch()
+        with SetWorkflowID("a"):
+            DBOS.start_workflow(job)
+        assert self.entered.wait(5)
+
+
 def test_resumed_onto_a_queue_while_its_cancelled_run_is_in_a_step_it_runs_once(dbos):
-    in_step, finish_step = threading.Event(), threading.Event()
-    runs = []
-
-    @DBOS.step()
-    def long_step():
-        runs.append(threading.get_ident())
-        in_step.set()
-        finish_step.wait(10)
-        return "stepped"
-
-    @DBOS.workflow()
-    def job():
-        return long_step()
-
-    DBOS.launch()
+    held = InAStep()
     DBOS.register_queue("again")
-    with SetWorkflowID("a"):
-        DBOS.start_workflow(job)
-    assert in_step.wait(5)
     DBOS.cancel_workflow("a")  # the run stops at its next durable operation, after the step
     handle = DBOS.resume_workflow("a", queue_name="again")
     wait_until(lambda: handle.get_status().status == "PENDING", "the queue taking it")
     time.sleep(0.2)  # a second run, were one started, would be in the step by now
-    finish_step.set()
+    held.finish.set()
     assert handle.get_result() == "stepped"
-    assert len(runs) == 1  # the running one went on; none ran beside it
+    assert len(held.runs) == 1  # the running one went on; none ran beside it
     assert len(DBOS.list_workflow_steps("a")) == 1
     assert handle.get_status().queue_name == "again"
 
@@ -423,27 +430,12 @@ def test_resumed_onto_a_queue_while_its_cancelled_run_is_in_a_step_it_runs_once(
 def test_a_run_that_finds_its_step_recorded_by_another_run_stops_without_an_outcome(dbos):
     import dbos_lite
 
-    in_step, finish_step = threading.Event(), threading.Event()
-
-    @DBOS.step()
-    def long_step():
-        in_step.set()
-        finish_step.wait(10)
-        return "this run's"
-
-    @DBOS.workflow()
-    def job():
-        return long_step()
-
-    DBOS.launch()
-    with SetWorkflowID("a"):
-        DBOS.start_workflow(job)
-    assert in_step.wait(5)
+    held = InAStep()
     executor = dbos_lite._process_executor
     other = dbos_lite._OperationRecord("a", 1, "long_step", '"the other run\'s"', None, None,
                                        None, None)
     assert executor.journal.record_operation(other, executor.process_id)
-    finish_step.set()
+    held.finish.set()
     wait_until(lambda: "a" not in executor.runs, "the run ending")
     assert DBOS.get_workflow_status("a").status == "PENDING"  # no ConstraintError recorded
     assert [s["output"] for s in DBOS.list_workflow_steps("a")] == ["the other run's"]
