@@ -9,13 +9,18 @@ run is printed). And dbos_lite's own sequential rate: the same 200 workflows cal
 another in one thread; running them concurrently must never be slower than that. Reported in
 steps per second (dbos_lite also records each workflow's start and finish).
 
+Under NORMAL, where threads take turns running dbos_lite's code (the baton, in dbos_lite.py),
+the concurrent runs are also made with the baton switched off: whether taking turns pays
+depends on the machine (what waking a thread costs against the work between two wake-ups).
+
 Then the same 200 workflows with two steps that wait 5 ms each (a request over the network),
-under NORMAL, where threads take turns running dbos_lite's code (the baton, in dbos_lite.py):
-against the same run with the baton switched off, taking turns must not make them slower.
+under NORMAL: against the same run with the baton switched off, taking turns must not make
+them slower.
 
 Usage: python benchmarks/bench_concurrent.py [--quick]
 """
 
+import contextlib
 import sys
 import threading
 
@@ -40,10 +45,27 @@ def floor_rate(scratch, synchronous, run):
     return n / seconds
 
 
-def dbos_lite_rate(scratch, synchronous, run, starters):
+@contextlib.contextmanager
+def baton(on):
+    """``on`` False: threads never take turns (the baton patched off) inside the block."""
+    turn_on = dbos_lite._Baton.turn_on
+    if not on:
+        dbos_lite._Baton.turn_on = lambda self, active: turn_on(self, False)
+    try:
+        yield
+    finally:
+        dbos_lite._Baton.turn_on = turn_on
+
+
+def dbos_lite_rate(scratch, synchronous, run, starters, taking_turns=True):
     """Steps/s with the workflows started by ``starters`` threads (each starts its share in a
     loop, then waits for its handles); ``starters`` 0: called one after another in one
-    thread."""
+    thread. ``taking_turns`` False: with the baton off."""
+    with baton(taking_turns):
+        return _dbos_lite_rate(scratch, synchronous, f"{run}-{taking_turns}", starters)
+
+
+def _dbos_lite_rate(scratch, synchronous, run, starters):
     DBOS(config={"name": "bench", "sqlite_synchronous": synchronous,
                  "system_database_url":
                  f"sqlite:///{scratch.file(f'dbos-{synchronous}-{run}-{starters}.sqlite')}"})
@@ -81,15 +103,12 @@ def dbos_lite_rate(scratch, synchronous, run, starters):
     return WORKFLOWS * STEPS / seconds
 
 
-def waiting_rate(scratch, run, baton):
+def waiting_rate(scratch, run, taking_turns):
     """Workflows/s for WORKFLOWS workflows whose steps wait on I/O, started together under
-    NORMAL; ``baton`` False: threads never take turns (the baton patched off)."""
-    turn_on = dbos_lite._Baton.turn_on
-    if not baton:
-        dbos_lite._Baton.turn_on = lambda self, active: turn_on(self, False)
-    try:
+    NORMAL; ``taking_turns`` False: with the baton off."""
+    with baton(taking_turns):
         DBOS(config={"name": "bench", "sqlite_synchronous": "NORMAL", "system_database_url":
-                     f"sqlite:///{scratch.file(f'waiting-{run}-{baton}.sqlite')}"})
+                     f"sqlite:///{scratch.file(f'waiting-{run}-{taking_turns}.sqlite')}"})
 
         @DBOS.step()
         def request(i: int) -> int:
@@ -113,8 +132,6 @@ def waiting_rate(scratch, run, baton):
 
         seconds = timed(run_all)
         DBOS.destroy(destroy_registry=True)
-    finally:
-        dbos_lite._Baton.turn_on = turn_on
     return WORKFLOWS / seconds
 
 
@@ -123,11 +140,14 @@ def main():
     with Scratch() as scratch:
         fsync = fsync_cost_us(scratch)
         for synchronous in ("FULL", "NORMAL"):
-            rates = {"floor": [], 0: [], 1: [], 4: []}
+            rates = {"floor": [], 0: [], 1: [], 4: [], "off 1": [], "off 4": []}
             for run in range(REPEATS):
                 rates["floor"].append(floor_rate(scratch, synchronous, run))
                 for starters in (0, 1, 4):
                     rates[starters].append(dbos_lite_rate(scratch, synchronous, run, starters))
+                    if synchronous == "NORMAL" and starters:
+                        rates[f"off {starters}"].append(
+                            dbos_lite_rate(scratch, synchronous, run, starters, False))
             floor, sequential = max(rates["floor"]), max(rates[0])
             for starters in (1, 4):
                 rate = max(rates[starters])
@@ -135,6 +155,11 @@ def main():
                              f"{rate:,.0f}", f"{rate / floor:.2f}x",
                              "1.5x" if synchronous == "FULL" else "-",
                              f"{rate / sequential:.2f}x", "1.0x"))
+            if synchronous == "NORMAL":
+                turns = [(starters, f"{max(rates[starters]):,.0f}",
+                          f"{max(rates[f'off {starters}']):,.0f}",
+                          f"{max(rates[starters]) / max(rates[f'off {starters}']):.2f}x")
+                         for starters in (1, 4)]
         waiting = {True: [], False: []}
         for run in range(REPEATS):
             for baton in (True, False):
@@ -144,6 +169,9 @@ def main():
                 "dbos_lite calling the same workflows one after another)",
                 ("synchronous", "starters", "floor", "dbos_lite sequential",
                  "dbos_lite concurrent", "vs floor", "target", "vs sequential", "target"), rows)
+    print_table(f"The same under NORMAL, with threads taking turns (the baton, as dbos_lite "
+                f"chooses) and never (steps/s, best of {REPEATS})",
+                ("starters", "taking turns", "never", "ratio"), turns)
     on, off = max(waiting[True]), max(waiting[False])
     print_table(f"Workflows whose two steps wait 5 ms each, {WORKFLOWS} started together, NORMAL "
                 f"(workflows/s, best of {REPEATS})",
