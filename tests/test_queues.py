@@ -413,6 +413,8 @@ class InAStep:
         assert self.entered.wait(5)
 
 
+@pytest.mark.deliberate_difference("DBOS starts a second run beside the first: the step runs "
+                                   "twice")
 def test_resumed_onto_a_queue_while_its_cancelled_run_is_in_a_step_it_runs_once(dbos):
     held = InAStep()
     DBOS.register_queue("again")
