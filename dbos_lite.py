@@ -2603,7 +2603,8 @@ def _transaction(work: Callable[..., Any]) -> Callable[..., Any]:
 def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, owner: str
                      ) -> bool:
     """Insert an operation only while ``owner`` runs its PENDING workflow: a process that lost
-    the workflow (recovered elsewhere, cancelled, deleted) cannot record into it."""
+    the workflow (recovered elsewhere, cancelled, deleted) cannot record into it. False also
+    when another run recorded the operation first (its primary key is taken): this run stops."""
     if operation is None:
         return True
     try:
@@ -2612,7 +2613,7 @@ def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, ow
     except apsw.ConstraintError as exc:
         if exc.extendedresult != apsw.SQLITE_CONSTRAINT_PRIMARYKEY:
             raise
-        return False  # another run of the workflow recorded this operation: this one stops
+        return False
     return cursor.connection.changes() == 1
 
 
