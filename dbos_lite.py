@@ -6610,11 +6610,10 @@ class _Executor:
                                      output=_encode_value(until, "a wake-up time"))
         return until
 
-    def step_plan(self, step: _StepFunction, args: tuple, kwargs: dict) -> _Plan[Any]:
-        """A step: replay its recorded outcome, or run it with retries and record the outcome."""
-        context = _recording_context()
-        if context is None:
-            return (yield _Call(step.func, args, kwargs, step))  # a plain call (the contract)
+    def step_plan(self, context: _WorkflowContext, step: _StepFunction, args: tuple,
+                  kwargs: dict) -> _Plan[Any]:
+        """A step in the workflow ``context`` records in: replay its recorded outcome, or run it
+        with retries and record the outcome."""
         function_id = context.next_function_id()
         recorded = self._replayed(context, function_id, step.name)
         if recorded is not None:
@@ -6647,8 +6646,11 @@ class _Executor:
             else:
                 output = _encode_value(value, lambda: f"The return value of step {step.name!r} "
                                       f"in workflow {context.workflow_id!r}")
-                yield from self._record_plan(context, function_id, step.name, output=output,
-                                             started_at=started_at)
+                recorded = yield _Write(self._journal().record_operation, self._operation(
+                    context, function_id, step.name, output=output, started_at=started_at),
+                    self.process_id)  # (_record_plan, without a generator in between)
+                if not recorded:
+                    raise self._why_stopped(context.workflow_id)
                 return step.decode_output(output)
             finally:
                 _current_step.reset(token)
@@ -8496,18 +8498,20 @@ class DBOS:
         if step.is_async:
             @functools.wraps(func)
             async def run_step_async(*args: Any, **kwargs: Any) -> Any:
-                if _recording_context() is None:
+                context = _recording_context()
+                if context is None:
                     return await func(*args, **kwargs)
-                return await _run_plan_async(_launched().step_plan(step, args, kwargs))
+                return await _run_plan_async(_launched().step_plan(context, step, args, kwargs))
 
             return run_step_async
 
         @functools.wraps(func)
         def run_step(*args: Any, **kwargs: Any) -> Any:
-            if _recording_context() is None:
+            context = _recording_context()
+            if context is None:
                 return func(*args, **kwargs)
             _warn_if_blocking_a_loop(step)
-            return _run_plan(_launched().step_plan(step, args, kwargs))
+            return _run_plan(_launched().step_plan(context, step, args, kwargs))
 
         return run_step
 
@@ -8516,11 +8520,12 @@ class DBOS:
                  **kwargs: Any) -> Any:
         """Run any callable as a step, with the options of ``@DBOS.step`` (``name`` defaults to
         the callable's qualified name)."""
-        if _recording_context() is None:
+        context = _recording_context()
+        if context is None:
             return func(*args, **kwargs)
         _refuse_running_loop("run_step")
         step = _StepFunction(func, options or {})
-        return _run_plan(_launched().step_plan(step, args, kwargs))
+        return _run_plan(_launched().step_plan(context, step, args, kwargs))
 
     @classmethod
     async def run_step_async(cls, options: StepOptions | None, func: Callable, *args: Any,
@@ -8528,9 +8533,10 @@ class DBOS:
         """``run_step`` for async code: a coroutine function is awaited, a sync function runs
         in a worker thread so that it never blocks the event loop."""
         step = _StepFunction(func, options or {})
-        if _recording_context() is None:
+        context = _recording_context()
+        if context is None:
             return await _run_plan_async(_plain_call_plan(step, args, kwargs))
-        return await _run_plan_async(_launched().step_plan(step, args, kwargs))
+        return await _run_plan_async(_launched().step_plan(context, step, args, kwargs))
 
     # -- starting and inspecting workflows --
 
