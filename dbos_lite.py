@@ -2229,7 +2229,8 @@ class _JournalFile:
         self._lock = threading.RLock()  # the connection: one statement or transaction at a time
         self._group = threading.Lock()  # guards the queue of writes waiting for a commit
         self._queue: list[_WriteRequest] = []
-        self._committing = False
+        # Held by the thread committing now (the leader), and handed on with the lead.
+        self._leading = threading.Lock()
         self._commit_costs: collections.deque[float] = collections.deque(maxlen=32)
         self._commits = 0
         self._busy_timeout_sec = busy_timeout_sec
@@ -2421,49 +2422,88 @@ class _JournalFile:
         Group commit: while one thread commits, the work of other threads queues up; the next
         committer runs the whole queue in one transaction, so one fsync makes many threads'
         records durable, and each call returns only once its own work is committed. A thread
-        alone commits at once. If any work in a group fails, the group is rolled back and
-        each work is run again in a transaction of its own, so one failure touches no other."""
+        that finds nobody committing commits at once (_commit_alone). If any work in a group
+        fails, the group is rolled back and each work is run again in a transaction of its
+        own, so one failure touches no other."""
+        if self._leading.acquire(False):
+            return self._commit_alone(work, args)
         request = _WriteRequest(work, args)
+        request.wake = threading.Lock()
+        request.wake.acquire()
         with self._group:
-            if self._committing:
-                request.wake = threading.Lock()
-                request.wake.acquire()
-                self._queue.append(request)
-            else:
-                self._committing = True
-        if request.wake is None:
-            self._lead([request])
-        else:
+            self._queue.append(request)
+            leads = self._leading.acquire(False)  # the leader left before this was queued
+        if not leads:
             request.wake.acquire()  # until done, or it must lead the queue
-            if not request.done:
-                with self._group:
-                    batch, self._queue = self._queue, []
-                self._lead(batch)
+        if not request.done:
+            with self._group:
+                batch, self._queue = self._queue, []
+            self._lead(batch)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _commit_alone(self, work: Callable[..., Any], args: tuple) -> Any:
+        """The work of a thread that found nobody committing, in a transaction of its own
+        unless others came while it ran (they join it, as in _commit); then the lead goes to
+        the oldest request that arrived meanwhile."""
+        batch = None
+        try:
+            with self._lock:
+                self._connection()  # not closed, nor replaced
+                cursor = self._cursor
+                try:
+                    cursor.execute(_SQL_BEGIN)
+                    result = work(cursor, *args)
+                    if not self._queue:  # (read unlocked, as in _commit_group)
+                        self._commit_statement(cursor)
+                        return result
+                except BaseException as exc:
+                    self._rollback(cursor)
+                    raise self._failure(exc) from None
+                request = _WriteRequest(work, args)
+                request.result = result
+                batch = [request]
+                self._commit_group(cursor, batch, 1)
+        finally:
+            if batch is None:
+                self._pass_lead()
+            else:
+                self._wake(batch)
         if request.error is not None:
             raise request.error
         return request.result
 
     def _lead(self, batch: list[_WriteRequest]) -> None:
-        """Commit a group, wake its threads, then hand the lead to the oldest request that
-        arrived meanwhile (only the threads that must run are woken)."""
+        """Commit a group, wake its threads, then hand the lead on."""
         try:
             with self._lock:
                 self._commit(batch)
         finally:
-            for request in batch:
-                request.done = True
-                if request.wake is not None and request.wake.locked():
-                    request.wake.release()
-            with self._group:
-                if self._queue:
-                    self._queue[0].wake.release()  # type: ignore[union-attr]
-                else:
-                    self._committing = False
+            self._wake(batch)
+
+    def _wake(self, batch: list[_WriteRequest]) -> None:
+        """Wake the threads of a group just committed (only those: the others wait for the
+        lead), then hand the lead on."""
+        for request in batch:
+            request.done = True
+            if request.wake is not None and request.wake.locked():
+                request.wake.release()
+        self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """Hand the lead to the oldest request that arrived meanwhile, if any. Without the
+        queue's lock when there is none: a request queued just as the lead is let go takes
+        it itself (see _transact), or is found here on a second look."""
+        if not self._queue:
+            self._leading.release()
+            if not self._queue or not self._leading.acquire(False):
+                return
+        with self._group:  # (only the leader takes requests off the queue: it is not empty)
+            self._queue[0].wake.release()  # type: ignore[union-attr]
 
     def _commit(self, batch: list[_WriteRequest]) -> None:
-        """One transaction for the batch, and for work that arrives while it runs (up to
-        _GROUP_LIMIT requests): a thread that comes during the statements joins this group
-        instead of waiting for the next fsync."""
+        """One transaction for the batch, and for work that arrives while it runs."""
         try:
             self._connection()  # not closed, nor replaced
             cursor = self._cursor
@@ -2472,25 +2512,27 @@ class _JournalFile:
             for request in batch:
                 request.error = self._failure(exc)
             return
+        self._commit_group(cursor, batch, 0)
+
+    def _commit_group(self, cursor: apsw.Cursor, batch: list[_WriteRequest], index: int
+                      ) -> None:
+        """In the transaction begun, run the batch's work from ``index`` on, and the work that
+        arrives meanwhile (up to _GROUP_LIMIT requests: a thread that comes during the
+        statements joins this group instead of waiting for the next fsync); then commit."""
         try:
-            index = 0
-            while index < len(batch):
-                request = batch[index]
-                request.result = request.work(cursor, *request.args)
-                index += 1
+            while True:
+                while index < len(batch):
+                    request = batch[index]
+                    request.result = request.work(cursor, *request.args)
+                    index += 1
                 # Reading the queue unlocked is safe: a request missed here is in the queue,
                 # and the next group takes it.
-                if index == len(batch) and self._queue and len(batch) < _GROUP_LIMIT:
-                    with self._group:
-                        batch += self._queue
-                        self._queue = []
-            self._commits += 1
-            if self._commits <= 32 or not self._commits % 8:  # (the first ones, then 1 in 8)
-                started = time.perf_counter()
-                cursor.execute("COMMIT")
-                self._commit_costs.append(time.perf_counter() - started)
-            else:
-                cursor.execute("COMMIT")
+                if not self._queue or len(batch) >= _GROUP_LIMIT:
+                    break
+                with self._group:
+                    batch += self._queue
+                    self._queue = []
+            self._commit_statement(cursor)
             return
         except BaseException as exc:
             self._rollback(cursor)
@@ -2505,6 +2547,16 @@ class _JournalFile:
             except BaseException as exc:
                 request.error = self._failure(exc)
                 self._rollback(cursor)
+
+    def _commit_statement(self, cursor: apsw.Cursor) -> None:
+        """COMMIT, timed for commit_cost (the first commits, then one in eight)."""
+        self._commits += 1
+        if self._commits <= 32 or not self._commits % 8:
+            started = time.perf_counter()
+            cursor.execute("COMMIT")
+            self._commit_costs.append(time.perf_counter() - started)
+        else:
+            cursor.execute("COMMIT")
 
     def commit_cost(self) -> float | None:
         """How long a COMMIT takes here (seconds, the median of the last 32; None before the

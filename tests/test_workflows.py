@@ -12,6 +12,7 @@ from engine import (
     DBOSConflictingWorkflowError,
     DBOSException,
     DBOSNonExistentWorkflowError,
+    ON_DBOS,
     SetWorkflowID,
 )
 
@@ -173,6 +174,65 @@ def test_many_workflows_on_the_thread_pool(dbos):
     DBOS.launch()
     handles = [DBOS.start_workflow(work, i) for i in range(50)]
     assert [h.get_result() for h in handles] == [i * i + (i + 1) ** 2 for i in range(50)]
+
+
+@pytest.mark.both_engines
+def test_a_write_that_fails_beside_concurrent_ones_takes_none_of_them_with_it(config):
+    """Under FULL, where the writes of concurrent threads share one commit: threads whose sends
+    fail (no such workflow) run beside threads that record steps and send real messages. Each
+    failed send raises and delivers nothing; every step is recorded once, every message
+    arrives."""
+    DBOS.destroy(destroy_registry=True)
+    DBOS(config=config if ON_DBOS else {**config, "sqlite_synchronous": "FULL"})
+    runs: list[tuple[str, int]] = []
+
+    @DBOS.step()
+    def step(i: int) -> int:
+        runs.append((DBOS.workflow_id, i))
+        return i
+
+    @DBOS.workflow()
+    def five_steps() -> int:
+        return sum(step(i) for i in range(5))
+
+    @DBOS.workflow()
+    def receiver(count: int) -> int:
+        return sum(DBOS.recv("n", timeout_seconds=30) for _ in range(count))
+
+    try:
+        DBOS.launch()
+        inbox = DBOS.start_workflow(receiver, 60)
+        failures: list[BaseException] = []
+        results: list[int] = []
+
+        def run_workflows() -> None:
+            results.extend(five_steps() for _ in range(15))
+
+        def send_nowhere() -> None:
+            for n in range(30):
+                try:
+                    DBOS.send(f"nobody-{threading.get_ident()}-{n}", n, "n")
+                except DBOSNonExistentWorkflowError as exc:
+                    failures.append(exc)
+
+        def send_real() -> None:
+            for _ in range(30):
+                DBOS.send(inbox.workflow_id, 1, "n")
+
+        threads = [threading.Thread(target=target) for target in
+                   (run_workflows, run_workflows, send_nowhere, send_nowhere, send_real,
+                    send_real)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not any(thread.is_alive() for thread in threads), "a thread hung"
+        assert len(failures) == 60
+        assert results == [10] * 30
+        assert len(runs) == len(set(runs)) == 150
+        assert inbox.get_result() == 60
+    finally:
+        DBOS.destroy(destroy_registry=True)
 
 
 @pytest.mark.both_engines
