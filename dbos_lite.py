@@ -3808,6 +3808,12 @@ class _StepFunction(_Function):
         self.warned = False  # about blocking an event loop
         self.slow = False  # its last call, while another thread waited, took a while (_Baton)
 
+    def status(self, function_id: int, attempt: int) -> StepStatus:
+        """What DBOS.step_status says during an attempt (no attempts counted without retries)."""
+        if self.retries_allowed:
+            return StepStatus(function_id, attempt, self.max_attempts)
+        return StepStatus(function_id, None, None)
+
     def retry_delay(self, attempt: int) -> float:
         try:
             delay = self.interval_seconds * self.backoff_rate**attempt
@@ -4495,26 +4501,14 @@ def _run_plan(plan: _Plan[_T]) -> _T:
         while True:
             try:
                 kind = type(effect)
-                if baton.active and (baton.wanted or baton.holder != me):
-                    baton.beat()  # (alone, a thread that holds it has nothing to do)
                 if kind is _Write:
-                    if baton.wanted:
-                        baton.writing = True
-                        try:
-                            value = effect.func(*effect.args)
-                        finally:
-                            baton.writing = False
-                    else:
-                        value = effect.func(*effect.args)
+                    value = _write_holding(baton, me, effect.func, *effect.args)
                 elif kind is _Call:
-                    if baton.wanted:
-                        value = baton.call_outside(effect.func, effect.args, effect.kwargs,
-                                                   effect.step)
-                    else:
-                        value = effect.func(*effect.args, **effect.kwargs)
-                    if _awaitable_type(type(value)):
-                        _refuse_awaitable(effect.func, value)
+                    value = _call_holding(baton, me, effect.func, effect.args, effect.kwargs,
+                                          effect.step)
                 else:
+                    if baton.active and (baton.wanted or baton.holder != me):
+                        baton.beat()
                     value = _run_wait(effect)
             except BaseException as exc:
                 effect = plan.throw(exc)
@@ -4527,6 +4521,34 @@ def _run_plan(plan: _Plan[_T]) -> _T:
     finally:
         if baton.active and _current_workflow.get() is None:
             baton.went_outside()  # back in code outside any workflow
+
+
+def _write_holding(baton: _Baton, me: int, func: Callable, *args: Any) -> Any:
+    """A journal write by a thread that holds the baton (``me``; see _run_plan)."""
+    if baton.active and (baton.wanted or baton.holder != me):
+        baton.beat()  # (alone, a thread that holds it has nothing to do)
+    if not baton.wanted:
+        return func(*args)
+    baton.writing = True
+    try:
+        return func(*args)
+    finally:
+        baton.writing = False
+
+
+def _call_holding(baton: _Baton, me: int, func: Callable, args: tuple, kwargs: dict,
+                  step: _StepFunction | None) -> Any:
+    """A call of user code by a thread that holds the baton: marked outside while another
+    thread wants it (see _Baton.call_outside)."""
+    if baton.active and (baton.wanted or baton.holder != me):
+        baton.beat()
+    if baton.wanted:
+        value = baton.call_outside(func, args, kwargs, step)
+    else:
+        value = func(*args, **kwargs)
+    if _awaitable_type(type(value)):
+        _refuse_awaitable(func, value)
+    return value
 
 
 def _error_leaving_plan(exc: DBOSJournalError | _OwnershipLost) -> BaseException:
@@ -6670,18 +6692,72 @@ class _Executor:
         recorded = self._replayed(context, function_id, step.name)
         if recorded is not None:
             return _value_or_raise(recorded.output, recorded.error, step.return_type)
+        return (yield from self._attempts_plan(context, step, function_id, _now_ms(), args,
+                                               kwargs))
+
+    def run_step(self, context: _WorkflowContext, step: _StepFunction, args: tuple,
+                 kwargs: dict) -> Any:
+        """step_plan for a sync caller, without a plan in its common cases: a replay, and a
+        first attempt that returns, in a thread that holds the baton or needs none (driving a
+        plan is a fifth of a step's instructions). A failed first attempt goes on in
+        _attempts_plan, a thread that must wait for the baton in step_plan."""
+        baton = _baton
+        me = threading.get_ident()
+        if baton.active and (baton.holder != me or baton.wanted):
+            return _run_plan(self.step_plan(context, step, args, kwargs))
+        baton.outside = None
+        function_id = context.next_function_id()
+        try:
+            recorded = self._replayed(context, function_id, step.name)
+        except (DBOSJournalError, _OwnershipLost) as exc:
+            raise _error_leaving_plan(exc) from None
+        if recorded is not None:
+            return _value_or_raise(recorded.output, recorded.error, step.return_type)
         started_at = _now_ms()
+        token = _current_step.set(step.status(function_id, 0))
+        try:
+            value = _call_holding(baton, me, step.func, args, kwargs, step)
+        except Exception as exc:
+            failed: Exception | None = exc
+        else:
+            failed = None
+        finally:
+            _current_step.reset(token)
+        if failed is not None:
+            return _run_plan(self._attempts_plan(context, step, function_id, started_at, args,
+                                                 kwargs, failed))
+        operation = self._step_outcome(context, step, function_id, started_at, value)
+        try:
+            if not _write_holding(baton, me, self._journal().record_operation, operation,
+                                  self.process_id):
+                raise self._why_stopped(context.workflow_id)
+        except (DBOSJournalError, _OwnershipLost) as exc:
+            raise _error_leaving_plan(exc) from None
+        return step.decode_output(operation.output)
+
+    def _step_outcome(self, context: _WorkflowContext, step: _StepFunction, function_id: int,
+                      started_at: int, value: Any) -> _OperationRecord:
+        """The operation that records a step's return value."""
+        output = _encode_value(value, lambda: f"The return value of step {step.name!r} in "
+                               f"workflow {context.workflow_id!r}")
+        return self._operation(context, function_id, step.name, output=output,
+                               started_at=started_at)
+
+    def _attempts_plan(self, context: _WorkflowContext, step: _StepFunction, function_id: int,
+                       started_at: int, args: tuple, kwargs: dict,
+                       failed: Exception | None = None) -> _Plan[Any]:
+        """Run a step's attempts, with retries, and record its outcome. ``failed``: the error
+        its first attempt already raised (in run_step)."""
         attempts = step.max_attempts if step.retries_allowed else 1
         errors: list[Exception] = []
         failure: Exception | None = None
         for attempt in range(attempts):
-            token = _current_step.set(StepStatus(
-                function_id,
-                attempt if step.retries_allowed else None,
-                attempts if step.retries_allowed else None,
-            ))
+            token = _current_step.set(step.status(function_id, attempt))
             attempt_started_at = _now_ms() if attempt else started_at
             try:
+                if failed is not None:
+                    error, failed = failed, None
+                    raise error
                 value = yield _Call(step.func, args, kwargs, step)
             except Exception as exc:
                 retry = step.retries_allowed
@@ -6696,14 +6772,12 @@ class _Executor:
                     break
                 errors.append(exc)
             else:
-                output = _encode_value(value, lambda: f"The return value of step {step.name!r} "
-                                      f"in workflow {context.workflow_id!r}")
-                recorded = yield _Write(self._journal().record_operation, self._operation(
-                    context, function_id, step.name, output=output, started_at=started_at),
-                    self.process_id)  # (_record_plan, without a generator in between)
-                if not recorded:
+                operation = self._step_outcome(context, step, function_id, started_at, value)
+                # (_record_plan's two lines, without a generator in between)
+                if not (yield _Write(self._journal().record_operation, operation,
+                                     self.process_id)):
                     raise self._why_stopped(context.workflow_id)
-                return step.decode_output(output)
+                return step.decode_output(operation.output)
             finally:
                 _current_step.reset(token)
             if attempt + 1 < attempts:
@@ -8563,7 +8637,7 @@ class DBOS:
             if context is None:
                 return func(*args, **kwargs)
             _warn_if_blocking_a_loop(step)
-            return _run_plan(_launched().step_plan(context, step, args, kwargs))
+            return _launched().run_step(context, step, args, kwargs)
 
         return run_step
 
@@ -8577,7 +8651,7 @@ class DBOS:
             return func(*args, **kwargs)
         _refuse_running_loop("run_step")
         step = _StepFunction(func, options or {})
-        return _run_plan(_launched().step_plan(context, step, args, kwargs))
+        return _launched().run_step(context, step, args, kwargs)
 
     @classmethod
     async def run_step_async(cls, options: StepOptions | None, func: Callable, *args: Any,
