@@ -4491,11 +4491,7 @@ def _run_plan(plan: _Plan[_T]) -> _T:
     """Drive a plan in the calling thread, holding the baton."""
     baton = _baton
     me = threading.get_ident()
-    if baton.active:
-        if baton.holder != me or baton.wanted:
-            baton.come_in()
-        else:
-            baton.outside = None  # (it holds the baton and nobody waits: nothing else to do)
+    _come_in(baton, me)
     try:
         effect = plan.send(None)
         while True:
@@ -4521,6 +4517,15 @@ def _run_plan(plan: _Plan[_T]) -> _T:
     finally:
         if baton.active and _current_workflow.get() is None:
             baton.went_outside()  # back in code outside any workflow
+
+
+def _come_in(baton: _Baton, me: int) -> None:
+    """A driver starts in the calling thread (``me``): it takes the baton."""
+    if baton.active:
+        if baton.holder != me or baton.wanted:
+            baton.come_in()
+        else:
+            baton.outside = None  # (it holds the baton and nobody waits: nothing else to do)
 
 
 def _write_holding(baton: _Baton, me: int, func: Callable, *args: Any) -> Any:
@@ -6697,15 +6702,12 @@ class _Executor:
 
     def run_step(self, context: _WorkflowContext, step: _StepFunction, args: tuple,
                  kwargs: dict) -> Any:
-        """step_plan for a sync caller, without a plan in its common cases: a replay, and a
-        first attempt that returns, in a thread that holds the baton or needs none (driving a
-        plan is a fifth of a step's instructions). A failed first attempt goes on in
-        _attempts_plan, a thread that must wait for the baton in step_plan."""
+        """step_plan for a sync caller, driven as _run_plan drives a plan but without one in
+        its common cases, a replay and a first attempt that returns (driving a plan is a fifth
+        of a step's instructions); a failed first attempt goes on in _attempts_plan."""
         baton = _baton
         me = threading.get_ident()
-        if baton.active and (baton.holder != me or baton.wanted):
-            return _run_plan(self.step_plan(context, step, args, kwargs))
-        baton.outside = None
+        _come_in(baton, me)
         function_id = context.next_function_id()
         try:
             recorded = self._replayed(context, function_id, step.name)
