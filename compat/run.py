@@ -45,6 +45,11 @@ RUNS = {
 DIFFERENT_LINES = {
     # DBOS Transact's rate limiter counts whole seconds on SQLite.
     "08_queue.py": ["Rate limit held"],
+    # DBOS Transact can skip the scheduled time that falls while it launches (README,
+    # Schedules): here the second after the restart, on a machine slow enough that launching
+    # takes it over half a second (seen on CI's machine while it ran other work).
+    "09_schedule.py": ["Later seconds run after the restart",
+                       "Scheduled seconds from the first run to 8 seconds after the kill"],
 }
 TIMEOUT_SEC = 90
 
