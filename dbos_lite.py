@@ -2494,13 +2494,18 @@ class _JournalFile:
     def _pass_lead(self) -> None:
         """Hand the lead to the oldest request that arrived meanwhile, if any. Without the
         queue's lock when there is none: a request queued just as the lead is let go takes
-        it itself (see _transact), or is found here on a second look."""
+        it itself (see _transact), or is found here on a second look. (Between that look and
+        taking the lead back, the request may have led and emptied the queue: looked at
+        again under the queue's lock, where requests are queued.)"""
         if not self._queue:
             self._leading.release()
             if not self._queue or not self._leading.acquire(False):
                 return
-        with self._group:  # (only the leader takes requests off the queue: it is not empty)
-            self._queue[0].wake.release()  # type: ignore[union-attr]
+        with self._group:
+            if self._queue:
+                self._queue[0].wake.release()  # type: ignore[union-attr]
+                return
+            self._leading.release()
 
     def _commit(self, batch: list[_WriteRequest]) -> None:
         """One transaction for the batch, and for work that arrives while it runs."""
