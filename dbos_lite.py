@@ -6714,33 +6714,30 @@ class _Executor:
         me = threading.get_ident()
         _come_in(baton, me)
         function_id = context.next_function_id()
-        try:
+        try:  # (a journal failure or lost ownership leaves as it leaves _run_plan)
             recorded = self._replayed(context, function_id, step.name)
-        except (DBOSJournalError, _OwnershipLost) as exc:
-            raise _error_leaving_plan(exc) from None
-        if recorded is not None:
-            return _value_or_raise(recorded.output, recorded.error, step.return_type)
-        started_at = _now_ms()
-        token = _current_step.set(step.status(function_id, 0))
-        try:
-            value = _call_holding(baton, me, step.func, args, kwargs, step)
-        except Exception as exc:
-            failed: Exception | None = exc
-        else:
-            failed = None
-        finally:
-            _current_step.reset(token)
-        if failed is not None:
-            return _run_plan(self._attempts_plan(context, step, function_id, started_at, args,
-                                                 kwargs, failed))
-        operation = self._step_outcome(context, step, function_id, started_at, value)
-        try:
+            if recorded is not None:
+                return _value_or_raise(recorded.output, recorded.error, step.return_type)
+            started_at = _now_ms()
+            token = _current_step.set(step.status(function_id, 0))
+            try:
+                value = _call_holding(baton, me, step.func, args, kwargs, step)
+            except Exception as exc:
+                failed: Exception | None = exc
+            else:
+                failed = None
+            finally:
+                _current_step.reset(token)
+            if failed is not None:
+                return _run_plan(self._attempts_plan(context, step, function_id, started_at,
+                                                     args, kwargs, failed))
+            operation = self._step_outcome(context, step, function_id, started_at, value)
             if not _write_holding(baton, me, self._journal().record_operation, operation,
                                   self.process_id):
                 raise self._why_stopped(context.workflow_id)
+            return step.decode_output(operation.output)
         except (DBOSJournalError, _OwnershipLost) as exc:
             raise _error_leaving_plan(exc) from None
-        return step.decode_output(operation.output)
 
     def _step_outcome(self, context: _WorkflowContext, step: _StepFunction, function_id: int,
                       started_at: int, value: Any) -> _OperationRecord:

@@ -230,6 +230,11 @@ def test_a_write_that_fails_beside_concurrent_ones_takes_none_of_them_with_it(co
         assert len(failures) == 60
         assert results == [10] * 30
         assert len(runs) == len(set(runs)) == 150
+        workflow_ids = {workflow_id for workflow_id, _ in runs}
+        assert len(workflow_ids) == 30
+        for workflow_id in workflow_ids:  # what the journal holds, not only what ran
+            assert DBOS.get_workflow_status(workflow_id).status == "SUCCESS"
+            assert len(DBOS.list_workflow_steps(workflow_id)) == 5
         assert inbox.get_result() == 60
     finally:
         DBOS.destroy(destroy_registry=True)
