@@ -5310,6 +5310,24 @@ class _Start(msgspec.Struct, frozen=True):
     fresh: bool = False  # created by this start: nothing recorded to replay
 
 
+class _Ran:
+    """What the run of a workflow started in this process returned, kept for its handle:
+    (its value, decoded as its function's return type) once its success is recorded; None
+    before, and for good if it failed or stopped (the journal then has the outcome). So the
+    handle's get_result need not read back what this process has just recorded (DBOS
+    Transact's handle of a workflow it runs returns its future's result likewise)."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome: tuple[Any, Any] | None = None
+
+    def run(self, function: Callable[..., tuple[Any, Any] | None], *args: Any
+            ) -> tuple[Any, Any] | None:
+        self.outcome = function(*args)
+        return self.outcome
+
+
 def _conflict(existing: _WorkflowRecord, workflow_function: _WorkflowFunction) -> str:
     """How a recorded workflow differs from the one started with its id (DBOS Transact's
     words)."""
@@ -6299,28 +6317,36 @@ class _Executor:
     # -- starting and running workflows --
 
     def submit(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
-               fresh: bool = False) -> None:
-        """Run a claimed workflow's body on the thread pool, in a fresh context."""
+               fresh: bool = False, ran: _Ran | None = None) -> None:
+        """Run a claimed workflow's body on the thread pool, in a fresh context (what it
+        returns kept in ``ran``, if given)."""
         assert self._pool is not None
         self.runs.begin(workflow.workflow_id)
         context = contextvars.Context()
-        self._pool.submit(workflow.workflow_id, context.run, self._run_in_background,
-                          workflow_function, workflow, fresh)
+        if ran is None:
+            self._pool.submit(workflow.workflow_id, context.run, self._run_in_background,
+                              workflow_function, workflow, fresh)
+        else:
+            self._pool.submit(workflow.workflow_id, ran.run, context.run,
+                              self._run_in_background, workflow_function, workflow, fresh)
 
-    def get_result(self, workflow_id: str, return_type: Any) -> Any:
+    def get_result(self, workflow_id: str, return_type: Any, ran: _Ran | None = None) -> Any:
         """get_result_plan driven in this thread. Outside workflows, a workflow this process
         has yet to begin runs in this thread rather than a pool thread while this one sleeps,
-        and its value is returned as its body returned it, when ``return_type`` (None: its
+        and a workflow whose run here returned (``ran``, from its handle) needs no reading
+        back: its value is returned as its body returned it, when ``return_type`` (None: its
         function's) decodes it so; else the journal gives the outcome. (A workflow waits as it
         always does: a wait the timeline shows, and that its cancellation ends.)"""
         if self._pool is not None and _current_workflow.get() is None \
                 and _current_step.get() is None:
-            item = self._pool.take(workflow_id)
-            if item is not None:
-                function, args = item
-                ran = function(*args)
-                if ran is not None and (return_type is None or return_type is ran[1]):
-                    return ran[0]
+            outcome = None if ran is None else ran.outcome
+            if outcome is None:
+                item = self._pool.take(workflow_id)
+                if item is not None:
+                    function, args = item
+                    outcome = function(*args)
+            if outcome is not None and (return_type is None or return_type is outcome[1]):
+                return outcome[0]
         return _run_plan(self.get_result_plan(workflow_id, return_type))
 
     def submit_task(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
@@ -8295,9 +8321,10 @@ def _looking() -> _Management:
 
 
 class _Handle:
-    def __init__(self, workflow_id: str, return_type: Any = Any):
+    def __init__(self, workflow_id: str, return_type: Any = Any, ran: _Ran | None = None):
         self.workflow_id = workflow_id
         self._return_type = return_type  # the workflow function's, to decode its result
+        self._ran = ran  # started here: what its run here returned (see _Ran)
 
     def get_workflow_id(self) -> str:
         return self.workflow_id
@@ -8314,7 +8341,7 @@ class WorkflowHandle(_Handle):
         workflow raises DBOSAwaitedWorkflowCancelledError. Inside a workflow the result is
         recorded (``DBOS.getResult``), so a replay does not wait again."""
         _refuse_running_loop("get_result")
-        return _launched().get_result(self.workflow_id, self._return_type)
+        return _launched().get_result(self.workflow_id, self._return_type, self._ran)
 
     def get_status(self) -> WorkflowStatus:
         """The workflow's current status; DBOSNonExistentWorkflowError if it is not there."""
@@ -8677,9 +8704,11 @@ class DBOS:
         workflow, args = _workflow_of(func, args)
         executor = _launched()
         start = _run_plan(executor.start_plan(workflow, args, kwargs))
-        if start.run:
-            executor.submit(workflow, start.workflow, start.fresh)
-        return WorkflowHandle(start.workflow.workflow_id, workflow.return_type)
+        if not start.run:
+            return WorkflowHandle(start.workflow.workflow_id, workflow.return_type)
+        ran = _Ran()
+        executor.submit(workflow, start.workflow, start.fresh, ran)
+        return WorkflowHandle(start.workflow.workflow_id, workflow.return_type, ran)
 
     @classmethod
     async def start_workflow_async(cls, func: Callable, *args: Any, **kwargs: Any

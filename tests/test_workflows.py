@@ -162,6 +162,25 @@ def test_start_workflow_returns_a_handle_at_once(dbos):
 
 
 @pytest.mark.both_engines
+def test_a_started_workflows_handle_gives_what_its_run_returned_even_once_deleted(dbos):
+    # As DBOS Transact's handle of a workflow its process runs: its value comes from the run
+    # itself, typed as the journal would type it, and stays with the handle.
+    @DBOS.workflow()
+    def pair(x: int) -> tuple[int, int]:
+        return x, x + 1
+
+    DBOS.launch()
+    handles = [DBOS.start_workflow(pair, x) for x in range(20)]
+    assert [handle.get_result() for handle in handles] == [(x, x + 1) for x in range(20)]
+    first = handles[0]
+    assert DBOS.get_result(first.workflow_id) == first.get_result() == (0, 1)
+    DBOS.delete_workflow(first.workflow_id)
+    with pytest.raises(DBOSNonExistentWorkflowError):
+        DBOS.retrieve_workflow(first.workflow_id)
+    assert first.get_result() == (0, 1)
+
+
+@pytest.mark.both_engines
 def test_many_workflows_on_the_thread_pool(dbos):
     @DBOS.step()
     def square(x: int) -> int:
