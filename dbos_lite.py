@@ -4263,11 +4263,11 @@ class _Baton:
             self._ring(place)
             self._ring_next()  # the next one watches the new holder
 
-    def beat(self) -> None:
-        """The holder's sign of life, at each durable operation: past its turn it lets the
-        next thread go first. A thread that lost the baton (it was taken while the thread
-        ran user code) waits for it here."""
-        if self.holder != threading.get_ident():
+    def beat(self, me: int) -> None:
+        """The holder's sign of life (``me``, the calling thread), at each durable operation:
+        past its turn it lets the next thread go first. A thread that lost the baton (it was
+        taken while the thread ran user code) waits for it here."""
+        if self.holder != me:
             self.take()
         self.outside = None
         if self.wanted:  # (nobody waits: nobody looks at _last)
@@ -4305,15 +4305,16 @@ class _Baton:
         self._calls = self._slow_calls = 0
         self.off_until = 0.0
 
-    def come_in(self) -> None:
-        """A thread enters dbos_lite's code: it takes the baton. Coming back from its caller's
-        code, it notes whether it was away for longer than _BATON_OUTSIDE_SEC."""
+    def come_in(self, me: int) -> None:
+        """A thread (``me``) enters dbos_lite's code: it takes the baton. Coming back from its
+        caller's code, it notes whether it was away for longer than _BATON_OUTSIDE_SEC."""
         local = self._threads
         went = local.went
         if went is not None:
             local.went = None
             local.away_long = time.monotonic() - went > _BATON_OUTSIDE_SEC
-        self.take()
+        if self.holder != me:
+            self.take()
         self.outside = None
 
     def went_outside(self) -> None:
@@ -4509,7 +4510,7 @@ def _run_plan(plan: _Plan[_T]) -> _T:
                                           effect.step)
                 else:
                     if baton.active and (baton.wanted or baton.holder != me):
-                        baton.beat()
+                        baton.beat(me)
                     value = _run_wait(effect)
             except BaseException as exc:
                 effect = plan.throw(exc)
@@ -4528,7 +4529,7 @@ def _come_in(baton: _Baton, me: int) -> None:
     """A driver starts in the calling thread (``me``): it takes the baton."""
     if baton.active:
         if baton.holder != me or baton.wanted:
-            baton.come_in()
+            baton.come_in(me)
         else:
             baton.outside = None  # (it holds the baton and nobody waits: nothing else to do)
 
@@ -4536,7 +4537,7 @@ def _come_in(baton: _Baton, me: int) -> None:
 def _write_holding(baton: _Baton, me: int, func: Callable, *args: Any) -> Any:
     """A journal write by a thread that holds the baton (``me``; see _run_plan)."""
     if baton.active and (baton.wanted or baton.holder != me):
-        baton.beat()  # (alone, a thread that holds it has nothing to do)
+        baton.beat(me)  # (alone, a thread that holds it has nothing to do)
     if not baton.wanted:
         return func(*args)
     baton.writing = True
@@ -4551,7 +4552,7 @@ def _call_holding(baton: _Baton, me: int, func: Callable, args: tuple, kwargs: d
     """A call of user code by a thread that holds the baton: marked outside while another
     thread wants it (see _Baton.call_outside)."""
     if baton.active and (baton.wanted or baton.holder != me):
-        baton.beat()
+        baton.beat(me)
     if baton.wanted:
         value = baton.call_outside(func, args, kwargs, step)
     else:
