@@ -4149,6 +4149,8 @@ class _BatonThread(threading.local):
     without an AttributeError)."""
 
     exit: _GiveOnExit | None = None  # made when the thread first takes the baton
+    # A pool's thread: between two workflows it runs dbos_lite's code, never a caller's.
+    pooled = False
     went: float | None = None  # when it last went back to its caller's code (monotonic)
     away_long = False  # and its caller kept it away for longer than _BATON_OUTSIDE_SEC
 
@@ -4305,6 +4307,10 @@ class _Baton:
         self._calls = self._slow_calls = 0
         self.off_until = 0.0
 
+    def serve_pool(self) -> None:
+        """The calling thread is a pool's (see went_outside)."""
+        self._threads.pooled = True
+
     def come_in(self, me: int) -> None:
         """A thread (``me``) enters dbos_lite's code: it takes the baton. Coming back from its
         caller's code, it notes whether it was away for longer than _BATON_OUTSIDE_SEC."""
@@ -4321,8 +4327,9 @@ class _Baton:
         """The holder goes back to its caller's code. While another thread waits, if the last
         time it stayed away for longer than _BATON_OUTSIDE_SEC, it gives the baton up now;
         else it is marked outside, and the next thread takes the baton if it finds it still
-        out there when it next looks."""
-        if self.holder != threading.get_ident():
+        out there when it next looks. (A pool's thread goes back to the pool, not to a
+        caller: it goes on to the next workflow, or gives the baton up if there is none.)"""
+        if self.holder != threading.get_ident() or self._threads.pooled:
             return
         self.outside = now = time.monotonic()
         if self.wanted:
@@ -5475,6 +5482,7 @@ class _Pool:
 
     def _work(self) -> None:
         _in_pool.pool = self
+        _baton.serve_pool()
         while True:
             with self._lock:
                 item = self._next()

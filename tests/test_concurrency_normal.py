@@ -319,3 +319,47 @@ def test_where_most_steps_wait_on_io_threads_stop_taking_turns_for_a_while(dbos,
     monkeypatch.setattr(dbos_lite._baton, "off_until", time.monotonic())
     executor.take_turns()
     assert dbos_lite._baton.active  # and on again after it
+
+
+def test_the_pool_runs_workflows_left_to_it_one_after_another_in_one_thread(dbos,
+                                                                          monkeypatch):
+    """Workflows started and left to run (the starter waits on something else) are run by one
+    pool thread after the other, without handing the baton to a second pool thread at each
+    workflow's end (as they did once their threads had been idle a while, each then waiting
+    for the other's workflow)."""
+    import dbos_lite
+
+    threads: list[int] = []
+    done = threading.Event()
+    count = 200
+
+    @DBOS.step()
+    def quick(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def work() -> int:
+        threads.append(threading.get_ident())
+        if len(threads) == count:
+            done.set()
+        return sum(quick(j) for j in range(3))
+
+    DBOS.launch()
+    executor = dbos_lite._process_executor
+    # Cheap commits, set rather than measured (a loaded machine's commits may take 50 us).
+    monkeypatch.setattr(executor.journal, "commit_cost", lambda: 5e-6)
+    executor.take_turns()
+    assert dbos_lite._baton.active
+    for _ in range(5):
+        for handle in [DBOS.start_workflow(work) for _ in range(50)]:
+            handle.get_result()  # the pool's threads take part
+        for _ in range(100):
+            work()  # while they are idle
+        threads.clear()
+        done.clear()
+        handles = [DBOS.start_workflow(work) for _ in range(count)]
+        assert done.wait(60)
+        switches = sum(a != b for a, b in zip(threads, threads[1:]))
+        assert switches < count // 10, \
+            f"{switches} hand-offs between pool threads in {count} workflows"
+        assert [handle.get_result() for handle in handles] == [3] * count
