@@ -34,7 +34,7 @@ from dbos_lite import DBOS
 QUICK = "--quick" in sys.argv
 WORKFLOWS = 50 if QUICK else 200
 STEPS = 5
-REPEATS = 1 if QUICK else 3
+REPEATS = 1 if QUICK else 5
 
 
 def floor_rate(scratch, synchronous, run):
