@@ -4307,7 +4307,7 @@ class _Baton:
         self._calls = self._slow_calls = 0
         self.off_until = 0.0
 
-    def serve_pool(self) -> None:
+    def mark_pool_thread(self) -> None:
         """The calling thread is a pool's (see went_outside)."""
         self._threads.pooled = True
 
@@ -5482,7 +5482,7 @@ class _Pool:
 
     def _work(self) -> None:
         _in_pool.pool = self
-        _baton.serve_pool()
+        _baton.mark_pool_thread()
         while True:
             with self._lock:
                 item = self._next()

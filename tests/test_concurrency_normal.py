@@ -216,12 +216,14 @@ def test_a_workflow_run_by_its_waiter_gives_what_the_journal_gives(one_worker):
     DBOS.launch()
     busy = DBOS.start_workflow(hold)
     made, failed = DBOS.start_workflow(make, 3), DBOS.start_workflow(fail, 4)
-    gate.set()
+    # The pool's one thread stays in `hold` until both are awaited: released earlier, it could
+    # take `fail` from the queue itself, before this thread asks for it.
     value = made.get_result()
     assert value == Point(3, -3) and type(value) is Point
     with pytest.raises(ValueError, match="no 4"):
         failed.get_result()
     assert threads == {threading.get_ident()}  # both ran in the thread that waited
+    gate.set()
     busy.get_result()
     again = DBOS.retrieve_workflow(made.get_workflow_id()).get_result()
     assert again == value and type(again) is Point
