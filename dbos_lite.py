@@ -4400,12 +4400,14 @@ class _Baton:
 
     def reset(self) -> None:
         """Nobody holds the baton, nobody waits (in a forked child, the parent's other
-        threads are not there); a thread in line goes on within its wait."""
+        threads are not there, and the one that forked is no pool's thread, whatever it was
+        in the parent); a thread in line goes on within its wait."""
         self._lock = threading.Lock()
         self._line = collections.deque()
         self._aside = None
         self.holder = self.outside = None
         self.writing = self.wanted = False
+        self._threads.pooled = False
 
 
 _baton = _Baton()

@@ -365,3 +365,29 @@ def test_the_pool_runs_workflows_left_to_it_one_after_another_in_one_thread(dbos
         assert switches < count // 10, \
             f"{switches} hand-offs between pool threads in {count} workflows"
         assert [handle.get_result() for handle in handles] == [3] * count
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() beside threads, 3.12+
+def test_a_child_forked_by_a_pool_thread_is_no_pool_thread(dbos):
+    """Forked from a workflow that a pool's thread runs, the child's one thread is its caller's
+    code, not a pool's: going back to it counts as going outside again (see went_outside)."""
+    import os
+
+    import dbos_lite
+
+    began = threading.Event()
+
+    @DBOS.workflow()
+    def forks() -> tuple[bool, int]:
+        began.set()
+        in_pool = dbos_lite._baton._threads.pooled
+        pid = os.fork()
+        if pid == 0:
+            os._exit(10 + dbos_lite._baton._threads.pooled)
+        _, status = os.waitpid(pid, 0)
+        return in_pool, os.waitstatus_to_exitcode(status)
+
+    DBOS.launch()
+    handle = DBOS.start_workflow(forks)
+    assert began.wait(10)  # begun by the pool, not by the get_result below
+    assert handle.get_result() == (True, 10)
