@@ -5321,7 +5321,7 @@ class _Start(msgspec.Struct, frozen=True):
 
 
 class _Ran:
-    """What the run of a workflow started in this process returned, kept for its handle:
+    """What a pool's run of a workflow returned, kept for the handle that started it:
     (its value, decoded as its function's return type) once its success is recorded; None
     before, and for good if it failed or stopped (the journal then has the outcome). So the
     handle's get_result need not read back what this process has just recorded (DBOS
@@ -6328,18 +6328,16 @@ class _Executor:
     # -- starting and running workflows --
 
     def submit(self, workflow_function: _WorkflowFunction, workflow: _WorkflowRecord,
-               fresh: bool = False, ran: _Ran | None = None) -> None:
-        """Run a claimed workflow's body on the thread pool, in a fresh context (what it
-        returns kept in ``ran``, if given)."""
+               fresh: bool = False) -> _Ran:
+        """Run a claimed workflow's body on the thread pool, in a fresh context; what the run
+        returns is kept in the _Ran returned (for a handle)."""
         assert self._pool is not None
         self.runs.begin(workflow.workflow_id)
         context = contextvars.Context()
-        if ran is None:
-            self._pool.submit(workflow.workflow_id, context.run, self._run_in_background,
-                              workflow_function, workflow, fresh)
-        else:
-            self._pool.submit(workflow.workflow_id, ran.run, context.run,
-                              self._run_in_background, workflow_function, workflow, fresh)
+        ran = _Ran()
+        self._pool.submit(workflow.workflow_id, ran.run, context.run, self._run_in_background,
+                          workflow_function, workflow, fresh)
+        return ran
 
     def get_result(self, workflow_id: str, return_type: Any, ran: _Ran | None = None) -> Any:
         """get_result_plan driven in this thread. Outside workflows, a workflow this process
@@ -8715,10 +8713,7 @@ class DBOS:
         workflow, args = _workflow_of(func, args)
         executor = _launched()
         start = _run_plan(executor.start_plan(workflow, args, kwargs))
-        if not start.run:
-            return WorkflowHandle(start.workflow.workflow_id, workflow.return_type)
-        ran = _Ran()
-        executor.submit(workflow, start.workflow, start.fresh, ran)
+        ran = executor.submit(workflow, start.workflow, start.fresh) if start.run else None
         return WorkflowHandle(start.workflow.workflow_id, workflow.return_type, ran)
 
     @classmethod
