@@ -2416,15 +2416,15 @@ class _JournalFile:
         _logger.error("%s", self._replaced)
         return False
 
-    def _transact(self, work: Callable[..., Any], *args: Any) -> Any:
+    def _transact(self, work: Callable[..., Any], args: tuple) -> Any:
         """Run ``work(cursor, *args)`` in a write transaction and return its result.
 
         Group commit: while one thread commits, the work of other threads queues up; the next
         committer runs the whole queue in one transaction, so one fsync makes many threads'
         records durable, and each call returns only once its own work is committed. A thread
-        that finds nobody committing commits at once (_commit_alone). If any work in a group
-        fails, the group is rolled back and each work is run again in a transaction of its
-        own, so one failure touches no other."""
+        that finds nobody committing commits at once (_commit_alone: a verb tries that before
+        it calls this). If any work in a group fails, the group is rolled back and each work is
+        run again in a transaction of its own, so one failure touches no other."""
         if self._leading.acquire(False):
             return self._commit_alone(work, args)
         request = _WriteRequest(work, args)
@@ -2652,7 +2652,9 @@ def _transaction(work: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(work)
     def verb(self: _JournalFile, *args: Any) -> Any:
-        return self._transact(work, *args)
+        if self._leading.acquire(False):  # nobody commits: at once, without _transact's call
+            return self._commit_alone(work, args)
+        return self._transact(work, args)
 
     return verb
 
@@ -3691,7 +3693,10 @@ class _Function:
 
     def decode_output(self, text: str) -> Any:
         """Decode a recorded return value (see _decode_value), with the decoder made once."""
-        return _decode(self._return_decoder, text)
+        try:
+            return self._return_decoder.decode(text)
+        except (msgspec.ValidationError, RecursionError):
+            return _decode(self._return_decoder, text)  # what _decode does then
 
     def encode_inputs(self, args: tuple, kwargs: dict) -> str:
         return _encode_value({"args": args, "kwargs": kwargs},
@@ -5516,13 +5521,14 @@ class _LocalRuns:
     """The workflows whose body runs in this process, and what is pending about them: their
     deadlines, the stops requested (cancelled, or taken by another process: each stops at its
     next durable operation), the resumes to make once a stopped run has ended, and the runs
-    given up after a journal failure but not released. One lock guards it all."""
+    given up after a journal failure but not released. One lock guards the changes;
+    ``stops`` is read without it (a look into a set is atomic), at every durable operation."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: set[str] = set()
         self._deadlines: list[tuple[int, str]] = []  # a heap of (deadline ms, workflow id)
-        self._stops: set[str] = set()
+        self.stops: set[str] = set()
         self._resumes: set[str] = set()
         self._stranded: set[str] = set()
 
@@ -5544,7 +5550,7 @@ class _LocalRuns:
         again now (see resume)."""
         with self._lock:
             self._running.discard(workflow_id)
-            self._stops.discard(workflow_id)
+            self.stops.discard(workflow_id)
             if workflow_id not in self._resumes:
                 return False
             self._resumes.discard(workflow_id)
@@ -5575,14 +5581,11 @@ class _LocalRuns:
     def request_stop(self, workflow_ids: list[str]) -> None:
         """Those of ``workflow_ids`` running here stop at their next durable operation."""
         with self._lock:
-            self._stops.update(w for w in workflow_ids if w in self._running)
-
-    def stop_requested(self, workflow_id: str) -> bool:
-        return workflow_id in self._stops
+            self.stops.update(w for w in workflow_ids if w in self._running)
 
     def withdraw_stop(self, workflow_id: str) -> None:
         with self._lock:
-            self._stops.discard(workflow_id)
+            self.stops.discard(workflow_id)
 
     def strand(self, workflow_id: str) -> None:
         """Remember a workflow given up but not released: the journal says this process owns
@@ -6658,7 +6661,7 @@ class _Executor:
         if context.deadline_ms is not None and _now_ms() >= context.deadline_ms:
             raise DBOSWorkflowCancelledError(  # body_plan records the cancellation
                 f"Workflow {context.workflow_id} passed its deadline. Aborting function.")
-        if self.runs.stop_requested(context.workflow_id):
+        if context.workflow_id in self.runs.stops:
             stop = self._why_stopped(context.workflow_id, confirm=True)
             if stop is not None:
                 raise stop
@@ -6687,7 +6690,8 @@ class _Executor:
                   ) -> _OperationRecord | None:
         """The outcome recorded at ``function_id``, checked to be ``name``. Every durable
         operation starts here, so this is where a cancelled workflow stops."""
-        self._check_not_cancelled(context)
+        if context.deadline_ms is not None or context.workflow_id in self.runs.stops:
+            self._check_not_cancelled(context)  # (not called when it has nothing to look at)
         if function_id > context.recorded_until:
             return None
         lookup = self._journal().lookup_operation(context.workflow_id, function_id)
@@ -6779,8 +6783,8 @@ class _Executor:
         """The operation that records a step's return value."""
         output = _encode_value(value, lambda: f"The return value of step {step.name!r} in "
                                f"workflow {context.workflow_id!r}")
-        return self._operation(context, function_id, step.name, output=output,
-                               started_at=started_at)
+        return _OperationRecord(context.workflow_id, function_id, step.name, output, None, None,
+                                started_at, _now_ms())
 
     def _attempts_plan(self, context: _WorkflowContext, step: _StepFunction, function_id: int,
                        started_at: int, args: tuple, kwargs: dict,
