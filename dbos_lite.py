@@ -4192,6 +4192,9 @@ class _Baton:
         # The step calls made while another thread waited, and how many of those were slow.
         self._calls = self._slow_calls = 0
         self.off_until = 0.0  # (monotonic) turned off for slow steps: stays off until then
+        # Called, outside the lock, when the holder gives the baton up and nobody waits for it
+        # (the pool then wakes a thread for work it held back: see _Pool.submit).
+        self.freed: Callable[[], None] | None = None
 
     def take(self, aside: bool = False) -> None:
         """Hold the baton: at once if it is free; else, once this thread is next, when the
@@ -4259,16 +4262,19 @@ class _Baton:
                 return
             place = self._aside if to_the_pool and self._aside is not None \
                 else self._next_in_line()
-            if place is None:
-                self.holder = None
+            if place is not None:
+                if place is self._aside:
+                    self._aside = None
+                else:
+                    self._line.popleft()
+                self._hold(place.ident)
+                self._ring(place)
+                self._ring_next()  # the next one watches the new holder
                 return
-            if place is self._aside:
-                self._aside = None
-            else:
-                self._line.popleft()
-            self._hold(place.ident)
-            self._ring(place)
-            self._ring_next()  # the next one watches the new holder
+            self.holder = None
+            freed = self.freed
+        if freed is not None:
+            freed()
 
     def beat(self, me: int) -> None:
         """The holder's sign of life (``me``, the calling thread), at each durable operation:
@@ -4311,6 +4317,7 @@ class _Baton:
         self.turn_on(False)
         self._calls = self._slow_calls = 0
         self.off_until = 0.0
+        self.freed = None
 
     def mark_pool_thread(self) -> None:
         """The calling thread is a pool's (see went_outside)."""
@@ -4413,6 +4420,7 @@ class _Baton:
         self.holder = self.outside = None
         self.writing = self.wanted = False
         self._threads.pooled = False
+        self.freed = None  # the parent's pool: its lock may be held for good here
 
 
 _baton = _Baton()
@@ -5417,11 +5425,18 @@ class _Pool:
     for the baton: one idle thread waits for it aside, on the queue's behalf, and the thread
     that holds it goes from one function to the next. More threads join only as the baton is handed
     over (a workflow waits) or taken from a holder that stopped making progress (a step that
-    blocks), so the pool runs as many threads as the work needs rather than one per workflow."""
+    blocks), so the pool runs as many threads as the work needs rather than one per workflow.
+
+    A thread that takes back what it submits (``start_workflow(...).get_result()``, in a loop)
+    while it holds the baton wakes no pool thread for it: that thread would only find nothing
+    to do, and take the interpreter from the submitter meanwhile (a sleeping thread woken at
+    every start). What is held back so is woken for once its submitter gives the baton up with
+    nobody waiting, submits again, or at the housekeeper's next look (``wake_held_back``)."""
 
     def __init__(self, limit: int):
         self._limit = max(1, limit)
-        self._lock = threading.Lock()
+        # Reentrant: the baton, given up under it (in _next), may call wake_held_back.
+        self._lock = threading.RLock()
         self._work_ready = threading.Condition(self._lock)
         # By key, oldest first: taken from the front, or by key (take).
         self._queue: collections.OrderedDict[Any, tuple[Callable[..., Any], tuple]] = \
@@ -5429,6 +5444,8 @@ class _Pool:
         self._threads = self._idle = self._waiting = 0
         self._in_line = False  # paced: an idle thread waits for the baton for the queue
         self._stopped = False
+        self._held_back: set[Any] = set()  # keys queued with no thread woken for them
+        self._takers = threading.local()  # takes_back: the thread took back its last one
 
     def submit(self, key: Any, function: Callable[..., Any], *args: Any) -> None:
         with self._lock:
@@ -5437,6 +5454,14 @@ class _Pool:
             if key in self._queue:
                 key = object()
             self._queue[key] = (function, args)
+            if self._held_back:  # not taken back: wake for it, and hold back no more for now
+                self._held_back.clear()
+                self._takers.takes_back = False
+            elif (getattr(self._takers, "takes_back", False) and not self._in_line
+                  and _baton.active and not _baton.wanted
+                  and _baton.holder == threading.get_ident()):
+                self._held_back.add(key)
+                return
             self._wake_or_grow()
 
     def take(self, key: Any) -> tuple[Callable[..., Any], tuple] | None:
@@ -5445,9 +5470,21 @@ class _Pool:
         with self._lock:
             oldest = next(iter(self._queue), None) == key
             item = self._queue.pop(key, None)
+            if item is not None:
+                self._held_back.discard(key)
+                self._takers.takes_back = True
         if oldest:
             _baton.queue_moved()
         return item
+
+    def wake_held_back(self) -> None:
+        """Wake a thread for the work held back, if any (see above)."""
+        if not self._held_back:  # (read unlocked: a key added meanwhile has its submitter)
+            return
+        with self._lock:
+            if self._held_back:
+                self._held_back.clear()
+                self._wake_or_grow()
 
     def _wake_or_grow(self) -> None:
         if self._in_line:
@@ -5481,7 +5518,8 @@ class _Pool:
             self._threads -= 1
             _baton.give()
             return None
-        item = self._queue.popitem(last=False)[1]
+        key, item = self._queue.popitem(last=False)
+        self._held_back.discard(key)
         _baton.queue_moved()
         if self._queue:
             self._wake_or_grow()  # the rest: another thread, or one to stand in line
@@ -5514,6 +5552,7 @@ class _Pool:
         with self._lock:
             self._stopped = True
             self._queue.clear()
+            self._held_back.clear()
             self._work_ready.notify_all()
 
 
@@ -5683,6 +5722,7 @@ class _Housekeeper:
                     executor.scheduler.wake()  # the wall clock was set
                 clock_offset = time.time() - time.monotonic()
                 executor.take_turns()
+                executor.wake_held_back()
                 overdue = executor.runs.overdue(_now_ms())
                 if overdue:
                     _logger.info("Workflows %s passed their deadline; cancelling them.", overdue)
@@ -6066,6 +6106,7 @@ class _Executor:
         self.journal = journal
         self.pid = os.getpid()
         self._pool = _Pool(self.max_threads)
+        _baton.freed = self._pool.wake_held_back
         self.take_turns()  # from the commits launch made
         self.recover()
         self._housekeeper.start()
@@ -6341,6 +6382,12 @@ class _Executor:
         self._pool.submit(workflow.workflow_id, ran.run, context.run, self._run_in_background,
                           workflow_function, workflow, fresh)
         return ran
+
+    def wake_held_back(self) -> None:
+        """Have the pool wake a thread for work it held back for a thread that took back what
+        it submitted before (see _Pool): that thread may have gone on without it."""
+        if self._pool is not None:
+            self._pool.wake_held_back()
 
     def get_result(self, workflow_id: str, return_type: Any, ran: _Ran | None = None) -> Any:
         """get_result_plan driven in this thread. Outside workflows, a workflow this process

@@ -17,6 +17,10 @@ Then the same 200 workflows with two steps that wait 5 ms each (a request over t
 under NORMAL: against the same run with the baton switched off, taking turns must not make
 them slower.
 
+Last, the same 200 workflows started and awaited one at a time
+(``DBOS.start_workflow(...).get_result()``, each run by the thread that awaits it), against
+calling them: what going through a handle costs.
+
 Usage: python benchmarks/bench_concurrent.py [--quick]
 """
 
@@ -60,7 +64,8 @@ def baton(on):
 def dbos_lite_rate(scratch, synchronous, run, starters, taking_turns=True):
     """Steps/s with the workflows started by ``starters`` threads (each starts its share in a
     loop, then waits for its handles); ``starters`` 0: called one after another in one
-    thread. ``taking_turns`` False: with the baton off."""
+    thread; "awaiting": each started and awaited in turn, in one thread. ``taking_turns``
+    False: with the baton off."""
     with baton(taking_turns):
         return _dbos_lite_rate(scratch, synchronous, f"{run}-{taking_turns}", starters)
 
@@ -89,6 +94,10 @@ def _dbos_lite_rate(scratch, synchronous, run, starters):
         if starters == 0:
             for _ in range(WORKFLOWS):
                 five_steps()
+            return
+        if starters == "awaiting":
+            for _ in range(WORKFLOWS):
+                DBOS.start_workflow(five_steps).get_result()
             return
         threads = [threading.Thread(target=start_and_wait, args=(WORKFLOWS // starters,))
                    for _ in range(starters - 1)]
@@ -136,16 +145,17 @@ def waiting_rate(scratch, run, taking_turns):
 
 
 def main():
-    rows = []
+    rows, one_at_a_time = [], []
     with Scratch() as scratch:
         fsync = fsync_cost_us(scratch)
         for synchronous in ("FULL", "NORMAL"):
-            rates = {"floor": [], 0: [], 1: [], 4: [], "off 1": [], "off 4": []}
+            rates = {"floor": [], 0: [], 1: [], 4: [], "off 1": [], "off 4": [],
+                     "awaiting": []}
             for run in range(REPEATS):
                 rates["floor"].append(floor_rate(scratch, synchronous, run))
-                for starters in (0, 1, 4):
+                for starters in (0, 1, 4, "awaiting"):
                     rates[starters].append(dbos_lite_rate(scratch, synchronous, run, starters))
-                    if synchronous == "NORMAL" and starters:
+                    if synchronous == "NORMAL" and starters in (1, 4):
                         rates[f"off {starters}"].append(
                             dbos_lite_rate(scratch, synchronous, run, starters, False))
             floor, sequential = max(rates["floor"]), max(rates[0])
@@ -155,6 +165,9 @@ def main():
                              f"{rate:,.0f}", f"{rate / floor:.2f}x",
                              "1.5x" if synchronous == "FULL" else "-",
                              f"{rate / sequential:.2f}x", "1.0x"))
+            awaiting = max(rates["awaiting"])
+            one_at_a_time.append((synchronous, f"{sequential:,.0f}", f"{awaiting:,.0f}",
+                                  f"{awaiting / sequential:.2f}x"))
             if synchronous == "NORMAL":
                 turns = [(starters, f"{max(rates[starters]):,.0f}",
                           f"{max(rates[f'off {starters}']):,.0f}",
@@ -177,6 +190,9 @@ def main():
                 f"(workflows/s, best of {REPEATS})",
                 ("threads take turns", "never", "ratio", "target"),
                 [(f"{on:,.0f}", f"{off:,.0f}", f"{on / off:.2f}x", "1.0x")])
+    print_table(f"The same {WORKFLOWS} workflows started and awaited one at a time, against "
+                f"calling them (steps/s, best of {REPEATS})",
+                ("synchronous", "called", "started and awaited", "ratio"), one_at_a_time)
 
 
 if __name__ == "__main__":

@@ -323,14 +323,49 @@ def test_where_most_steps_wait_on_io_threads_stop_taking_turns_for_a_while(dbos,
     assert dbos_lite._baton.active  # and on again after it
 
 
+def _pool_threads_woken() -> int:
+    """How many times this process's pool threads have woken up (Linux: their voluntary
+    context switches), or -1 where /proc does not tell."""
+    total = 0
+    for thread in threading.enumerate():
+        if thread.name != "dbos_lite-worker":
+            continue
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/status") as status:
+                total += next(int(line.split()[1]) for line in status
+                              if line.startswith("voluntary_ctxt_switches"))
+        except OSError:
+            return -1
+    return total
+
+
+def _turns_on(monkeypatch):
+    import dbos_lite
+
+    executor = dbos_lite._process_executor
+    # Cheap commits, set rather than measured (a loaded machine's commits may take 50 us).
+    monkeypatch.setattr(executor.journal, "commit_cost", lambda: 5e-6)
+    executor.take_turns()
+    assert dbos_lite._baton.active
+
+
+def _awaits_what_it_starts(workflow, count=20):
+    """The calling thread starts ``count`` workflows and awaits them (so the pool has threads),
+    lets the pool's threads go idle (none waits for the baton any more), then starts and
+    awaits five more one at a time: its next start is held back."""
+    for handle in [DBOS.start_workflow(workflow, i) for i in range(count)]:
+        handle.get_result()
+    time.sleep(0.1)  # outside: a pool thread waiting for the baton takes it, finds nothing
+    for i in range(5):
+        assert DBOS.start_workflow(workflow, i).get_result() == i
+
+
 def test_the_pool_runs_workflows_left_to_it_one_after_another_in_one_thread(dbos,
                                                                           monkeypatch):
     """Workflows started and left to run (the starter waits on something else) are run by one
     pool thread after the other, without handing the baton to a second pool thread at each
     workflow's end (as they did once their threads had been idle a while, each then waiting
     for the other's workflow)."""
-    import dbos_lite
-
     threads: list[int] = []
     done = threading.Event()
     count = 200
@@ -347,11 +382,7 @@ def test_the_pool_runs_workflows_left_to_it_one_after_another_in_one_thread(dbos
         return sum(quick(j) for j in range(3))
 
     DBOS.launch()
-    executor = dbos_lite._process_executor
-    # Cheap commits, set rather than measured (a loaded machine's commits may take 50 us).
-    monkeypatch.setattr(executor.journal, "commit_cost", lambda: 5e-6)
-    executor.take_turns()
-    assert dbos_lite._baton.active
+    _turns_on(monkeypatch)
     for _ in range(5):
         for handle in [DBOS.start_workflow(work) for _ in range(50)]:
             handle.get_result()  # the pool's threads take part
@@ -391,3 +422,105 @@ def test_a_child_forked_by_a_pool_thread_is_no_pool_thread(dbos):
     handle = DBOS.start_workflow(forks)
     assert began.wait(10)  # begun by the pool, not by the get_result below
     assert handle.get_result() == (True, 10)
+
+
+def test_starting_a_workflow_and_awaiting_it_at_once_wakes_no_pool_thread(dbos, monkeypatch):
+    """start_workflow(...).get_result() in a loop runs each workflow in the calling thread, as
+    before, and no longer wakes a pool thread at every start only for it to find nothing to do
+    (and to take the interpreter from the caller meanwhile)."""
+    ran_in: list[int] = []
+
+    @DBOS.step()
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @DBOS.workflow()
+    def work(i: int) -> int:
+        ran_in.append(threading.get_ident())
+        return add(i, 1)
+
+    DBOS.launch()
+    _turns_on(monkeypatch)
+    for handle in [DBOS.start_workflow(work, i) for i in range(20)]:
+        handle.get_result()  # the pool has threads, idle from now on
+    time.sleep(0.1)
+    before = _pool_threads_woken()
+    if before < 0:
+        pytest.skip("no /proc here to count a thread's wake-ups")
+    ran_in.clear()
+    assert [DBOS.start_workflow(work, i).get_result() for i in range(200)] == \
+        [i + 1 for i in range(200)]
+    assert ran_in == [threading.get_ident()] * 200
+    woken = _pool_threads_woken() - before
+    assert woken < 50, f"pool threads woke {woken} times in 200 starts awaited at once"
+
+
+def test_a_workflow_held_back_for_its_starter_runs_when_the_starter_goes_on_without_it(
+        dbos, monkeypatch):
+    """A thread that took back what it started before starts one more and then blocks in its
+    own code: the workflow still runs, in the pool, within the housekeeper's next look."""
+    began = threading.Event()
+    ran_in: list[int] = []
+
+    @DBOS.workflow()
+    def quick(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def left() -> str:
+        ran_in.append(threading.get_ident())
+        began.set()
+        return "done"
+
+    DBOS.launch()
+    _turns_on(monkeypatch)
+    _awaits_what_it_starts(quick)
+    started = time.monotonic()
+    handle = DBOS.start_workflow(left)
+    assert began.wait(10), "a workflow started and left never began"
+    assert time.monotonic() - started < 5
+    assert ran_in != [threading.get_ident()]  # a pool thread ran it
+    assert handle.get_result() == "done"
+
+
+def test_a_workflow_held_back_runs_at_once_when_its_starter_waits_for_another(
+        config, monkeypatch):
+    """The held-back workflow is begun as soon as its starter gives the baton up to wait,
+    not at the housekeeper's next look: here the housekeeper looks every 30 s, and the
+    workflow the starter waits for needs the held-back one to finish."""
+    DBOS.destroy(destroy_registry=True)
+    DBOS(config={**config, "notification_listener_polling_interval_sec": 30.0})
+    try:
+        unblock = threading.Event()
+        waiting = threading.Event()
+
+        @DBOS.step()
+        def wait_for_unblock() -> bool:
+            waiting.set()
+            return unblock.wait(20)
+
+        @DBOS.workflow()
+        def blocked() -> bool:
+            return wait_for_unblock()
+
+        @DBOS.workflow()
+        def unblocks() -> str:
+            unblock.set()
+            return "unblocked"
+
+        @DBOS.workflow()
+        def quick(i: int) -> int:
+            return i
+
+        DBOS.launch()
+        _turns_on(monkeypatch)
+        first = DBOS.start_workflow(blocked)
+        assert waiting.wait(10)  # a pool thread runs it, blocked in its step
+        _awaits_what_it_starts(quick)
+        started = time.monotonic()
+        second = DBOS.start_workflow(unblocks)
+        assert first.get_result() is True  # waits: the baton goes, and the pool begins it
+        assert time.monotonic() - started < 10
+        assert second.get_result() == "unblocked"
+    finally:
+        DBOS.destroy(destroy_registry=True)
