@@ -92,8 +92,9 @@ def statements_alone(scratch, synchronous, run):
 
 
 def dbos_lite_run(scratch, synchronous, run):
+    path = scratch.file(f"dbos-{synchronous}-{run}.sqlite")
     DBOS(config={"name": "bench", "sqlite_synchronous": synchronous,
-                 "system_database_url": f"sqlite:///{scratch.file(f'dbos-{synchronous}-{run}.sqlite')}"})
+                 "system_database_url": f"sqlite:///{path}"})
     _, many_steps, one_step = register_trivial_workflows()
     DBOS.launch()
     with SetWorkflowID("many"):
