@@ -2422,11 +2422,10 @@ class _JournalFile:
         Group commit: while one thread commits, the work of other threads queues up; the next
         committer runs the whole queue in one transaction, so one fsync makes many threads'
         records durable, and each call returns only once its own work is committed. A thread
-        that finds nobody committing commits at once (_commit_alone: a verb tries that before
-        it calls this). If any work in a group fails, the group is rolled back and each work is
-        run again in a transaction of its own, so one failure touches no other."""
-        if self._leading.acquire(False):
-            return self._commit_alone(work, args)
+        that finds nobody committing commits at once (_commit_alone); a verb looks before it
+        calls this, so this queues the work. If any work in a group fails, the group is rolled
+        back and each work is run again in a transaction of its own, so one failure touches no
+        other."""
         request = _WriteRequest(work, args)
         request.wake = threading.Lock()
         request.wake.acquire()
