@@ -564,6 +564,40 @@ def test_journal_locked_while_recording_a_step_leaves_the_workflow_pending_and_r
     assert DBOS.get_workflow_status("job").status == "SUCCESS"
 
 
+def test_journal_locked_while_recording_a_workflows_outcome_leaves_it_pending_and_resumable(
+        busy_dbos, journal_path):
+    """The body returned, and then its outcome could not be recorded: the call raises the
+    journal error, the workflow stays PENDING (given up by this process, not lost), and calling
+    it again with its id records the outcome without running its step again."""
+    runs = []
+
+    @DBOS.step(name="step_a")
+    def step_a() -> int:
+        runs.append("a")
+        return 1
+
+    @DBOS.workflow(name="outcome_job")
+    def outcome_job() -> int:
+        value = step_a()
+        runs.append("body")
+        if runs.count("body") == 1:  # another process takes the journal before the outcome
+            busy_dbos.append(LockHolder(journal_path))
+        return value + 1
+
+    DBOS.launch()
+    with pytest.raises(BaseException) as info:
+        within(20, call_with_id, "outcome", outcome_job)
+    assert_journal_error(info.value, r"lock", r"run the workflow again")
+    status = DBOS.get_workflow_status("outcome")
+    assert status.status == "PENDING" and status.output is None, status
+    assert [s["function_name"] for s in DBOS.list_workflow_steps("outcome")] == ["step_a"]
+
+    busy_dbos[0].release()
+    assert within(8, call_with_id, "outcome", outcome_job) == 2
+    assert runs == ["a", "body", "body"]  # the body again, its step replayed
+    assert DBOS.get_workflow_status("outcome").status == "SUCCESS"
+
+
 def test_launch_while_another_process_holds_the_journal_fails_clearly_and_can_be_retried(
         busy_dbos, config, journal_path):
     runs = []
