@@ -258,8 +258,8 @@ class _WorkflowIds:
         self._counter = None
 
 
-_workflow_ids = _WorkflowIds()
-_new_workflow_id = _workflow_ids.new
+_default_workflow_ids = _WorkflowIds()
+_new_workflow_id = _default_workflow_ids.new
 
 
 # ==== Errors ====
