@@ -442,9 +442,9 @@ def busy_dbos(config):
     DBOS.destroy(destroy_registry=True)
 
 
-def register_locking_job(runs, lock_during_b):
+def register_locking_job(runs, lock_during_b, before_return=lambda: None):
     """Workflow "job" (step_a, step_b, step_c); ``lock_during_b(n)`` runs inside step_b's body
-    on its n-th run."""
+    on its n-th run, ``before_return()`` in the workflow's body once its steps are done."""
 
     @DBOS.step(name="step_a")
     def step_a() -> int:
@@ -470,7 +470,9 @@ def register_locking_job(runs, lock_during_b):
         except Exception:  # must not catch the journal failure
             runs.append("swallowed")
             b = 9
-        return a * 100 + b * 10 + step_c()
+        value = a * 100 + b * 10 + step_c()
+        before_return()
+        return value
 
     return job
 
@@ -568,34 +570,29 @@ def test_journal_locked_while_recording_a_workflows_outcome_leaves_it_pending_an
         busy_dbos, journal_path):
     """The body returned, and then its outcome could not be recorded: the call raises the
     journal error, the workflow stays PENDING (given up by this process, not lost), and calling
-    it again with its id records the outcome without running its step again."""
-    runs = []
+    it again with its id records the outcome without running its steps again."""
+    runs, returns = [], []
 
-    @DBOS.step(name="step_a")
-    def step_a() -> int:
-        runs.append("a")
-        return 1
-
-    @DBOS.workflow(name="outcome_job")
-    def outcome_job() -> int:
-        value = step_a()
-        runs.append("body")
-        if runs.count("body") == 1:  # another process takes the journal before the outcome
+    def lock_first_time():
+        returns.append(1)
+        if len(returns) == 1:  # another process takes the journal before the outcome
             busy_dbos.append(LockHolder(journal_path))
-        return value + 1
 
+    job = register_locking_job(runs, lambda n: None, lock_first_time)
     DBOS.launch()
     with pytest.raises(BaseException) as info:
-        within(20, call_with_id, "outcome", outcome_job)
+        within(20, call_with_id, "job", job)
     assert_journal_error(info.value, r"lock", r"run the workflow again")
-    status = DBOS.get_workflow_status("outcome")
+    status = DBOS.get_workflow_status("job")
     assert status.status == "PENDING" and status.output is None, status
-    assert [s["function_name"] for s in DBOS.list_workflow_steps("outcome")] == ["step_a"]
+    assert [s["function_name"] for s in DBOS.list_workflow_steps("job")] == [
+        "step_a", "step_b", "step_c"]
 
     busy_dbos[0].release()
-    assert within(8, call_with_id, "outcome", outcome_job) == 2
-    assert runs == ["a", "body", "body"]  # the body again, its step replayed
-    assert DBOS.get_workflow_status("outcome").status == "SUCCESS"
+    assert within(8, call_with_id, "job", job) == 123
+    assert len(returns) == 2  # the body ran again,
+    assert runs == ["a", "b", "c"]  # its steps replayed
+    assert DBOS.get_workflow_status("job").status == "SUCCESS"
 
 
 def test_launch_while_another_process_holds_the_journal_fails_clearly_and_can_be_retried(
