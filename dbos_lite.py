@@ -2444,15 +2444,31 @@ class _JournalFile:
             raise request.error
         return request.result
 
-    def _commit_alone(self, work: Callable[..., Any], args: tuple) -> Any:
+    def _commit_alone(self, work: Callable[..., Any], args: tuple, one_statement: bool = False
+                      ) -> Any:
         """The work of a thread that found nobody committing, in a transaction of its own
         unless others came while it ran (they join it, as in _commit); then the lead goes to
-        the oldest request that arrived meanwhile."""
+        the oldest request that arrived meanwhile. A work of ``one_statement`` runs without
+        BEGIN and COMMIT, in SQLite's autocommit mode (the statement is its transaction),
+        except when its commit is one that commit_cost times; those that came meanwhile are
+        then led from here, in a group of their own."""
         batch = None
         try:
             with self._lock:
                 self._connection()  # not closed, nor replaced
                 cursor = self._cursor
+                if one_statement and not self._next_commit_timed():
+                    self._commits += 1
+                    try:
+                        result = work(cursor, *args)
+                    except BaseException as exc:
+                        self._rollback(cursor)
+                        raise self._failure(exc) from None
+                    if self._queue:  # (read unlocked, as in _commit_group)
+                        with self._group:
+                            batch, self._queue = self._queue, []
+                        self._commit(batch)
+                    return result
                 try:
                     cursor.execute(_SQL_BEGIN)
                     result = work(cursor, *args)
@@ -2554,10 +2570,17 @@ class _JournalFile:
                 request.error = self._failure(exc)
                 self._rollback(cursor)
 
+    def _next_commit_timed(self) -> bool:
+        """Whether commit_cost times the next commit: one in two of the first 32, then one in
+        eight."""
+        commits = self._commits
+        return not commits % (2 if commits < 32 else 8)
+
     def _commit_statement(self, cursor: apsw.Cursor) -> None:
-        """COMMIT, timed for commit_cost (the first commits, then one in eight)."""
+        """COMMIT, timed for commit_cost when _next_commit_timed."""
+        timed = self._next_commit_timed()
         self._commits += 1
-        if self._commits <= 32 or not self._commits % 8:
+        if timed:
             started = time.perf_counter()
             cursor.execute("COMMIT")
             self._commit_costs.append(time.perf_counter() - started)
@@ -2646,7 +2669,8 @@ class _JournalFile:
                 raise self._failure(exc) from None
 
 
-def _transaction(work: Callable[..., Any]) -> Callable[..., Any]:
+def _transaction(work: Callable[..., Any], one_statement: bool = False
+                 ) -> Callable[..., Any]:
     """Make ``work(cursor, *args)`` a journal verb, ``journal.verb(*args)``, that runs in a write
     transaction (joining a group commit) and returns what ``work`` returns. ``work``'s first
     parameter is the transaction's cursor, not ``self``: a verb is its SQL and nothing else."""
@@ -2654,10 +2678,22 @@ def _transaction(work: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(work)
     def verb(self: _JournalFile, *args: Any) -> Any:
         if self._leading.acquire(False):  # nobody commits: at once, without _transact's call
-            return self._commit_alone(work, args)
+            return self._commit_alone(work, args, one_statement)
         return self._transact(work, args)
 
     return verb
+
+
+def _statement(work: Callable[..., Any]) -> Callable[..., Any]:
+    """A verb, as _transaction makes it, whose ``work`` writes with one statement (and reads
+    nothing but ``changes()``): alone, it needs no BEGIN and COMMIT (_commit_alone)."""
+    return _transaction(work, one_statement=True)
+
+
+def _insert_workflow(cursor: apsw.Cursor, workflow: _WorkflowRecord) -> bool:
+    """Insert a workflow unless its id exists; whether it was inserted."""
+    cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
+    return cursor.connection.changes() == 1
 
 
 def _record_if_owner(cursor: apsw.Cursor, operation: _OperationRecord | None, owner: str
@@ -2769,13 +2805,14 @@ class _Journal(_JournalFile):
 
     # -- workflows --
 
+    create_workflow = _statement(_insert_workflow)
+
     @_transaction
     def start_workflow(cursor: apsw.Cursor, workflow: _WorkflowRecord,
                        parent_operation: _OperationRecord | None) -> _StartOutcome:
         """Insert a workflow unless its id exists, and return the row that is there. With a
         ``parent_operation``, record in the same transaction that the parent started it."""
-        cursor.execute(_SQL_INSERT_WORKFLOW, msgspec.structs.astuple(workflow))
-        if cursor.connection.changes() == 1:
+        if _insert_workflow(cursor, workflow):
             existing, created = workflow, True
         else:
             row = cursor.execute(_SQL_GET_WORKFLOW, (workflow.workflow_id,)).fetchall()[0]
@@ -2829,11 +2866,11 @@ class _Journal(_JournalFile):
         rows = self._read(_SQL_LIST_UNCLAIMABLE, (_as_json(names), _as_json(targets)))
         return [_WorkflowRecord(*row) for row in rows]
 
-    @_transaction
+    @_statement
     def set_workflow_error(cursor: apsw.Cursor, workflow_id: str, error: str | None) -> None:
         cursor.execute(_SQL_SET_WORKFLOW_ERROR, (error, workflow_id))
 
-    @_transaction
+    @_statement
     def finish_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str, status: str,
                         output: str | None, error: str | None) -> bool:
         """Record a workflow's outcome if ``owner`` still owns it; False if it does not."""
@@ -2841,7 +2878,7 @@ class _Journal(_JournalFile):
                        (status, output, error, _now_ms(), workflow_id, owner))
         return cursor.connection.changes() == 1
 
-    @_transaction
+    @_statement
     def release_workflow(cursor: apsw.Cursor, workflow_id: str, owner: str) -> None:
         """Give up a PENDING workflow without an outcome, for another run to take over."""
         cursor.execute(_SQL_RELEASE_WORKFLOW, (workflow_id, owner))
@@ -2884,7 +2921,7 @@ class _Journal(_JournalFile):
         return _OperationLookup(status, _OperationRecord(workflow_id, function_id, name, *rest))
 
     #: Record an operation's outcome if ``owner`` still runs its workflow; False if not.
-    record_operation = _transaction(_record_if_owner)
+    record_operation = _statement(_record_if_owner)
 
     # -- the timeline: failed attempts and waits --
 
@@ -6484,8 +6521,12 @@ class _Executor:
         a plan when the workflow is created."""
         row, link, policy = self._start_records(workflow_function, args, kwargs, None, None,
                                                 None)
-        started = _write_holding(baton, me, self._journal().start_workflow, row, link)
-        if started.created:
+        journal = self._journal()
+        if _write_holding(baton, me, journal.create_workflow, row):
+            self.runs.begin(row.workflow_id)
+            return _Start(row, run=True, fresh=True)
+        started = _write_holding(baton, me, journal.start_workflow, row, link)
+        if started.created:  # (deleted since)
             self.runs.begin(row.workflow_id)
             return _Start(started.workflow, run=True, fresh=True)
         return _drive(baton, me, self._found_plan(workflow_function, started.workflow, policy,

@@ -7,9 +7,13 @@ Each measurement is repeated (alternating dbos_lite and the floor) and the best 
 so that noise from the rest of the machine hurts neither side.
 
 A third column splits dbos_lite's cost in two: its own statements (the same rows written with
-the same SQL into a journal of its schema, each in its own transaction) run from a loop that
-does nothing else. What the statements cost beyond the floor is the schema's (wider rows, an
-index, the ownership check); the rest of the dbos_lite column is its Python.
+the same SQL into a journal of its schema, each in its own transaction, committed as dbos_lite
+commits a write that is alone: seven in eight in SQLite's autocommit mode, without BEGIN and
+COMMIT, one in eight between them to time the COMMIT) run from a loop that does nothing else.
+What the statements cost beyond the floor is the schema's (wider rows, an index, the ownership
+check) less what leaving out BEGIN and COMMIT saves; the rest of the dbos_lite column is its
+Python. The floor keeps its BEGIN IMMEDIATE and COMMIT; the last column is the floor's INSERT
+alone in autocommit mode, for comparison.
 
 Usage: python benchmarks/bench_sequential.py [--quick]
 """
@@ -36,17 +40,31 @@ def floor_steps(scratch, synchronous, run):
     return seconds / STEPS
 
 
-def floor_workflows(scratch, synchronous, run):
-    conn = floor_connection(scratch.file(f"floor-wf-{synchronous}-{run}.sqlite"), synchronous)
+def floor_workflows(scratch, synchronous, run, commit=commit_insert):
+    conn = floor_connection(scratch.file(f"floor-wf-{synchronous}-{run}-{commit.__name__}"
+                                         ".sqlite"), synchronous)
 
     def work():
         for i in range(WORKFLOWS):
-            commit_insert(conn, f"w{i}", 0)  # start
-            commit_insert(conn, f"w{i}", 1)  # step
-            commit_insert(conn, f"w{i}", 2)  # finish
+            commit(conn, f"w{i}", 0)  # start
+            commit(conn, f"w{i}", 1)  # step
+            commit(conn, f"w{i}", 2)  # finish
     seconds = timed(work)
     conn.close()
     return seconds / WORKFLOWS
+
+
+def insert_alone(conn, workflow_id, function_id):
+    """The floor's INSERT in SQLite's autocommit mode: its own transaction."""
+    conn.execute("INSERT INTO steps VALUES (?, ?, ?)", (workflow_id, function_id, "1"))
+
+
+def floor_steps_alone(scratch, synchronous, run):
+    conn = floor_connection(scratch.file(f"floor-alone-{synchronous}-{run}.sqlite"),
+                            synchronous)
+    seconds = timed(lambda: [insert_alone(conn, "w", i) for i in range(STEPS)])
+    conn.close()
+    return seconds / STEPS
 
 
 def statements_alone(scratch, synchronous, run):
@@ -57,7 +75,12 @@ def statements_alone(scratch, synchronous, run):
     cursor = journal._cursor
     owner = "a-process-id"
 
+    commits = iter(range(1 << 62))
+
     def commit(sql, bindings):
+        if next(commits) % 8:
+            cursor.execute(sql, bindings)
+            return
         cursor.execute("BEGIN IMMEDIATE")
         cursor.execute(sql, bindings)
         cursor.execute("COMMIT")
@@ -109,26 +132,30 @@ def main():
     with Scratch() as scratch:
         for synchronous in ("FULL", "NORMAL"):
             floors_s, floors_w, ours_s, ours_w, alone_s, alone_w = [], [], [], [], [], []
+            auto_s, auto_w = [], []
             for run in range(REPEATS):
                 floors_s.append(floor_steps(scratch, synchronous, run))
                 floors_w.append(floor_workflows(scratch, synchronous, run))
+                auto_s.append(floor_steps_alone(scratch, synchronous, run))
+                auto_w.append(floor_workflows(scratch, synchronous, run, insert_alone))
                 step, workflow = statements_alone(scratch, synchronous, run)
                 alone_s.append(step)
                 alone_w.append(workflow)
                 step, workflow = dbos_lite_run(scratch, synchronous, run)
                 ours_s.append(step)
                 ours_w.append(workflow)
-            for unit, floor, alone, ours, target in (
+            for unit, floor, alone, ours, target, auto in (
                     ("step (2,000 in one workflow)" if not QUICK else "step",
-                     floors_s, alone_s, ours_s, "1.3x"),
-                    ("one-step workflow", floors_w, alone_w, ours_w, "1.5x")):
-                floor, alone, ours = best(floor), best(alone), best(ours)
+                     floors_s, alone_s, ours_s, "1.3x", auto_s),
+                    ("one-step workflow", floors_w, alone_w, ours_w, "1.5x", auto_w)):
+                floor, alone, ours, auto = best(floor), best(alone), best(ours), best(auto)
                 rows.append((synchronous, unit, f"{floor * 1e6:.1f} us",
                              f"{alone * 1e6:.1f} us ({alone / floor:.2f}x)",
-                             f"{ours * 1e6:.1f} us", f"{ours / floor:.2f}x", target))
+                             f"{ours * 1e6:.1f} us", f"{ours / floor:.2f}x", target,
+                             f"{auto * 1e6:.1f} us ({auto / floor:.2f}x)"))
     print_table(f"Sequential latency (dbos_lite {dbos_lite.__version__}, best of {REPEATS})",
                 ("synchronous", "unit", "floor", "its statements alone", "dbos_lite", "ratio",
-                 "target"), rows)
+                 "target", "floor, autocommit"), rows)
 
 
 if __name__ == "__main__":

@@ -534,6 +534,88 @@ def test_reads_do_not_wait_for_a_write_that_waits_for_the_lock(busy_dbos, journa
     assert_journal_error(failures[0], r"lock", re.escape(str(BUSY_TIMEOUT_SEC)) + r"|busy")
 
 
+def test_writes_wait_for_another_processs_lock_and_then_land(busy_dbos, journal_path):
+    """Each of four steps in a row, and the workflow's outcome, is recorded while another
+    process holds the journal for a while (under the busy timeout): each record waits for the
+    lock, then lands. (Lone writes of one statement commit in two ways, see _commit_alone;
+    successive writes take both.)"""
+    hold_sec = BUSY_TIMEOUT_SEC / 3
+    runs = []  # (step, when it began)
+    locked = []  # when each lock was taken
+
+    def lock_for_a_while():
+        holder = LockHolder(journal_path)
+        busy_dbos.append(holder)
+        locked.append(time.monotonic())
+        threading.Timer(hold_sec, holder.release).start()
+
+    @DBOS.step()
+    def step(k: int) -> int:
+        runs.append((k, time.monotonic()))
+        lock_for_a_while()  # its record waits
+        return k
+
+    @DBOS.workflow()
+    def work() -> int:
+        total = sum(step(k) for k in range(4))
+        lock_for_a_while()  # the outcome waits
+        return total
+
+    DBOS.launch()
+    assert call_with_id("waits", work) == 6
+    finished = time.monotonic()
+    assert [k for k, _ in runs] == [0, 1, 2, 3]
+    began = [when for _, when in runs[1:]] + [finished]
+    waited = [after - lock for lock, after in zip(locked, began)]
+    assert all(wait >= hold_sec * 0.9 for wait in waited), waited  # each record waited
+    assert DBOS.get_workflow_status("waits").status == "SUCCESS"
+    assert [s["output"] for s in DBOS.list_workflow_steps("waits")] == [0, 1, 2, 3]
+
+
+def test_writes_that_queue_behind_a_waiting_write_land_with_it(busy_dbos, journal_path):
+    """While one thread's record waits for another process's lock, other threads' writes
+    queue behind it (it leads the next group commit); once the lock is free every one lands,
+    each once. Several rounds, so that the waiting record is of both kinds (_commit_alone)."""
+    hold_sec = BUSY_TIMEOUT_SEC / 3
+    runs = []
+    locked = threading.Event()
+
+    @DBOS.step()
+    def record(name: str) -> str:
+        runs.append(name)
+        return name
+
+    @DBOS.step()
+    def lock_then_record(name: str) -> str:
+        runs.append(name)
+        holder = LockHolder(journal_path)
+        busy_dbos.append(holder)
+        threading.Timer(hold_sec, holder.release).start()
+        locked.set()
+        return name
+
+    @DBOS.workflow()
+    def waits(name: str) -> str:
+        return lock_then_record(name)
+
+    @DBOS.workflow()
+    def queues(name: str) -> str:
+        return record(name)
+
+    DBOS.launch()
+    for round_ in range(4):
+        locked.clear()
+        waiting = DBOS.start_workflow(waits, f"w{round_}")
+        assert locked.wait(10)
+        time.sleep(hold_sec / 10)  # its record is waiting for the lock now
+        others = [DBOS.start_workflow(queues, f"q{round_}-{i}") for i in range(3)]
+        assert within(10, waiting.get_result) == f"w{round_}"
+        assert [within(10, h.get_result) for h in others] == [
+            f"q{round_}-{i}" for i in range(3)]
+    assert sorted(runs) == sorted([f"w{r}" for r in range(4)]
+                                  + [f"q{r}-{i}" for r in range(4) for i in range(3)])
+
+
 @pytest.mark.parametrize("recovery", ["call-again", "resume"])
 def test_journal_locked_while_recording_a_step_leaves_the_workflow_pending_and_resumable(
         busy_dbos, journal_path, recovery):

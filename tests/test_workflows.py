@@ -653,3 +653,58 @@ def test_set_workflow_id_with_reject_refuses_an_id_in_use(dbos):
     with pytest.raises(DBOSWorkflowIDInUseError):
         with SetWorkflowID("taken", workflow_id_reuse_policy="reject"):
             queue.enqueue(job, 4)
+
+
+# A lone write of one statement commits without BEGIN and COMMIT, except the commits that
+# commit_cost times (every other one at first): ``earlier`` one-step workflows (three commits
+# each) before this one make the refused write one of each kind.
+@pytest.mark.parametrize("earlier", [0, 1])
+@pytest.mark.parametrize("taken_before", [4, 7])
+def test_a_workflow_taken_away_while_it_runs_records_nothing_more(dbos, journal_path,
+                                                                   taken_before, earlier):
+    """Another process takes the workflow over between two of its writes (before its step
+    ``taken_before``, or before its outcome: 7): this run records nothing more, and says
+    why."""
+    runs = []
+
+    def take_away():
+        with sqlite_here.connect(journal_path) as other:
+            other.execute("UPDATE workflow_status SET owner = 'another-process'"
+                          " WHERE workflow_id = 'taken'")
+
+    @DBOS.step()
+    def step(k: int) -> int:
+        runs.append(k)
+        return k
+
+    @DBOS.workflow()
+    def one_step() -> int:
+        return step(0)
+
+    @DBOS.workflow()
+    def work() -> int:
+        total = 0
+        for k in range(1, 7):
+            if k == taken_before:
+                take_away()
+            total += step(k)
+        if taken_before == 7:
+            take_away()
+        return total
+
+    DBOS.launch()
+    for _ in range(earlier):
+        one_step()
+    runs.clear()
+    with pytest.raises(DBOSException, match="no longer owned by this process"):
+        with SetWorkflowID("taken"):
+            work()
+    with sqlite_here.connect(journal_path) as other:
+        recorded = [row[0] for row in other.execute(
+            "SELECT function_id FROM operation_outputs WHERE workflow_id = 'taken'"
+            " ORDER BY function_id")]
+        status, owner = next(other.execute(
+            "SELECT status, owner FROM workflow_status WHERE workflow_id = 'taken'"))
+    assert runs == list(range(1, min(taken_before, 6) + 1))
+    assert recorded == list(range(1, taken_before))
+    assert (status, owner) == ("PENDING", "another-process")
